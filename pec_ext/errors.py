@@ -1,0 +1,241 @@
+"""Exceptions raised by pec_ext.
+
+The tree::
+
+    PecError
+    ├── ValidationError (also ValueError)   bad input, raised before any request is sent
+    ├── ApiError                             the server answered with an error
+    │   ├── BadRequestError                  400
+    │   ├── UnauthorizedError                401  missing or invalid token
+    │   ├── PaymentRequiredError             402  insufficient wallet credit
+    │   ├── ForbiddenError                   403  the token lacks the scope
+    │   ├── NotFoundError                    404
+    │   ├── NotAcceptableError               406
+    │   ├── PreconditionRequiredError        428
+    │   ├── RateLimitError                   429
+    │   ├── ServiceUnavailableError          503
+    │   ├── ServerError                      other 5xx
+    │   └── InvalidResponseError             2xx that is not a usable envelope (HTML, truncated
+    │                                        JSON, empty body, or ``success: false``)
+    ├── TransportError                       the request could not be completed
+    │   └── RequestTimeoutError              ... because it timed out
+    └── OutcomeUnknownError                  a paid call may or may not have been applied
+
+``ApiError.code`` is the envelope's numeric ``error``; :class:`ErrorCode` gives every code
+documented in the spec a stable symbolic name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import IntEnum
+from typing import Any
+
+
+class ErrorCode(IntEnum):
+    """Every ``error`` code documented in Openapi's PEC spec, by a stable name."""
+
+    NO_PEC_LINKED_TO_ACCOUNT = 200
+    GET_PEC_WRONG_ID = 201
+    GET_PEC_NOT_FOUND = 202
+    RENEW_NOT_EVADED_OR_REVOKED = 203
+    CASELLA_PEC_REQUIRED = 207
+    CASELLA_PEC_INVALID = 208
+    ADD_USER_WRONG_ID = 212
+    ADD_USER_PEC_NOT_FOUND = 213
+    MAX_USERS_REACHED = 217
+    ADD_USER_INSUFFICIENT_CREDIT = 220
+    TIPO_CASELLA_REQUIRED = 224
+    DATA_NASCITA_INVALID = 242
+    REGISTER_INSUFFICIENT_CREDIT = 262
+    MODIFY_WRONG_ID = 265
+    MODIFY_PEC_NOT_FOUND = 266
+    ACTIVATE_NOT_REGISTRATA_OR_DOCUMENTI_ERRATI = 267
+    CHANGE_TYPE_NOT_PROCESSED = 272
+    CHANGE_TYPE_DOWNGRADE = 276
+    CHANGE_TYPE_INSUFFICIENT_CREDIT = 279
+    CONSERVAZIONE_NOT_ACTIVE = 282
+    CHANGE_SPACE_INSUFFICIENT_CREDIT = 290
+    CONSERVAZIONE_ALREADY_ACTIVE = 293
+    CONSERVAZIONE_DOCUMENTI_REQUIRED = 294
+    WRONG_FILE_FORMAT_PDF_REQUIRED = 296
+    CONSERVAZIONE_INSUFFICIENT_CREDIT = 297
+    REVOKE_WRONG_ID = 301
+    REVOKE_PEC_NOT_FOUND = 302
+    ALREADY_REVOKED = 303
+    REVOKE_NOT_ACTIVE = 304
+    SPACE_NOT_MULTIPLE = 325
+    DOMAIN_NOT_OWNED = 326
+    NO_REQUEST_LINKED_TO_ACCOUNT = 332
+    COMMUNICATION_WRONG_ID = 333
+    COMMUNICATION_NOT_FOUND = 334
+    COMMUNICATE_CASELLA_PEC_INVALID = 336
+    COMMUNICATE_FIELD_REQUIRED = 344
+    COMMUNICATE_INSUFFICIENT_CREDIT = 351
+    UPLOAD_WRONG_ID = 353
+    UPLOAD_REQUEST_NOT_FOUND = 354
+    UPLOAD_NOT_AWAITING_DOCUMENTS = 355
+    UPLOAD_DOCUMENTI_REQUIRED = 356
+    SERVICE_NOT_FOR_BOX_TYPE = 390
+    DOMAIN_REQUIRED = 400
+    DOMAIN_INVALID = 401
+    DOMAIN_SERVICE_UNAVAILABLE = 402
+    DOMAIN_CHECK_INSUFFICIENT_CREDIT = 403
+
+
+class PecError(Exception):
+    """Root of every exception raised by pec_ext."""
+
+
+class ValidationError(PecError, ValueError):
+    """Input refused before any request is sent; names the field, the value and what is allowed."""
+
+    def __init__(
+        self,
+        field: str,
+        value: object,
+        allowed: str | Iterable[object] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        if allowed is not None and not isinstance(allowed, str):
+            allowed = ", ".join(str(item) for item in allowed)
+        self.allowed = allowed
+        self.reason = reason
+        text = f"{field}: {value!r} is not valid"
+        if reason:
+            text += f": {reason}"
+        if allowed:
+            text += f" (allowed: {allowed})"
+        super().__init__(text)
+
+
+class ApiError(PecError):
+    """The API answered with an error; ``code`` and ``message`` come from its envelope."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: int | None = None,
+        method: str = "",
+        url: str = "",
+        data: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.method = method
+        self.url = url
+        self.data = data
+        self.retry_after = retry_after
+        super().__init__(str(self))
+
+    @property
+    def code_name(self) -> str | None:
+        """The symbolic name of ``code`` when the spec documents it."""
+        if self.code is None:
+            return None
+        try:
+            return ErrorCode(self.code).name
+        except ValueError:
+            return None
+
+    def __str__(self) -> str:
+        code = f" error {self.code}" if self.code is not None else ""
+        name = f" ({self.code_name})" if self.code_name else ""
+        return f"{self.method} {self.url} -> HTTP {self.status_code}{code}{name}: {self.message}"
+
+
+class BadRequestError(ApiError):
+    """HTTP 400."""
+
+
+class UnauthorizedError(ApiError):
+    """HTTP 401: the token is missing, expired or invalid."""
+
+
+class PaymentRequiredError(ApiError):
+    """HTTP 402: the wallet has insufficient credit."""
+
+
+class ForbiddenError(ApiError):
+    """HTTP 403: the token does not hold the scope this call needs."""
+
+
+class NotFoundError(ApiError):
+    """HTTP 404."""
+
+
+class NotAcceptableError(ApiError):
+    """HTTP 406: a value was refused by the server."""
+
+
+class PreconditionRequiredError(ApiError):
+    """HTTP 428: a required field is missing or the resource is in the wrong state."""
+
+
+class RateLimitError(ApiError):
+    """HTTP 429."""
+
+
+class ServiceUnavailableError(ApiError):
+    """HTTP 503."""
+
+
+class ServerError(ApiError):
+    """Any other HTTP 5xx."""
+
+
+class InvalidResponseError(ApiError):
+    """A response that is not a usable envelope: HTML, truncated JSON, empty, ``success: false``."""
+
+
+class TransportError(PecError):
+    """The request could not be completed (connection refused, reset, TLS ...)."""
+
+
+class RequestTimeoutError(TransportError):
+    """The request timed out."""
+
+
+class OutcomeUnknownError(PecError):
+    """A paid or mutating call failed in a way that leaves its outcome unknown.
+
+    It was not resent. ``known`` holds what reconciliation found (possibly nothing); check the
+    account's state before trying again.
+    """
+
+    def __init__(self, message: str, *, operation: str, method: str, url: str, known: Any = None) -> None:
+        self.operation = operation
+        self.method = method
+        self.url = url
+        self.known = known
+        super().__init__(message)
+
+
+_ERROR_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: UnauthorizedError,
+    402: PaymentRequiredError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    406: NotAcceptableError,
+    428: PreconditionRequiredError,
+    429: RateLimitError,
+    503: ServiceUnavailableError,
+}
+
+
+def error_class_for_status(status_code: int) -> type[ApiError]:
+    """The exception class for an HTTP error status."""
+    if status_code in _ERROR_BY_STATUS:
+        return _ERROR_BY_STATUS[status_code]
+    if status_code >= 500:
+        return ServerError
+    if 200 <= status_code < 300:
+        return InvalidResponseError
+    return ApiError
