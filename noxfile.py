@@ -1,0 +1,66 @@
+"""Development sessions: spec pipeline, code generation, lint, type checks, tests, benchmarks.
+
+The upstream spec is read from its URL in the pin, or from a local copy given by
+``PEC_SPEC_SOURCE=path`` (CI: ``../shared/spec/pec.openapi.json``) or ``-- --source path``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["check-generated", "lint", "typecheck", "tests"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+PIPELINE = "spec/pipeline.py"
+
+
+def _pipeline(session: nox.Session, command: str) -> None:
+    session.install(*EXTRAS["codegen"])
+    session.run("python", PIPELINE, command, *session.posargs)
+
+
+@nox.session
+def spec(session: nox.Session) -> None:
+    """Fetch, pin-check, overlay and validate the spec (-- --check: drift report; -- --update: re-pin)."""
+    _pipeline(session, "spec")
+
+
+@nox.session
+def regenerate(session: nox.Session) -> None:
+    """Wipe and regenerate generated/ from the effective spec."""
+    _pipeline(session, "regenerate")
+
+
+@nox.session(name="check-generated")
+def check_generated(session: nox.Session) -> None:
+    """Fail with a diff when the committed generated/ differs from a fresh generation."""
+    _pipeline(session, "check-generated")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Run ruff over the hand-written code."""
+    session.install(*[dep for dep in EXTRAS["lint"] if dep.startswith("ruff")])
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """Run mypy --strict over pec_ext and generated/."""
+    session.install("-e", ".[lint,test]")
+    session.run("mypy")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (builds the effective spec first)."""
+    session.install("-e", ".[test,codegen]")
+    session.run("python", PIPELINE, "spec")
+    session.run("pytest", *session.posargs, env={"PEC_SPEC_SOURCE": os.environ.get("PEC_SPEC_SOURCE", "")})
