@@ -1,0 +1,32 @@
+"""Shared fixtures: the upstream spec (pin-checked, never copied) and the effective spec."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "spec"))
+
+import pipeline  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def upstream_spec() -> dict[str, Any]:
+    """Openapi's document as pinned: from the git-ignored cache or PEC_SPEC_SOURCE."""
+    try:
+        return pipeline.load_upstream()
+    except pipeline.PipelineError as exc:
+        pytest.fail(f"{exc} (set PEC_SPEC_SOURCE=../shared/spec/pec.openapi.json)")
+
+
+@pytest.fixture(scope="session")
+def effective_spec(upstream_spec: dict[str, Any]) -> dict[str, Any]:
+    """Upstream plus our overlay, as the pipeline writes it."""
+    if not pipeline.EFFECTIVE_SPEC.is_file():
+        pipeline.build_effective()
+    return json.loads(pipeline.EFFECTIVE_SPEC.read_text(encoding="utf-8"))

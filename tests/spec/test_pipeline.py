@@ -1,0 +1,112 @@
+"""The spec pipeline: pin check, overlay, semantic drift report."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pipeline
+import pytest
+
+
+@pytest.fixture
+def modified_spec(upstream_spec: dict[str, Any]) -> dict[str, Any]:
+    """Upstream with an added operation, a removed enum value and a newly required field."""
+    spec = copy.deepcopy(upstream_spec)
+    spec["paths"]["/dominio"] = {
+        "get": {"summary": "Certified domains", "responses": {"200": {"description": "OK"}}}
+    }
+    spec["components"]["schemas"]["BodyPostPec"]["properties"]["tipo_casella"]["enum"].remove("GOLD")
+    spec["components"]["schemas"]["BodyPostPec"]["required"].append("cellulare")
+    return spec
+
+
+def test_drift_report_names_each_semantic_change(upstream_spec, modified_spec):
+    lines = pipeline.drift_report(pipeline.surface(upstream_spec), pipeline.surface(modified_spec))
+    assert "+ operation GET /dominio added" in lines
+    assert "- POST /pec body.tipo_casella: enum value 'GOLD' removed" in lines
+    assert "- schema BodyPostPec.tipo_casella: enum value 'GOLD' removed" in lines
+    assert "! POST /pec body: `cellulare` is now required" in lines
+    assert "! schema BodyPostPec: `cellulare` is now required" in lines
+    assert len(lines) == 5
+
+
+def test_drift_report_is_empty_for_text_only_changes(upstream_spec):
+    reworded = copy.deepcopy(upstream_spec)
+    reworded["paths"]["/pec"]["get"]["description"] = "new words"
+    assert pipeline.drift_report(pipeline.surface(upstream_spec), pipeline.surface(reworded)) == []
+
+
+def test_check_command_prints_drift_and_fails(tmp_path: Path, modified_spec, capsys):
+    source = tmp_path / "pec.openapi.json"
+    source.write_text(json.dumps(modified_spec))
+    assert pipeline.main(["spec", "--check", "--source", str(source)]) == 1
+    out = capsys.readouterr().out
+    assert "upstream changed" in out
+    assert "+ operation GET /dominio added" in out
+
+
+def test_check_command_passes_on_the_pinned_document(upstream_spec, tmp_path: Path, capsys):
+    source = tmp_path / "pec.openapi.json"
+    source.write_bytes(pipeline.upstream_cache_path("en").read_bytes())
+    assert pipeline.main(["spec", "--check", "--source", str(source)]) == 0
+    assert "matches the pin" in capsys.readouterr().out
+
+
+def test_a_document_that_does_not_match_the_pin_is_refused(tmp_path: Path, modified_spec):
+    source = tmp_path / "pec.openapi.json"
+    source.write_text(json.dumps(modified_spec))
+    with pytest.raises(pipeline.PipelineError, match="the pin says"):
+        pipeline.load_upstream(str(source))
+
+
+def test_update_rewrites_the_pin(tmp_path: Path, modified_spec, monkeypatch):
+    pin_file = tmp_path / "pin.json"
+    pin_file.write_text(pipeline.PIN_FILE.read_text())
+    monkeypatch.setattr(pipeline, "PIN_FILE", pin_file)
+    monkeypatch.setattr(pipeline, "CACHE_DIR", tmp_path / "cache")
+    source = tmp_path / "pec.openapi.json"
+    source.write_text(json.dumps(modified_spec))
+    new_sha = pipeline.update_pin(str(source))
+    pin = json.loads(pin_file.read_text())
+    assert pin["sha256"]["en"] == new_sha == pipeline.sha256(source.read_bytes())
+    assert "GET /dominio" in pin["surface"]["en"]["operations"]
+
+
+def test_overlay_actions_all_explain_themselves_and_match(upstream_spec):
+    overlay = pipeline.load_overlay()
+    assert all(len(action["description"]) > 20 for action in overlay["actions"])
+    effective = pipeline.apply_overlay(upstream_spec, overlay)
+    pipeline.validate(effective)
+
+
+def test_overlay_target_matching_nothing_fails(upstream_spec):
+    overlay = {"actions": [{"target": "$.paths['/nope'].get", "description": "x", "update": {}}]}
+    with pytest.raises(pipeline.PipelineError, match="matches nothing"):
+        pipeline.apply_overlay(upstream_spec, overlay)
+
+
+def test_overlay_remove_and_update_semantics():
+    document = {"a": {"b": [1], "c": {"d": 1}, "e": 1}}
+    overlay = {
+        "actions": [
+            {"target": "$.a", "description": "x", "update": {"b": [2], "c": {"f": 2}}},
+            {"target": "$.a.e", "description": "x", "remove": True},
+        ]
+    }
+    assert pipeline.apply_overlay(document, overlay) == {"a": {"b": [1, 2], "c": {"d": 1, "f": 2}}}
+    assert document == {"a": {"b": [1], "c": {"d": 1}, "e": 1}}
+
+
+def test_effective_spec_declares_every_error_envelope(effective_spec):
+    count = 0
+    for item in effective_spec["paths"].values():
+        for op in item.values():
+            for status, response in op["responses"].items():
+                media = response.get("content", {}).get("application/json")
+                if media and status != "200":
+                    assert media["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
+                    count += 1
+    assert count == 54
