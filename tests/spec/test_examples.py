@@ -126,7 +126,8 @@ def test_pdf_downloads_return_bytes_and_keep_text_errors_apart(operation):
     module = MODULES[operation]
     pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
     ok = module._parse_response(
-        client=_client(), response=httpx.Response(200, content=pdf, headers={"content-type": "application/pdf"})
+        client=_client(),
+        response=httpx.Response(200, content=pdf, headers={"content-type": "application/pdf"}),
     )
     assert isinstance(ok, File)
     assert ok.payload.read() == pdf

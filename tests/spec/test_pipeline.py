@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pipeline
 import pytest
+
+import pipeline
 
 
 @pytest.fixture
