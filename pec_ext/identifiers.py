@@ -15,6 +15,7 @@ example ``RSSXXXXXXXX56E``, which no real check accepts. Relaxed, after compacti
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from stdnum.it import codicefiscale as _codicefiscale
 from stdnum.it import iva as _iva
@@ -23,10 +24,12 @@ from pec_ext.errors import ValidationError
 
 __all__ = [
     "CF_FORMAT",
+    "MAX_SHOWN",
     "PIVA_FORMAT",
     "check_cf_or_piva",
     "check_codice_fiscale",
     "check_partita_iva",
+    "invalid",
 ]
 
 CF_FORMAT = "codice fiscale: 16 characters like RSSMRA80A01H501U, or 11 digits"
@@ -40,17 +43,58 @@ _PIVA_RE = re.compile(r"[0-9]{11}")
 _MAX_INPUT = 64
 
 
+MAX_SHOWN = 120
+"""Longest rendering of a refused value inside an error message."""
+
+
+class _Abridged:
+    """Stands in for a refused value in the message only; ``ValidationError.value`` keeps the original."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _abridge(value: object) -> object:
+    if isinstance(value, str | bytes | bytearray) and len(value) > MAX_SHOWN:
+        return _Abridged(f"{value[:MAX_SHOWN]!r}... ({len(value)} long)")
+    try:
+        text = repr(value)
+    except Exception:  # e.g. an int past sys.get_int_max_str_digits(), or a broken __repr__
+        return _Abridged(f"<unprintable {type(value).__name__}>")
+    if len(text) > MAX_SHOWN:
+        return _Abridged(f"{text[:MAX_SHOWN]}... ({type(value).__name__})")
+    return value
+
+
+def invalid(
+    field: str, value: object, allowed: str | Iterable[object] | None = None, reason: str | None = None
+) -> ValidationError:
+    """A :class:`ValidationError` whose message stays short and printable whatever ``value`` is.
+
+    A 25 MB string would otherwise be copied into the message, and a huge int cannot be
+    rendered at all; ``.value`` still holds the original object.
+    """
+    error = ValidationError(field, _abridge(value), allowed, reason)
+    error.value = value
+    return error
+
+
 def _compact(field: str, value: object, allowed: str, *, strip_it_prefix: bool = True) -> str:
     if not isinstance(value, str):
         # An int would have lost its leading zeros already, so it cannot be trusted either.
-        raise ValidationError(field, value, allowed, reason="must be a string")
+        raise invalid(field, value, allowed, reason="must be a string")
     if len(value) > _MAX_INPUT:
-        raise ValidationError(field, value, allowed, reason="too long")
+        raise invalid(field, value, allowed, reason="too long")
     compact: str = _iva.compact(value) if strip_it_prefix else _codicefiscale.compact(value)
     if not compact:
-        raise ValidationError(field, value, allowed, reason="empty")
+        raise invalid(field, value, allowed, reason="empty")
     if not compact.isascii():
-        raise ValidationError(field, value, allowed, reason="only ASCII letters and digits are allowed")
+        raise invalid(field, value, allowed, reason="only ASCII letters and digits are allowed")
     return compact
 
 
@@ -62,9 +106,9 @@ def check_codice_fiscale(field: str, value: object, *, strict: bool = True) -> s
         try:
             _codicefiscale.validate(compact)
         except Exception as exc:  # stdnum raises ValueError subclasses; be safe on odd input too
-            raise ValidationError(field, value, allowed, reason=_reason(exc)) from None
+            raise invalid(field, value, allowed, reason=_reason(exc)) from None
     elif not _RELAXED_CF_RE.fullmatch(compact):
-        raise ValidationError(field, value, allowed)
+        raise invalid(field, value, allowed)
     return compact
 
 
@@ -76,9 +120,9 @@ def check_partita_iva(field: str, value: object, *, strict: bool = True) -> str:
         try:
             _iva.validate(compact)
         except Exception as exc:
-            raise ValidationError(field, value, allowed, reason=_reason(exc)) from None
+            raise invalid(field, value, allowed, reason=_reason(exc)) from None
     elif not _PIVA_RE.fullmatch(compact) or compact == "0" * 11:
-        raise ValidationError(field, value, allowed)
+        raise invalid(field, value, allowed)
     return compact
 
 
@@ -90,11 +134,11 @@ def check_cf_or_piva(field: str, value: object, *, strict: bool = True) -> str:
         try:
             return check_partita_iva(field, value, strict=strict)
         except ValidationError as exc:
-            raise ValidationError(field, value, allowed, reason=exc.reason) from None
+            raise invalid(field, value, allowed, reason=exc.reason) from None
     try:
         return check_codice_fiscale(field, value, strict=strict)
     except ValidationError as exc:
-        raise ValidationError(field, value, allowed, reason=exc.reason) from None
+        raise invalid(field, value, allowed, reason=exc.reason) from None
 
 
 def _reason(exc: Exception) -> str:
