@@ -1,0 +1,45 @@
+"""Embedded, stateful sandbox of Openapi's PEC API.
+
+>>> from pec_ext.sandbox import Sandbox
+>>> sb = Sandbox(balance=100.0)
+>>> http = httpx.Client(transport=sb.transport(), base_url="https://sandbox.pec.invalid")  # doctest: +SKIP
+
+Behaviour worth knowing:
+
+* The provider's asynchronous work is queued and happens only on :meth:`Sandbox.advance`:
+  ``attivazione`` moves a box to ``in_evasione`` and processing to ``evasa`` (or ``documenti_errati``
+  when the upload was flagged bad: call :meth:`Sandbox.reject_next_documents` or put the bytes
+  ``SANDBOX-REJECT`` in a PDF); ``POST /comunica_pec`` is processed to ``in_attesa_di_documenti``
+  and an upload to ``comunicazione_evasa``.
+* Errors the spec documents use its codes; refusals it does not document use 9xx codes (901 address
+  already registered, 902 space downgrade, 903 bad callback, 904 invalid field, 905 renewal without
+  credit, 906 missing field, 907 missing activation documents, 908 not a p7m, 909 box not active,
+  910 nothing to modify, 911 bad ``anni``, 920 body not a JSON object). See ``errors.ERRORS``.
+* A callback fires on every change of ``stato`` of a record whose request carried one.
+* Admin paths outside the API: ``POST /_sandbox/advance`` (``{"seconds": N}`` optional),
+  ``GET /_sandbox/state``, ``POST /_sandbox/reset``; they need no token.
+"""
+
+from __future__ import annotations
+
+from .callbacks import HttpCallbackSender, SentCallback, record_only
+from .clock import Clock, ManualClock
+from .core import DEFAULT_TOKEN, SANDBOX_BASE_URL, Sandbox
+from .errors import ERRORS, ErrorSpec
+from .server import SandboxServer
+from .wallet import DEFAULT_PRICES
+
+__all__ = [
+    "DEFAULT_PRICES",
+    "DEFAULT_TOKEN",
+    "ERRORS",
+    "SANDBOX_BASE_URL",
+    "Clock",
+    "ErrorSpec",
+    "HttpCallbackSender",
+    "ManualClock",
+    "Sandbox",
+    "SandboxServer",
+    "SentCallback",
+    "record_only",
+]

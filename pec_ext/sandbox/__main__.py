@@ -1,0 +1,51 @@
+"""``python -m pec_ext.sandbox --port 8765 [--db state.sqlite]``: the sandbox as an HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from .core import Sandbox
+from .server import SandboxServer
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The server's options; pass a parser (e.g. a CLI sub-command's) to add them to it."""
+    if parser is None:
+        parser = argparse.ArgumentParser(
+            prog="python -m pec_ext.sandbox",
+            description="Stateful simulator of Openapi's PEC API, over HTTP.",
+        )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
+    parser.add_argument("--db", default=None, help="SQLite file keeping the state across restarts")
+    parser.add_argument("--balance", type=float, default=100.0, help="initial wallet balance, EUR")
+    parser.add_argument(
+        "--processing-delay",
+        type=float,
+        default=0.0,
+        help="simulated seconds before queued processing comes due",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    sandbox = Sandbox(balance=args.balance, db_path=args.db, processing_delay=args.processing_delay)
+    server = SandboxServer(sandbox, args.host, args.port, verbose=args.verbose)
+    print(f"PEC sandbox listening on {server.url}", flush=True)
+    print(f"advance processing with: curl -X POST {server.url}/_sandbox/advance", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        sandbox.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

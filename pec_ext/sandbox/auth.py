@@ -1,0 +1,63 @@
+"""Bearer tokens and Openapi-style scopes (``METHOD:host/first-path-segment``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from .errors import fail
+
+HOSTS = ("pec.openapi.it", "test.pec.openapi.it")
+SEGMENTS = ("pec", "domini_pec", "verifica_pec", "comunica_pec")
+METHODS = ("GET", "POST", "PATCH", "DELETE")
+
+ALL_SCOPES: tuple[str, ...] = tuple(
+    f"{method}:{HOSTS[0]}/{segment}" for segment in SEGMENTS for method in METHODS
+)
+
+
+def scope_for(method: str, path: str) -> str:
+    segment = path.strip("/").split("/", 1)[0]
+    return f"{method.upper()}:{HOSTS[0]}/{segment}"
+
+
+def _grants(granted: str, method: str, segment: str) -> bool:
+    try:
+        g_method, rest = granted.split(":", 1)
+        g_host, g_segment = rest.split("/", 1)
+    except ValueError:
+        return False
+    # Openapi issues tokens for production and for the test host; either is fine here.
+    host_ok = g_host in HOSTS or g_host == "*"
+    return host_ok and g_method.upper() in (method, "*") and g_segment.strip("/") in (segment, "*")
+
+
+class TokenTable:
+    def __init__(self, tokens: Mapping[str, Iterable[str]] | None = None, *, strict: bool = False) -> None:
+        self.strict = strict
+        self._tokens: dict[str, tuple[str, ...]] = {}
+        for token, scopes in (tokens or {}).items():
+            self.add(token, scopes)
+
+    def add(self, token: str, scopes: Iterable[str]) -> None:
+        self._tokens[token] = tuple(scopes)
+
+    def remove(self, token: str) -> None:
+        self._tokens.pop(token, None)
+
+    def check(self, authorization: str | None, method: str, path: str) -> None:
+        token = ""
+        if authorization:
+            kind, _, value = authorization.partition(" ")
+            if kind.lower() == "bearer":
+                token = value.strip()
+        if not token:
+            raise fail("unauthorized")
+        scopes = self._tokens.get(token)
+        if scopes is None:
+            if self.strict:
+                raise fail("unauthorized")
+            return
+        needed = scope_for(method, path)
+        segment = needed.rsplit("/", 1)[1]
+        if not any(_grants(s, method.upper(), segment) for s in scopes):
+            raise fail("forbidden", scope=needed)

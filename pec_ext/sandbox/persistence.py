@@ -1,0 +1,86 @@
+"""Optional SQLite storage: one JSON blob per record, so a restart with the same file loses nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .state import Record, State
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+                                    PRIMARY KEY (kind, id));
+CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    meta: Record | None
+    now: float | None
+    boxes: dict[str, Record] = field(default_factory=dict)
+    comms: dict[str, Record] = field(default_factory=dict)
+    ledger: list[Record] = field(default_factory=list)
+
+
+class SqliteStore:
+    """Used only under the sandbox's lock, hence one shared connection across threads."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(_SCHEMA)
+        self._ledger_written = 0
+
+    def load(self) -> Snapshot:
+        rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
+        meta = {key: json.loads(value) for key, value in rows}
+        snap = Snapshot(meta.get("state"), meta.get("now"))
+        for kind, record_id, body in self._conn.execute("SELECT kind, id, body FROM records ORDER BY rowid"):
+            (snap.boxes if kind == "box" else snap.comms)[record_id] = json.loads(body)
+        snap.ledger = [json.loads(b) for (b,) in self._conn.execute("SELECT body FROM ledger ORDER BY seq")]
+        self._ledger_written = len(snap.ledger)
+        return snap
+
+    def save(self, state: State, now: float) -> None:
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            for kind, record_id in sorted(state.dirty):
+                table = state.boxes if kind == "box" else state.comms
+                record = table.get(record_id)
+                if record is None:
+                    conn.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
+                else:
+                    conn.execute(
+                        "INSERT INTO records (kind, id, body) VALUES (?, ?, ?) "
+                        "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+                        (kind, record_id, json.dumps(record)),
+                    )
+            new_entries = state.ledger[self._ledger_written :]
+            conn.executemany(
+                "INSERT OR REPLACE INTO ledger (seq, body) VALUES (?, ?)",
+                [(entry["seq"], json.dumps(entry)) for entry in new_entries],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("state", json.dumps(state.meta())), ("now", json.dumps(now))],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self._ledger_written = len(state.ledger)
+        state.dirty.clear()
+
+    def clear(self) -> None:
+        self._conn.executescript("DELETE FROM records; DELETE FROM ledger; DELETE FROM meta;")
+        self._ledger_written = 0
+
+    def close(self) -> None:
+        self._conn.close()

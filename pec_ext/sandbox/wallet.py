@@ -1,0 +1,80 @@
+"""Prices and the prepaid wallet.
+
+Amounts are kept in cents so that a long test run never drifts through float rounding. A charge is
+only taken after every check of a request has passed: a refused call costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from .errors import fail
+from .state import Record, State
+
+# EUR, VAT excluded; in the ballpark of Openapi's list prices, which is all a sandbox needs.
+DEFAULT_PRICES: Final[Mapping[str, float]] = {
+    "register.STANDARD": 5.00,
+    "register.BRONZE": 8.00,
+    "register.SILVER": 15.00,
+    "register.GOLD": 25.00,
+    "register.DOMICILIODIGITALE": 3.00,
+    "register.PECMASSIVA": 12.00,
+    # per year
+    "renew.STANDARD": 5.00,
+    "renew.BRONZE": 8.00,
+    "renew.SILVER": 15.00,
+    "renew.GOLD": 25.00,
+    "renew.DOMICILIODIGITALE": 3.00,
+    "renew.PECMASSIVA": 12.00,
+    # price of moving up to the named type
+    "transform.BRONZE": 3.00,
+    "transform.SILVER": 7.00,
+    "transform.GOLD": 10.00,
+    # per 1024 MB (disco, storico) or per 512 MB (conservazione)
+    "space.spazio_disco": 2.00,
+    "space.spazio_storico": 2.00,
+    "space.spazio_conservazione": 4.00,
+    # conservazione service, per 512 MB initially reserved
+    "conservazione": 10.00,
+    # per user
+    "multiutenza": 2.50,
+    "comunica_pec": 5.00,
+    "domini_pec": 0.05,
+}
+
+
+def to_cents(amount: float) -> int:
+    return round(amount * 100)
+
+
+def format_balance(cents: int) -> str:
+    return f"{cents / 100:.2f}"
+
+
+class Prices:
+    def __init__(self, overrides: Mapping[str, float] | None = None) -> None:
+        self.table: dict[str, float] = {**DEFAULT_PRICES, **(overrides or {})}
+
+    def cents(self, key: str, units: int = 1) -> int:
+        return to_cents(self.table.get(key, 0.0)) * units
+
+
+def ensure_funds(state: State, cents: int, error: str) -> None:
+    if cents > state.balance_cents:
+        raise fail(error, balance=format_balance(state.balance_cents))
+
+
+def charge(state: State, cents: int, *, operation: str, ref: str, now: float) -> None:
+    if cents <= 0:
+        return
+    state.balance_cents -= cents
+    entry: Record = {
+        "seq": len(state.ledger) + 1,
+        "timestamp": int(now),
+        "operation": operation,
+        "ref": ref,
+        "amount": cents / 100,
+        "balance_after": state.balance_cents / 100,
+    }
+    state.ledger.append(entry)
