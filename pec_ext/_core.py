@@ -1,0 +1,267 @@
+"""The one call path, without I/O: build a request, judge a response or a failure, parse.
+
+The sync and async clients only move bytes; every decision (retry, raise which error, what a
+body means) is taken here, once, for both of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+
+from . import retry
+from ._operations import Operation
+from .errors import (
+    ApiError,
+    InvalidResponseError,
+    OutcomeUnknownError,
+    RequestTimeoutError,
+    TransportError,
+    error_class_for_status,
+)
+
+logger = logging.getLogger("pec_ext")
+
+# Bodies above these sizes are refused instead of being read into memory.
+MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
+MAX_PDF_BODY_BYTES = 64 * 1024 * 1024
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request of an operation."""
+
+    operation: Operation
+    path_params: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+
+    @property
+    def max_body_bytes(self) -> int:
+        return MAX_PDF_BODY_BYTES if self.operation.returns_pdf else MAX_JSON_BODY_BYTES
+
+
+@dataclass(frozen=True)
+class Sleep:
+    """A pause inside a flow (waiting for the provider), taken by the driver."""
+
+    seconds: float
+
+
+Step = Call | Sleep
+Flow = Generator[Step, Any, T]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The driver should wait ``delay`` seconds and send the call again."""
+
+    delay: float
+
+
+class OutcomeUncertain(Exception):
+    """Internal: a mutating call failed after it may have reached the server.
+
+    Thrown into the flow, which reconciles by reading state; never shown to users as such.
+    """
+
+    def __init__(self, call: Call, request: httpx.Request, cause: BaseException | ApiError) -> None:
+        self.call = call
+        self.method = request.method
+        self.url = str(request.url)
+        self.cause = cause
+        super().__init__(f"{self.method} {self.url}: {cause}")
+
+    def unknown(self, message: str, known: Any = None) -> OutcomeUnknownError:
+        """The user-facing error, a timeout too when the cause was one."""
+        error_type = (
+            OutcomeUnknownTimeoutError
+            if isinstance(self.cause, httpx.TimeoutException)
+            else (OutcomeUnknownError)
+        )
+        return error_type(
+            f"{self.call.operation.name}: {message} (after: {self.cause})",
+            operation=self.call.operation.name,
+            method=self.method,
+            url=self.url,
+            known=known,
+        )
+
+
+class OutcomeUnknownTimeoutError(OutcomeUnknownError, RequestTimeoutError):
+    """A paid or mutating call timed out; it was not resent and its outcome is unknown."""
+
+
+def build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+    op = call.operation
+    params = {k: v for k, v in (call.params or {}).items() if v is not None}
+    kwargs: dict[str, Any] = {"params": params or None}
+    if call.json is not None:
+        kwargs["json"] = call.json
+    headers = {"accept": "application/pdf, text/plain" if op.returns_pdf else "application/json"}
+    return http.build_request(op.method, op.url(**call.path_params), headers=headers, **kwargs)
+
+
+def on_transport_error(
+    call: Call, request: httpx.Request, exc: httpx.TransportError, attempt: int, max_retries: int
+) -> Retry:
+    """Retry when resending is safe; otherwise raise the typed error (or OutcomeUncertain)."""
+    never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    if (never_sent or call.operation.idempotent) and attempt < max_retries:
+        delay = retry.backoff_seconds(attempt)
+        logger.info(
+            "%s %s failed (%s); retry %d in %.2fs",
+            request.method,
+            request.url,
+            type(exc).__name__,
+            attempt + 1,
+            delay,
+        )
+        return Retry(delay)
+    if not never_sent and not call.operation.idempotent:
+        raise OutcomeUncertain(call, request, exc) from exc
+    text = f"{request.method} {request.url}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx.TimeoutException):
+        raise RequestTimeoutError(text) from exc
+    raise TransportError(text) from exc
+
+
+def on_response(
+    call: Call,
+    request: httpx.Request,
+    response: httpx.Response,
+    body: bytes | None,
+    attempt: int,
+    max_retries: int,
+) -> Retry | Any:
+    """The parsed result, a Retry, or a typed error. ``body`` is None when it was too large."""
+    status = response.status_code
+    logger.debug("%s %s -> %d", request.method, request.url, status)
+    if status in retry.RETRYABLE_STATUS_CODES:
+        retry_after = retry.retry_after_seconds(response.headers)
+        resend_safe = call.operation.idempotent or status in retry.REFUSED_BEFORE_PROCESSING_STATUS_CODES
+        waitable = retry_after is None or retry_after <= retry.RETRY_AFTER_MAX_SECONDS
+        if resend_safe and waitable and attempt < max_retries:
+            delay = retry.backoff_seconds(attempt, retry_after)
+            logger.info(
+                "%s %s -> %d; retry %d in %.2fs", request.method, request.url, status, attempt + 1, delay
+            )
+            return Retry(delay)
+        if not call.operation.idempotent and status in (502, 504):
+            # A gateway failed: the API behind it may have done the work.
+            raise OutcomeUncertain(call, request, api_error(request, response, body))
+    if status >= 300:
+        raise api_error(request, response, body)
+    if body is None:
+        raise _invalid(request, response, f"response body larger than {call.max_body_bytes} bytes")
+    if call.operation.returns_pdf:
+        return _pdf(request, response, body)
+    envelope = _envelope(request, response, body)
+    if call.operation.response_model is None:
+        return envelope.get("data")
+    return _parse_model(call.operation, request, response, envelope)
+
+
+def api_error(request: httpx.Request, response: httpx.Response, body: bytes | None) -> ApiError:
+    """The typed error for an error status, with the envelope's message and code when it has them."""
+    message, code, data = _error_details(response, body)
+    error_type = error_class_for_status(response.status_code)
+    return error_type(
+        message,
+        status_code=response.status_code,
+        code=code,
+        method=request.method,
+        url=str(request.url),
+        data=data,
+        retry_after=retry.retry_after_seconds(response.headers),
+    )
+
+
+def _error_details(response: httpx.Response, body: bytes | None) -> tuple[str, int | None, Any]:
+    if body is None:
+        return "error response body too large to read", None, None
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        envelope = None
+    if isinstance(envelope, dict) and "message" in envelope:
+        code = envelope.get("error")
+        return (
+            str(envelope.get("message")),
+            code if isinstance(code, int) and not isinstance(code, bool) else None,
+            envelope.get("data"),
+        )
+    text = body.decode("utf-8", "replace").strip()
+    if "html" in response.headers.get("content-type", "") or text.lstrip().startswith("<"):
+        return (
+            f"HTTP {response.status_code} {response.reason_phrase} (an HTML page, not the API's answer)",
+            None,
+            None,
+        )
+    return (text[:500] or f"HTTP {response.status_code} {response.reason_phrase}"), None, None
+
+
+def _invalid(
+    request: httpx.Request, response: httpx.Response, why: str, code: int | None = None
+) -> InvalidResponseError:
+    return InvalidResponseError(
+        why, status_code=response.status_code, code=code, method=request.method, url=str(request.url)
+    )
+
+
+def _pdf(request: httpx.Request, response: httpx.Response, body: bytes) -> bytes:
+    if not body.lstrip()[:1024].startswith(b"%PDF-") and b"%PDF-" not in body[:1024]:
+        raise _invalid(
+            request,
+            response,
+            "expected a PDF, got " + (response.headers.get("content-type") or "no content type"),
+        )
+    return body
+
+
+def _envelope(request: httpx.Request, response: httpx.Response, body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise _invalid(request, response, "empty response body")
+    try:
+        envelope = json.loads(body)
+    except ValueError as exc:
+        snippet = body[:80].decode("utf-8", "replace")
+        raise _invalid(
+            request, response, f"response is not JSON ({exc.__class__.__name__}): {snippet!r}"
+        ) from None
+    if not isinstance(envelope, dict) or "success" not in envelope:
+        raise _invalid(
+            request, response, "response is not the API's {success, message, error, data} envelope"
+        )
+    if envelope.get("success") is not True:
+        code = envelope.get("error")
+        raise InvalidResponseError(
+            str(envelope.get("message") or "the API answered success: false"),
+            status_code=response.status_code,
+            code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+            method=request.method,
+            url=str(request.url),
+            data=envelope.get("data"),
+        )
+    return envelope
+
+
+def _parse_model(
+    op: Operation, request: httpx.Request, response: httpx.Response, envelope: dict[str, Any]
+) -> Any:
+    model = op.load_response_model()
+    try:
+        parsed = model.from_dict(envelope)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _invalid(request, response, f"cannot parse the {op.name} response: {exc!r}") from None
+    data = getattr(parsed, "data", None)
+    if data is None or type(data).__name__ == "Unset":
+        raise _invalid(request, response, f"the {op.name} response carries no data")
+    return data

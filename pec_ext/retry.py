@@ -1,0 +1,49 @@
+"""When and how long to wait before sending a request again. Every limit lives here.
+
+Only requests that cannot charge or change anything twice are resent: idempotent reads, and any
+request whose connection was refused before a byte was sent. Everything else is reconciled by
+reading state (see ``_flows``), never resent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Mapping
+
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_TIMEOUT_SECONDS = 30.0
+BACKOFF_INITIAL_SECONDS = 0.5
+BACKOFF_MAX_SECONDS = 8.0
+# A server asking for a longer pause than this is not waited for: the error is raised instead.
+RETRY_AFTER_MAX_SECONDS = 60.0
+RETRYABLE_STATUS_CODES = frozenset({429, 502, 503, 504})
+# 429 is a refusal before any work was done, so even a paid call may be sent again after it.
+REFUSED_BEFORE_PROCESSING_STATUS_CODES = frozenset({429})
+
+
+def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """The delay a ``Retry-After`` header asks for (seconds or HTTP date), or None."""
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+    """Capped exponential backoff with full jitter; a server's Retry-After wins when it is longer."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * (2**attempt))
+    delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
