@@ -13,7 +13,7 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["check-generated", "lint", "typecheck", "tests"]
+nox.options.sessions = ["check-generated", "lint", "typecheck", "tests", "contract"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
@@ -64,3 +64,18 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[test,codegen]")
     session.run("python", PIPELINE, "spec")
     session.run("pytest", *session.posargs, env={"PEC_SPEC_SOURCE": os.environ.get("PEC_SPEC_SOURCE", "")})
+
+
+@nox.session
+def contract(session: nox.Session) -> None:
+    """Diff the upstream spec against observed behaviour; fail on drift from spec/divergences.json."""
+    session.install("-e", ".[test,codegen]")
+    session.run("python", PIPELINE, "spec")
+    session.run("python", "tests/contract/report.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (ratios against a baseline measured in the same run)."""
+    session.install("-e", ".[test,codegen]")
+    session.run("python", "bench/run.py", *session.posargs)
