@@ -60,8 +60,11 @@ class _Abridged:
 
 
 def _abridge(value: object) -> object:
-    if isinstance(value, str | bytes | bytearray) and len(value) > MAX_SHOWN:
-        return _Abridged(f"{value[:MAX_SHOWN]!r}... ({len(value)} long)")
+    if isinstance(value, bytes | bytearray | memoryview) and len(value) > 32:
+        # A document's content says nothing useful in a message; its size does.
+        return _Abridged(f"<{len(value)} bytes>")
+    if isinstance(value, str) and len(value) > MAX_SHOWN:
+        return _Abridged(f"{value[:MAX_SHOWN]!r}... ({len(value)} characters)")
     try:
         text = repr(value)
     except Exception:  # e.g. an int past sys.get_int_max_str_digits(), or a broken __repr__
