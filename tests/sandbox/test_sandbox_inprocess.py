@@ -1,0 +1,61 @@
+"""In-process use: httpx.AsyncClient on the same transport, the pytest fixture, pec_ext clients."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+
+import httpx
+import pytest
+from sandbox_support import assert_ok, box_body, pdf_doc
+
+from pec_ext.sandbox import Sandbox
+from pec_ext.sandbox.pytest_plugin import FIXTURE_EPOCH
+
+
+async def test_async_client_drives_the_same_state(pec_sandbox: Sandbox) -> None:
+    async with httpx.AsyncClient(
+        transport=pec_sandbox.transport(), base_url="https://x", headers={"Authorization": "Bearer t"}
+    ) as http:
+        boxes = await asyncio.gather(
+            *(http.post("/pec", json=box_body(f"a{n}@testcert.legalmail.it")) for n in range(5))
+        )
+        ids = [assert_ok(r, "POST", "/pec")["id"] for r in boxes]
+        await http.patch(f"/pec/{ids[0]}/attivazione", json={"documenti": pdf_doc()})
+        pec_sandbox.advance()
+        box = assert_ok(await http.get(f"/pec/{ids[0]}"), "GET", "/pec/{id}")
+        assert box["stato"] == "evasa"
+        listed = assert_ok(await http.get("/pec"), "GET", "/pec")
+        assert sorted(b["id"] for b in listed) == sorted(ids)
+        form = await http.get(f"/pec/{ids[1]}/modulo_attivazione")
+        assert form.content.startswith(b"%PDF-")
+
+
+def test_fixture_is_fresh_and_deterministic(pec_sandbox: Sandbox) -> None:
+    assert pec_sandbox.mailboxes() == []
+    assert pec_sandbox.balance == 100.0
+    assert pec_sandbox.clock.now() == FIXTURE_EPOCH
+    http = httpx.Client(
+        transport=pec_sandbox.transport(), base_url="https://x", headers={"Authorization": "Bearer t"}
+    )
+    box = http.post("/pec", json=box_body()).json()["data"]
+    assert box["id"] == f"{FIXTURE_EPOCH:08x}{1:016x}"
+    assert box["timestamp"]["registrazione"] == FIXTURE_EPOCH
+
+
+def test_requests_without_base_path_prefix_and_with_query_strings(pec_sandbox: Sandbox) -> None:
+    http = httpx.Client(
+        transport=pec_sandbox.transport(), base_url="https://x", headers={"Authorization": "Bearer t"}
+    )
+    assert http.get("/pec?page=1").status_code == 404  # empty account, query ignored
+
+
+HAS_CLIENT = importlib.util.find_spec("pec_ext.client") is not None
+
+
+@pytest.mark.skipif(not HAS_CLIENT, reason="pec_ext.client is not there yet")
+def test_pec_client_factory(pec_sandbox: Sandbox) -> None:
+    client = pec_sandbox.client()
+    assert type(client).__name__ == "PecClient"
+    async_client = pec_sandbox.async_client()
+    assert type(async_client).__name__ == "AsyncPecClient"
