@@ -59,3 +59,6 @@ def test_pec_client_factory(pec_sandbox: Sandbox) -> None:
     assert type(client).__name__ == "PecClient"
     async_client = pec_sandbox.async_client()
     assert type(async_client).__name__ == "AsyncPecClient"
+    with client as pec:
+        assert pec.is_available("nobody@testcert.legalmail.it") is True
+        assert pec.check_domain("legalmail.it") == []
