@@ -27,7 +27,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Literal, TypeAlias
+from typing import Any, BinaryIO, Literal, TypeAlias
 
 from asn1crypto import cms, pem
 from PIL import Image, ImageOps
@@ -67,6 +67,7 @@ DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 base64 body grows by a third on top."""
 
 _CHUNK = 1024 * 1024
+_B64_CHUNK = 3 * 1024 * 1024  # a multiple of 3, so the pieces concatenate without padding
 _PDF_HEADER_WINDOW = 1024
 _PDF_ALLOWED = "a PDF file (starting with %PDF-)"
 _P7M_ALLOWED = "a CAdES-signed .p7m (CMS SignedData) with the signed document attached"
@@ -158,17 +159,62 @@ def _read_stream(field: str, stream: object, max_bytes: int, limit: str, *, expe
 # --- kinds and checks -----------------------------------------------------------------------
 
 
+class _ViewReader(io.RawIOBase):
+    """A seekable read-only stream over bytes that never copies them.
+
+    pypdf measures an ``io.BytesIO`` with ``getbuffer()``, which makes BytesIO copy the bytes it
+    was built on: a second full copy of every document just to check it.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self._view = memoryview(data)
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        target = memoryview(buffer).cast("B")
+        count = max(0, min(len(target), len(self._view) - self._position))
+        target[:count] = self._view[self._position : self._position + count]
+        self._position += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: len(self._view)}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def tell(self) -> int:
+        return self._position
+
+    def close(self) -> None:
+        # Release the view so the bytes can be freed even if pypdf keeps this object around.
+        if not self.closed:
+            self._view.release()
+        super().close()
+
+
+def _pdf_stream(data: bytes) -> io.BufferedReader:
+    return io.BufferedReader(_ViewReader(data))
+
+
 def detect_kind(data: bytes | bytearray | memoryview) -> DocumentKind:
     """What ``data`` is, by its leading bytes: PDF, JPEG, PNG, DER CMS, or unknown."""
     head = bytes(data[:_PDF_HEADER_WINDOW])
+    # A DER SEQUENCE first: a .p7m carries its PDF within the first kilobyte too.
+    if head[:1] == b"\x30" and len(head) > 1 and head[1] in (0x80, 0x81, 0x82, 0x83, 0x84):
+        return "cms"
     if b"%PDF-" in head:
         return "pdf"
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
-    if head[:1] == b"\x30" and len(head) > 1 and head[1] in (0x80, 0x81, 0x82, 0x83, 0x84):
-        return "cms"
     return "unknown"
 
 
@@ -188,10 +234,11 @@ def require_pdf(field: str, data: object) -> bytes:
         }.get(kind, "no %PDF- header in the first 1024 bytes")
         raise invalid(field, data, _PDF_ALLOWED, reason=hint)
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise invalid(field, data, _PDF_ALLOWED, reason="the PDF is password-protected")
-        pages = len(reader.pages)
+        with _pdf_stream(bytes(data)) as stream:
+            reader = PdfReader(stream, strict=False)
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise invalid(field, data, _PDF_ALLOWED, reason="the PDF is password-protected")
+            pages = len(reader.pages)
     except Exception as exc:
         if isinstance(exc, ValidationError):
             raise
@@ -268,16 +315,17 @@ def merge_single_document(
         allow_images=True,
     )
     try:
-        form_reader = PdfReader(io.BytesIO(form_pdf), strict=False)
-        identity_reader = PdfReader(io.BytesIO(identity_pdf), strict=False)
-        if _is_signed_pdf(form_reader):
-            writer = PdfWriter(io.BytesIO(form_pdf), incremental=True)
-        else:
-            writer = PdfWriter()
-            writer.append(form_reader)
-        writer.append(identity_reader)
-        out = io.BytesIO()
-        writer.write(out)
+        with _pdf_stream(form_pdf) as form_stream, _pdf_stream(identity_pdf) as identity_stream:
+            form_reader = PdfReader(form_stream, strict=False)
+            identity_reader = PdfReader(identity_stream, strict=False)
+            if _is_signed_pdf(form_reader):
+                writer = PdfWriter(io.BytesIO(form_pdf), incremental=True)
+            else:
+                writer = PdfWriter()
+                writer.append(form_reader)
+            writer.append(identity_reader)
+            out = io.BytesIO()
+            writer.write(out)
     except Exception as exc:
         raise invalid(
             field, "(form + identity document)", _PDF_ALLOWED, reason=f"merge failed: {exc}"
@@ -288,9 +336,18 @@ def merge_single_document(
 # --- encoding -------------------------------------------------------------------------------
 
 
+def _base64_pieces(data: bytes | bytearray | memoryview) -> list[str]:
+    # Piecewise, so the full-size base64 bytes never coexist with the full-size str.
+    with memoryview(data) as view, view.cast("B") as octets:
+        return [
+            binascii.b2a_base64(octets[start : start + _B64_CHUNK], newline=False).decode("ascii")
+            for start in range(0, len(octets), _B64_CHUNK)
+        ]
+
+
 def encode_document(data: bytes | bytearray | memoryview) -> str:
     """``data`` as a base64 ASCII string, as the API's ``documenti`` fields take it."""
-    return base64.b64encode(data).decode("ascii")
+    return "".join(_base64_pieces(data))
 
 
 def encode_documents(documents: Iterable[bytes | bytearray | memoryview]) -> list[str]:
@@ -323,10 +380,10 @@ def prepare_pdf_documents(
     for index, source in enumerate(_sources(field, documents)):
         name = f"{field}[{index}]"
         data = require_pdf(name, read_document(name, source, max_bytes=max_bytes))
-        raw = base64.b64encode(data)
-        del data  # drop the raw bytes before the str copy exists, to keep the peak low
-        encoded.append(raw.decode("ascii"))
-        del raw
+        pieces = _base64_pieces(data)
+        del data  # free the raw bytes before the joined str exists, to keep the peak low
+        encoded.append("".join(pieces))
+        del pieces
     return encoded
 
 
