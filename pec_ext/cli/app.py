@@ -1,0 +1,816 @@
+"""The ``pec`` command line: every operation of Openapi's PEC API, plus bulk work and a demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sys
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from pec_ext.errors import PecError, ValidationError
+
+from . import output
+from .config import BASE_URL_ENV, EMBEDDED_DB_ENV, EMBEDDED_ENV, Config
+from .exit_codes import exit_code_for, help_epilog
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+BOX_COLUMNS = ("id", "casella_pec", "tipo_casella", "stato", "data_scadenza")
+COMM_COLUMNS = ("id", "casella_pec", "stato", "timestamp")
+
+REGISTER_FIELDS = (
+    "casella_pec", "tipo_casella", "tipo_cliente", "sottotipo_cliente", "sottotipo_cliente_altro",
+    "nome_richiedente", "cognome_richiedente", "email", "telefono", "cellulare",
+    "codice_fiscale_richiedente", "data_nascita_richiedente", "sesso_richiedente",
+    "nazione_nascita_richiedente", "comune_nascita_richiedente", "provincia_nascita_richiedente",
+    "denominazione_titolare", "cf_piva_titolare", "indirizzo_titolare", "comune_titolare",
+    "cap_titolare", "nazione_titolare", "provincia_titolare", "tipo_documento", "numero_documento",
+    "data_scadenza_documento", "documento_rilasciato_da", "data_rilascio_documento",
+)  # fmt: skip
+COMMUNICATION_FIELDS = (
+    "casella_pec", "cf", "nome", "cognome", "qualifica", "email", "cellulare", "ragione_sociale",
+    "cf_piva", "comune", "provincia",
+)  # fmt: skip
+
+
+# -- plumbing ---------------------------------------------------------------------------------------
+
+
+class PecGroup(click.Group):
+    """The root group: turns ``pec_ext`` exceptions into a message and a documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PecError as exc:
+            cfg = ctx.find_object(Config) or Config()
+            code = exit_code_for(exc)
+            output.report_error(exc, code, as_json=cfg.json, secrets=cfg.secrets())
+            ctx.exit(int(code))
+
+
+def cfg_of(ctx: click.Context) -> Config:
+    return ctx.ensure_object(Config)
+
+
+pass_cfg = click.make_pass_decorator(Config, ensure=True)
+
+
+def json_option(f: F) -> F:
+    """``--json`` on a sub-command too (``pec boxes list --json`` as well as ``pec --json boxes list``)."""
+
+    def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value:
+            cfg_of(ctx).json = True
+
+    return click.option(
+        "--json",
+        "json_output",
+        is_flag=True,
+        expose_value=False,
+        callback=set_json,
+        help="Print machine-readable JSON instead of tables.",
+    )(f)
+
+
+def confirm_or_refuse(yes: bool, question: str) -> None:
+    """Ask on a terminal; without one, refuse unless ``--yes``: CI has no stdin, never block."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise click.UsageError("this is a paid operation and stdin is not a terminal: pass --yes to confirm")
+    click.confirm(question, abort=True, err=True)
+
+
+def load_fields_file(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValidationError("--from-file", path, "a readable JSON or TOML file", reason=str(exc)) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8")) if path.lower().endswith(".toml") else json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationError("--from-file", path, "a JSON or TOML file", reason=str(exc)) from None
+    if not isinstance(data, dict):
+        raise ValidationError("--from-file", path, "a JSON object / TOML table of fields")
+    return data
+
+
+def merge_fields(from_file: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
+    """The file's fields, overridden by the flags given on the command line."""
+    fields = dict(from_file)
+    fields.update({k: v for k, v in flags.items() if v is not None})
+    return fields
+
+
+def field_options(names: tuple[str, ...]) -> Callable[[F], F]:
+    def decorate(f: F) -> F:
+        for name in reversed(names):
+            f = click.option("--" + name.replace("_", "-"), name, default=None, help=f"API field {name}.")(f)
+        return f
+
+    return decorate
+
+
+def with_callback(fields: dict[str, Any], url: str | None) -> dict[str, Any]:
+    if url:
+        fields["callback"] = {"url": url}
+    return fields
+
+
+def refuse_overwrite(path: str, force: bool) -> None:
+    if path != "-" and Path(path).exists() and not force:
+        raise ValidationError(
+            "--output", path, "a file that does not exist yet", reason="it exists: pass --force to overwrite"
+        )
+
+
+def save_form(cfg: Config, method: str, record_id: str, out: str | None, default: str, force: bool) -> None:
+    target = out or default
+    refuse_overwrite(target, force)
+    with cfg.client() as pec:
+        download = getattr(pec, method)
+        if target == "-":
+            data: bytes = download(record_id)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            return
+        data = download(record_id, to=target, overwrite=force)
+    if cfg.json:
+        output.print_json({"id": record_id, "path": target, "bytes": len(data)})
+    else:
+        click.echo(f"saved {len(data)} bytes to {target}")
+
+
+def show_box(cfg: Config, box: Any, title: str) -> None:
+    if cfg.json:
+        output.print_json(box)
+        return
+    data = box.to_dict()
+    users = data.pop("multiutenza", None)
+    output.record(data, title=title)
+    if users:
+        output.table(
+            users, ("id_utenza", "userid", "nome", "cognome", "email_gestione_password"), title="users"
+        )
+
+
+def show_data(cfg: Config, data: Any, title: str) -> None:
+    if cfg.json:
+        output.print_json(data)
+    else:
+        output.record(data, title=title)
+
+
+def show_comm(cfg: Config, item: Any, title: str) -> None:
+    if cfg.json:
+        output.print_json(item)
+    else:
+        output.record(item.to_dict(), title=title)
+
+
+def price_preview(cfg: Config, items: list[tuple[str, str, int]]) -> float | None:
+    """Print what ``items`` (key, description, units) will cost, on stderr; returns the total."""
+    from rich.table import Table
+
+    plist = cfg.price_list()
+    out = Table(title=plist.label, title_justify="left")
+    out.add_column("item")
+    out.add_column("EUR", justify="right")
+    total: float | None = 0.0
+    for key, description, units in items:
+        price = plist.price(key, units)
+        out.add_row(description, "unknown" if price is None else f"{price:.2f}")
+        total = None if price is None or total is None else total + price
+    if total is not None:
+        out.add_row("[bold]total[/bold]", f"[bold]{total:.2f}[/bold]")
+    if plist.balance is not None:
+        out.add_row("wallet balance now", f"{plist.balance:.2f}")
+        if total is not None:
+            out.add_row("wallet balance after", f"{plist.balance - total:.2f}")
+    output.console(stderr=True).print(out)
+    return total
+
+
+# -- root -------------------------------------------------------------------------------------------
+
+HELP = """Command line for Openapi's PEC API (Italian certified e-mail).
+
+\b
+The token comes from the OPENAPI_PEC_TOKEN environment variable and is never printed.
+Start with `pec demo`: the whole lifecycle against an embedded sandbox, no token, no network.
+"""
+
+
+@click.group(
+    cls=PecGroup, help=HELP, epilog=help_epilog(), context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.option(
+    "--sandbox/--production",
+    "sandbox_env",
+    default=None,
+    help="Openapi environment (default: $OPENAPI_PEC_ENVIRONMENT, else sandbox).",
+)
+@click.option("--base-url", envvar=BASE_URL_ENV, default=None, help=f"API base URL (also ${BASE_URL_ENV}).")
+@click.option(
+    "--embedded",
+    is_flag=True,
+    envvar=EMBEDDED_ENV,
+    hidden=True,
+    help="Talk to an in-process sandbox (testing).",
+)
+@click.option(
+    "--embedded-db",
+    envvar=EMBEDDED_DB_ENV,
+    default=None,
+    hidden=True,
+    help="SQLite file keeping the in-process sandbox's state between runs (implies --embedded).",
+)
+@click.option(
+    "--strict-identifiers/--relaxed-identifiers",
+    default=None,
+    help="Check codice fiscale / partita IVA checksums (default: strict in production only).",
+)
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
+@click.option("--json", "json_output", is_flag=True, help="Print machine-readable JSON instead of tables.")
+@click.version_option(package_name="openapi-pec", prog_name="pec")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    sandbox_env: bool | None,
+    base_url: str | None,
+    embedded: bool,
+    embedded_db: str | None,
+    strict_identifiers: bool | None,
+    timeout: float,
+    json_output: bool,
+) -> None:
+    cfg = cfg_of(ctx)
+    if sandbox_env is not None:
+        cfg.environment = "sandbox" if sandbox_env else "production"
+    cfg.base_url = base_url or cfg.base_url
+    cfg.embedded = cfg.embedded or embedded
+    cfg.embedded_db = embedded_db or cfg.embedded_db
+    if strict_identifiers is not None:
+        cfg.strict_identifiers = strict_identifiers
+    cfg.timeout = timeout
+    cfg.json = cfg.json or json_output
+    if cfg.is_embedded and cfg.environment == "production":
+        raise click.UsageError("the embedded sandbox cannot be used with --production")
+    ctx.call_on_close(cfg.close)
+
+
+# -- domain, availability ---------------------------------------------------------------------------
+
+
+@cli.group()
+def domain() -> None:
+    """Certified domains."""
+
+
+@domain.command("check")
+@click.argument("dominio")
+@json_option
+@pass_cfg
+def domain_check(cfg: Config, dominio: str) -> None:
+    """Check a certified domain (paid)."""
+    with cfg.client() as pec:
+        data = pec.check_domain(dominio)
+    if cfg.json:
+        output.print_json({"dominio": dominio, "data": data})
+    else:
+        click.echo(f"{dominio}: checked" + (f" ({', '.join(map(str, data))})" if data else ""))
+
+
+FORMATS = click.Choice(["table", "csv", "json"])
+
+
+def format_option(f: F) -> F:
+    return click.option(
+        "--format",
+        "fmt",
+        type=FORMATS,
+        default=None,
+        help="Output format (default: table; json with --json).",
+    )(f)
+
+
+def bulk_options(f: F) -> F:
+    f = click.option(
+        "--concurrency",
+        type=click.IntRange(1, 64),
+        default=8,
+        show_default=True,
+        help="Requests in flight at once.",
+    )(f)
+    return click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")(f)
+
+
+def emit_rows(
+    cfg: Config, fmt: str | None, rows: list[dict[str, Any]], columns: tuple[str, ...], title: str
+) -> None:
+    chosen = fmt or ("json" if cfg.json else "table")
+    if chosen == "json":
+        output.print_json(rows)
+    elif chosen == "csv":
+        output.write_csv(rows, columns)
+    else:
+        output.table(rows, columns, title=title)
+
+
+def read_lines(path: str) -> list[str]:
+    stream = click.open_file(path, encoding="utf-8")
+    with stream:
+        lines = [line.split("#", 1)[0].strip() for line in stream]
+    return [line for line in lines if line]
+
+
+@cli.command()
+@click.argument("addresses", nargs=-1)
+@click.option(
+    "--file", "-f", "file", default=None, help="Addresses, one per line ('-' for stdin; # comments)."
+)
+@format_option
+@bulk_options
+@json_option
+@pass_cfg
+def available(
+    cfg: Config,
+    addresses: tuple[str, ...],
+    file: str | None,
+    fmt: str | None,
+    concurrency: int,
+    progress: bool,
+) -> None:
+    """Whether addresses can still be registered (free). Several, or --file, run concurrently."""
+    from . import bulk
+
+    items = list(addresses) + (read_lines(file) if file else [])
+    if not items:
+        raise click.UsageError("give one or more ADDRESSES or --file")
+    if len(items) == 1 and file is None:
+        with cfg.client() as pec:
+            free = pec.is_available(items[0])
+        if cfg.json or fmt == "json":
+            output.print_json({"pec": items[0], "available": free})
+        elif fmt == "csv":
+            output.write_csv([{"pec": items[0], "available": free}], ("pec", "available"))
+        else:
+            click.echo(f"{items[0]}: {'available' if free else 'NOT available'}")
+        return
+    rows, worst = bulk.availability(cfg, items, concurrency=concurrency, progress=progress)
+    emit_rows(cfg, fmt, rows, ("pec", "available", "error"), "availability")
+    if worst is not None:
+        raise click.exceptions.Exit(int(worst))
+
+
+# -- boxes ------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def boxes() -> None:
+    """The account's PEC boxes."""
+
+
+@boxes.command("list")
+@json_option
+@pass_cfg
+def boxes_list(cfg: Config) -> None:
+    """List the account's boxes."""
+    with cfg.client() as pec:
+        items = pec.list_mailboxes()
+    if cfg.json:
+        output.print_json(items)
+    elif not items:
+        click.echo("no boxes")
+    else:
+        output.table([b.to_dict() for b in items], BOX_COLUMNS, title=f"{len(items)} box(es)")
+
+
+@boxes.command("show")
+@click.argument("box_id", metavar="ID")
+@json_option
+@pass_cfg
+def boxes_show(cfg: Config, box_id: str) -> None:
+    """Show one box."""
+    with cfg.client() as pec:
+        box = pec.get_mailbox(box_id)
+    show_box(cfg, box, f"box {box_id}")
+
+
+@boxes.command("register")
+@click.option("--from-file", default=None, help="JSON or TOML file with the fields (flags override it).")
+@field_options(REGISTER_FIELDS)
+@click.option("--autorinnovo/--no-autorinnovo", default=None, help="Renew automatically at expiry.")
+@click.option("--callback-url", default=None, help="URL called on every change of state.")
+@click.option("--own-domain", is_flag=True, help="casella_pec is on a certified domain the account owns.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (scripts, CI).")
+@json_option
+@pass_cfg
+def boxes_register(
+    cfg: Config,
+    /,
+    from_file: str | None,
+    autorinnovo: bool | None,
+    callback_url: str | None,
+    own_domain: bool,
+    yes: bool,
+    **flags: Any,
+) -> None:
+    """Register a box (paid): checks every field, shows the price, asks, then sends."""
+    from pec_ext.guards import validate_register_body
+
+    fields = with_callback(
+        merge_fields(load_fields_file(from_file), {**flags, "autorinnovo": autorinnovo}), callback_url
+    )
+    with cfg.client() as pec:
+        body = validate_register_body(
+            fields,
+            environment=pec.environment,
+            strict_identifiers=pec.settings.strict_identifiers,
+            own_domain=own_domain,
+        )
+        tipo = body["tipo_casella"]
+        total = price_preview(cfg, [(f"register.{tipo}", f"registration of a {tipo} box (first year)", 1)])
+        price = "an unknown amount" if total is None else f"EUR {total:.2f}"
+        confirm_or_refuse(yes, f"Register {body['casella_pec']} on {cfg.describe_target()} for {price}?")
+        box = pec.register_mailbox(body, own_domain=own_domain)
+    show_box(cfg, box, f"registered {box.casella_pec}")
+
+
+@boxes.command("activate")
+@click.argument("box_id", metavar="ID")
+@click.argument("documents", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@json_option
+@pass_cfg
+def boxes_activate(cfg: Config, box_id: str, documents: tuple[str, ...]) -> None:
+    """Upload the signed activation form and the identity document (PDFs; two files are merged
+    into one for DOMICILIODIGITALE/PECMASSIVA)."""
+    with cfg.client() as pec:
+        box = pec.activate_mailbox(box_id, list(documents))
+    show_box(cfg, box, f"box {box_id}: documents uploaded")
+
+
+@boxes.command("revoke")
+@click.argument("box_id", metavar="ID")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_cfg
+def boxes_revoke(cfg: Config, box_id: str, yes: bool) -> None:
+    """Revoke a box."""
+    confirm_or_refuse(yes, f"Revoke box {box_id}?")
+    with cfg.client() as pec:
+        box = pec.revoke_mailbox(box_id)
+    show_box(cfg, box, f"box {box_id}: revoked")
+
+
+SPACE_VALUE = re.compile(r"^\+?\d{1,9}$")
+
+
+def space_value(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not SPACE_VALUE.match(value.strip()):
+        raise click.BadParameter("'+N' adds N MB, 'N' sets the size to N MB", param=param)
+    return None if value is None else value.strip()
+
+
+@boxes.command("space")
+@click.argument("box_id", metavar="ID")
+@click.option("--disco", callback=space_value, help="Mailbox space in MB: +1024 adds, 3072 sets (x1024).")
+@click.option("--storico", callback=space_value, help="Archive space in MB: +1024 adds, 3072 sets (x1024).")
+@click.option("--conservazione", callback=space_value, help="Conservazione space in MB: +512 adds (x512).")
+@json_option
+@pass_cfg
+def boxes_space(
+    cfg: Config, box_id: str, disco: str | None, storico: str | None, conservazione: str | None
+) -> None:
+    """Add to or set the box's spaces (paid; only upgrades)."""
+    body = {
+        key: value
+        for key, value in (
+            ("spazio_disco", disco),
+            ("spazio_storico", storico),
+            ("spazio_conservazione", conservazione),
+        )
+        if value is not None
+    }
+    if not body:
+        raise click.UsageError("give at least one of --disco, --storico, --conservazione")
+    with cfg.client() as pec:
+        box = pec.change_space(box_id, **body)
+    show_box(cfg, box, f"box {box_id}: space changed")
+
+
+@boxes.command("upgrade")
+@click.argument("box_id", metavar="ID")
+@click.argument("tipo", metavar="TYPE")
+@json_option
+@pass_cfg
+def boxes_upgrade(cfg: Config, box_id: str, tipo: str) -> None:
+    """Upgrade the box type: STANDARD < BRONZE < SILVER < GOLD (paid)."""
+    with cfg.client() as pec:
+        box = pec.change_type(box_id, tipo)
+    show_box(cfg, box, f"box {box_id}: now {box.tipo_casella}")
+
+
+@boxes.command("conservazione")
+@click.argument("box_id", metavar="ID")
+@click.argument("documents", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--space", type=int, default=None, help="Initial conservazione space in MB (x512).")
+@json_option
+@pass_cfg
+def boxes_conservazione(cfg: Config, box_id: str, documents: tuple[str, ...], space: int | None) -> None:
+    """Activate the conservazione service with the signed form (PDF; paid)."""
+    with cfg.client() as pec:
+        box = pec.activate_conservation(box_id, list(documents), space=space)
+    show_box(cfg, box, f"box {box_id}: conservazione active")
+
+
+@boxes.command("renew")
+@click.argument("box_id", metavar="ID")
+@click.option("--years", "anni", type=int, default=1, show_default=True, help="Years to renew for.")
+@json_option
+@pass_cfg
+def boxes_renew(cfg: Config, box_id: str, anni: int) -> None:
+    """Renew a box (paid)."""
+    with cfg.client() as pec:
+        box = pec.renew_mailbox(box_id, anni=anni)
+    show_box(cfg, box, f"box {box_id}: renewed until {box.data_scadenza}")
+
+
+@boxes.group("users")
+def boxes_users() -> None:
+    """Extra users of a box (multiutenza)."""
+
+
+@boxes_users.command("add")
+@click.argument("box_id", metavar="ID")
+@click.option("--nome", required=True)
+@click.option("--cognome", required=True)
+@click.option("--descrizione", required=True)
+@click.option("--email", "email_gestione_password", required=True, help="E-mail that manages the password.")
+@json_option
+@pass_cfg
+def boxes_users_add(cfg: Config, /, box_id: str, **fields: str) -> None:
+    """Add a user to a box (paid)."""
+    with cfg.client() as pec:
+        box = pec.add_user(box_id, **fields)
+    show_box(cfg, box, f"box {box_id}: user added")
+
+
+@boxes_users.command("list")
+@click.argument("box_id", metavar="ID")
+@json_option
+@pass_cfg
+def boxes_users_list(cfg: Config, box_id: str) -> None:
+    """List a box's extra users."""
+    with cfg.client() as pec:
+        box = pec.get_mailbox(box_id)
+    users = [u.to_dict() for u in box.multiutenza] if isinstance(box.multiutenza, list) else []
+    if cfg.json:
+        output.print_json(users)
+    else:
+        output.table(
+            users, ("id_utenza", "userid", "nome", "cognome", "email_gestione_password"), title="users"
+        )
+
+
+@boxes.command("form")
+@click.argument("box_id", metavar="ID")
+@click.option("--conservazione", is_flag=True, help="The conservazione form instead of the activation form.")
+@click.option("--output", "-o", "out", default=None, help="File to write ('-' for stdout).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@json_option
+@pass_cfg
+def boxes_form(cfg: Config, box_id: str, conservazione: bool, out: str | None, force: bool) -> None:
+    """Download the activation (or conservazione) form to sign, as a PDF."""
+    if conservazione:
+        save_form(cfg, "download_conservation_form", box_id, out, f"{box_id}_modulo_conservazione.pdf", force)
+    else:
+        save_form(cfg, "download_activation_form", box_id, out, f"{box_id}_modulo_attivazione.pdf", force)
+
+
+DURATION = re.compile(r"^(\d{1,5})\s*([dwmy]?)$")
+DAYS_PER_UNIT = {"": 1, "d": 1, "w": 7, "m": 30, "y": 365}
+
+
+def parse_within(_ctx: click.Context, param: click.Parameter, value: str) -> int:
+    match = DURATION.match(value.strip().lower())
+    if match is None:
+        raise click.BadParameter("a duration like 30d, 8w, 6m, 1y (or days as a number)", param=param)
+    return int(match.group(1)) * DAYS_PER_UNIT[match.group(2)]
+
+
+def parse_as_of(_ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise click.BadParameter("a date as dd/mm/yyyy or yyyy-mm-dd", param=param)
+
+
+@boxes.command("expiring")
+@click.option(
+    "--within", default="30d", show_default=True, callback=parse_within, help="Horizon: 30d, 8w, 6m, 1y."
+)
+@click.option("--as-of", default=None, callback=parse_as_of, help="Reference date (default: today).")
+@format_option
+@bulk_options
+@json_option
+@pass_cfg
+def boxes_expiring(
+    cfg: Config, within: int, as_of: dt.date | None, fmt: str | None, concurrency: int, progress: bool
+) -> None:
+    """Boxes expiring within a horizon (or already expired), to plan renewals."""
+    from . import bulk
+
+    rows = bulk.expiring(cfg, within, as_of, concurrency=concurrency, progress=progress)
+    emit_rows(cfg, fmt, rows, bulk.EXPIRING_COLUMNS, f"{len(rows)} box(es) expiring within {within} days")
+
+
+# -- business register communication -------------------------------------------------------------------
+
+
+@cli.group()
+def comunica() -> None:
+    """Communication of a PEC address to the business register (Registro Imprese)."""
+
+
+@comunica.command("create")
+@click.option("--from-file", default=None, help="JSON or TOML file with the fields (flags override it).")
+@field_options(COMMUNICATION_FIELDS)
+@click.option("--pec-amministratore/--no-pec-amministratore", default=None)
+@click.option("--callback-url", default=None, help="URL called on every change of state.")
+@json_option
+@pass_cfg
+def comunica_create(
+    cfg: Config,
+    /,
+    from_file: str | None,
+    pec_amministratore: bool | None,
+    callback_url: str | None,
+    **flags: Any,
+) -> None:
+    """Ask for a communication to the business register (paid)."""
+    fields = with_callback(
+        merge_fields(load_fields_file(from_file), {**flags, "pec_amministratore": pec_amministratore}),
+        callback_url,
+    )
+    with cfg.client() as pec:
+        item = pec.communicate_pec(**fields)
+    show_comm(cfg, item, f"communication {item.id}")
+
+
+@comunica.command("list")
+@json_option
+@pass_cfg
+def comunica_list(cfg: Config) -> None:
+    """List the account's communications."""
+    with cfg.client() as pec:
+        items = pec.list_communications()
+    if cfg.json:
+        output.print_json(items)
+    elif not items:
+        click.echo("no communications")
+    else:
+        output.table([i.to_dict() for i in items], COMM_COLUMNS, title=f"{len(items)} communication(s)")
+
+
+@comunica.command("show")
+@click.argument("comm_id", metavar="ID")
+@json_option
+@pass_cfg
+def comunica_show(cfg: Config, comm_id: str) -> None:
+    """Show one communication."""
+    with cfg.client() as pec:
+        item = pec.get_communication(comm_id)
+    show_comm(cfg, item, f"communication {comm_id}")
+
+
+@comunica.command("upload")
+@click.argument("comm_id", metavar="ID")
+@click.argument("documents", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@json_option
+@pass_cfg
+def comunica_upload(cfg: Config, comm_id: str, documents: tuple[str, ...]) -> None:
+    """Upload the signed power of attorney (.p7m, CAdES with the document attached)."""
+    from .workarounds import upload_p7m
+
+    with cfg.client() as pec:
+        item = upload_p7m(pec, comm_id, list(documents))
+    show_comm(cfg, item, f"communication {comm_id}: documents uploaded")
+
+
+@comunica.command("form")
+@click.argument("comm_id", metavar="ID")
+@click.option("--output", "-o", "out", default=None, help="File to write ('-' for stdout).")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@json_option
+@pass_cfg
+def comunica_form(cfg: Config, comm_id: str, out: str | None, force: bool) -> None:
+    """Download the power of attorney to sign (PDF)."""
+    save_form(
+        cfg, "download_power_of_attorney", comm_id, out, f"{comm_id}_procura_registro_imprese.pdf", force
+    )
+
+
+# -- sandbox ------------------------------------------------------------------------------------------
+
+
+@cli.group("sandbox")
+def sandbox_group() -> None:
+    """The simulator of the PEC API shipped with this package."""
+
+
+@sandbox_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free one."
+)
+@click.option("--db", default=None, help="SQLite file keeping the state across restarts.")
+@click.option("--balance", type=float, default=100.0, show_default=True, help="Initial wallet balance, EUR.")
+@click.option(
+    "--processing-delay", type=float, default=0.0, help="Simulated seconds before processing is due."
+)
+@click.option("--verbose", is_flag=True, help="Log every request to stderr.")
+def sandbox_serve(
+    host: str, port: int, db: str | None, balance: float, processing_delay: float, verbose: bool
+) -> None:
+    """Run the sandbox over HTTP (loopback by default) until interrupted."""
+    import ipaddress
+
+    from pec_ext.sandbox.__main__ import main as serve_main
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        click.echo(f"warning: {host} is not a loopback address: the sandbox has no real auth", err=True)
+    argv = ["--host", host, "--port", str(port), "--balance", str(balance)]
+    argv += ["--processing-delay", str(processing_delay)]
+    if db:
+        argv += ["--db", db]
+    if verbose:
+        argv.append("--verbose")
+    raise click.exceptions.Exit(serve_main(argv))
+
+
+def _sandbox_admin(cfg: Config, action: str) -> Any:
+    if cfg.is_embedded:
+        sb = cfg.embedded_sandbox()
+        if action == "advance":
+            return {"completed": sb.advance(), **sb.summary()}
+        return sb.summary()
+    if cfg.effective_environment == "production" or not cfg.base_url:
+        raise click.UsageError("needs --base-url pointing at `pec sandbox serve` (or the embedded sandbox)")
+    with cfg.client() as pec:
+        method = "POST" if action == "advance" else "GET"
+        return pec.request(method, f"/_sandbox/{action}")
+
+
+@sandbox_group.command("advance")
+@json_option
+@pass_cfg
+def sandbox_advance(cfg: Config) -> None:
+    """Complete the sandbox's queued processing (activations, business-register steps)."""
+    show_data(cfg, _sandbox_admin(cfg, "advance"), "sandbox")
+
+
+@sandbox_group.command("state")
+@json_option
+@pass_cfg
+def sandbox_state(cfg: Config) -> None:
+    """The sandbox's balance and counts."""
+    show_data(cfg, _sandbox_admin(cfg, "state"), "sandbox")
+
+
+# -- demo ---------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--balance", type=float, default=200.0, show_default=True, help="Sandbox wallet, EUR.")
+@click.option("--address", default="mario.rossi@testcert.legalmail.it", show_default=True)
+@json_option
+@pass_cfg
+def demo(cfg: Config, balance: float, address: str) -> None:
+    """The whole lifecycle of a box against an embedded sandbox: no token, no network, seconds."""
+    from . import demo as demo_module
+
+    demo_module.run(balance=balance, address=address, as_json=cfg.json)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``pec`` console script."""
+    cli.main(args=argv, prog_name="pec")

@@ -1,0 +1,115 @@
+"""Where the command line talks to, and with which token: the object in click's context.
+
+Targets, most specific first: a :class:`~pec_ext.sandbox.Sandbox` handed in by the caller (tests,
+``pec demo``); the embedded in-process sandbox (``--embedded``, optionally kept in a SQLite file
+with ``--embedded-db``); a base URL (``--base-url``, e.g. a ``pec sandbox serve``); Openapi's
+sandbox or production API. The token is read from ``OPENAPI_PEC_TOKEN`` and never printed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pec_ext.client import TOKEN_ENV
+
+from . import prices
+
+if TYPE_CHECKING:
+    from pec_ext.client import AsyncPecClient, PecClient
+    from pec_ext.sandbox import Sandbox
+
+BASE_URL_ENV = "OPENAPI_PEC_BASE_URL"
+EMBEDDED_ENV = "OPENAPI_PEC_EMBEDDED"
+EMBEDDED_DB_ENV = "OPENAPI_PEC_EMBEDDED_DB"
+
+
+@dataclass
+class Config:
+    environment: str | None = None
+    """"sandbox", "production", or None (the client then reads OPENAPI_PEC_ENVIRONMENT, else sandbox)."""
+    base_url: str | None = None
+    embedded: bool = False
+    embedded_db: str | None = None
+    sandbox: Sandbox | None = None
+    """A sandbox to talk to in-process; when the caller gives one, the caller closes it."""
+    strict_identifiers: bool | None = None
+    json: bool = False
+    timeout: float = 30.0
+    _own_sandbox: bool = field(default=False, repr=False)
+
+    # -- target ---------------------------------------------------------------------------------
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.sandbox is not None or self.embedded or self.embedded_db is not None
+
+    @property
+    def effective_environment(self) -> str:
+        if self.is_embedded:
+            return "sandbox"
+        return self.environment or os.environ.get("OPENAPI_PEC_ENVIRONMENT") or "sandbox"
+
+    def embedded_sandbox(self) -> Sandbox:
+        if self.sandbox is None:
+            from pec_ext.sandbox import Sandbox
+
+            self.sandbox = Sandbox(db_path=self.embedded_db)
+            self._own_sandbox = True
+        return self.sandbox
+
+    def close(self) -> None:
+        if self._own_sandbox and self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None
+            self._own_sandbox = False
+
+    def token(self) -> str | None:
+        """The token from the environment (None lets the client refuse with its own message)."""
+        value = os.environ.get(TOKEN_ENV, "")
+        return value if value.strip() else None
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in any output."""
+        value = os.environ.get(TOKEN_ENV, "").strip()
+        return [value] if len(value) >= 4 else []
+
+    def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"strict_identifiers": self.strict_identifiers, "timeout": self.timeout}
+        if not self.is_embedded:
+            options.update(token=self.token(), environment=self.environment, base_url=self.base_url)
+        return options
+
+    def client(self) -> PecClient:
+        if self.is_embedded:
+            client: PecClient = self.embedded_sandbox().client(**self._options())
+            return client
+        from pec_ext.client import PecClient
+
+        return PecClient(**self._options())
+
+    def async_client(self) -> AsyncPecClient:
+        if self.is_embedded:
+            client: AsyncPecClient = self.embedded_sandbox().async_client(**self._options())
+            return client
+        from pec_ext.client import AsyncPecClient
+
+        return AsyncPecClient(**self._options())
+
+    # -- prices ---------------------------------------------------------------------------------
+
+    def price_list(self) -> prices.PriceList:
+        if self.is_embedded:
+            sb = self.embedded_sandbox()
+            return prices.PriceList(
+                sb.prices.table, prices.SANDBOX_LABEL, indicative=False, balance=sb.balance
+            )
+        return prices.indicative()
+
+    def describe_target(self) -> str:
+        if self.is_embedded:
+            return "embedded sandbox (in-process)"
+        if self.base_url:
+            return f"{self.effective_environment} at {self.base_url}"
+        return f"Openapi {self.effective_environment}"

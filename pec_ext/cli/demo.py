@@ -1,0 +1,231 @@
+"""``pec demo``: a box's whole lifecycle against the embedded sandbox, step by step, with costs.
+
+No token and no network: the sandbox runs in-process and ``PecClient`` talks to it through an
+httpx transport. Every step prints what it did and what it cost, from the sandbox's wallet ledger.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from . import output, samples
+
+APPLICANT = {
+    "tipo_cliente": "PV",
+    "nome_richiedente": "Mario",
+    "cognome_richiedente": "Rossi",
+    "email": "mario.rossi@example.com",
+    "telefono": "0612345678",
+    "codice_fiscale_richiedente": "RSSMRA80A01H501U",
+    "data_nascita_richiedente": "01/01/1980",
+    "sesso_richiedente": "M",
+    "nazione_nascita_richiedente": "IT",
+    "comune_nascita_richiedente": "Roma",
+    "provincia_nascita_richiedente": "RM",
+    "indirizzo_titolare": "Via Roma 1",
+    "comune_titolare": "Roma",
+    "cap_titolare": "00184",
+    "nazione_titolare": "IT",
+    "provincia_titolare": "RM",
+}
+COMPANY = {
+    "cf": "RSSMRA80A01H501U",
+    "nome": "Mario",
+    "cognome": "Rossi",
+    "qualifica": "LEGALE_RAPPRESENTANTE",
+    "email": "mario.rossi@example.com",
+    "cellulare": "3331234567",
+    "ragione_sociale": "Rossi Demo S.r.l.",
+    "cf_piva": "01114601006",
+    "comune": "Roma",
+    "provincia": "RM",
+}
+FAST_WAIT = {"timeout": 5.0, "poll": 0.01}
+
+
+@dataclass
+class Step:
+    number: int
+    title: str
+    detail: str
+    cost: float
+    balance: float
+    charges: list[dict[str, Any]]
+
+
+class Transcript:
+    def __init__(self, sandbox: Any, *, as_json: bool) -> None:
+        self.sandbox = sandbox
+        self.as_json = as_json
+        self.steps: list[Step] = []
+        self.console = output.console()
+
+    def step(self, title: str, action: Callable[[], tuple[Any, str]]) -> Any:
+        before, seen = self.sandbox.balance, len(self.sandbox.ledger)
+        result, detail = action()
+        after = self.sandbox.balance
+        step = Step(
+            len(self.steps) + 1, title, detail, round(before - after, 2), after, self.sandbox.ledger[seen:]
+        )
+        self.steps.append(step)
+        if not self.as_json:
+            cost = f"EUR {step.cost:6.2f}" if step.cost else "    free  "
+            self.console.print(f"[bold]{step.number:2d}. {title:<34}[/bold] {cost}  {detail}")
+        return result
+
+
+def _pdf_check(data: bytes, expect: str) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(data))
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    if not data.startswith(b"%PDF-") or expect not in text:
+        raise click.ClickException(f"the downloaded form is not the expected PDF (no {expect!r} in it)")
+    return f"{len(data)} bytes, {len(reader.pages)} page(s), a real PDF (pypdf read it)"
+
+
+def run(*, balance: float, address: str, as_json: bool) -> None:
+    from pec_ext.sandbox import Sandbox, record_only
+
+    from .workarounds import check_p7m_der, upload_p7m
+
+    with (
+        Sandbox(balance=balance, callback_sender=record_only) as sb,
+        sb.client(strict_identifiers=True) as pec,
+    ):
+        t = Transcript(sb, as_json=as_json)
+        if not as_json:
+            t.console.print(
+                f"[bold]pec demo[/bold]: embedded sandbox, wallet EUR {sb.balance:.2f}, box {address}\n"
+            )
+        name = f"{APPLICANT['nome_richiedente']} {APPLICANT['cognome_richiedente']}"
+        cf = str(APPLICANT["codice_fiscale_richiedente"])
+        domain = address.rsplit("@", 1)[1]
+
+        t.step("domain check", lambda: (pec.check_domain(domain), f"{domain} is a certified domain"))
+        t.step(
+            "availability",
+            lambda: (None, f"{address} is {'available' if pec.is_available(address) else 'TAKEN'}"),
+        )
+        box = t.step(
+            "register (BRONZE)",
+            lambda: _with(pec.register_mailbox(casella_pec=address, tipo_casella="BRONZE", **APPLICANT)),
+        )
+        box_id = box.id
+        form = t.step(
+            "download activation form",
+            lambda: _same(pec.download_activation_form(box_id), lambda d: _pdf_check(d, address)),
+        )
+        signed_form = samples.sign_form(form, name, "Roma")
+        identity = samples.identity_document_pdf(name, cf)
+        t.step(
+            "activate (signed form + identity)",
+            lambda: _with(pec.activate_mailbox(box_id, [signed_form, identity])),
+        )
+        t.step("processing", lambda: _processed(sb, lambda: pec.wait_for_mailbox(box_id, **FAST_WAIT)))
+        t.step("upgrade BRONZE -> SILVER", lambda: _with(pec.change_type(box_id, "SILVER")))
+        t.step("space: mailbox +1024 MB", lambda: _with(pec.add_space(box_id, disco=1024)))
+
+        def conservazione() -> tuple[Any, str]:
+            cform = pec.download_conservation_form(box_id)
+            _pdf_check(cform, address)
+            box = pec.activate_conservation(box_id, [samples.sign_form(cform, name, "Roma")], space=512)
+            return box, f"form signed and sent; conservazione {box.spazio_conservazione} MB"
+
+        t.step("conservazione", conservazione)
+        t.step(
+            "add a user",
+            lambda: _with(
+                pec.add_user(
+                    box_id,
+                    nome="Anna",
+                    cognome="Bianchi",
+                    descrizione="segreteria",
+                    email_gestione_password="anna.bianchi@example.com",  # noqa: S106 - an address
+                ),
+                lambda b: f"{len(b.multiutenza)} user(s)",
+            ),
+        )
+        t.step("renew 1 year", lambda: _with(pec.renew_mailbox(box_id, anni=1)))
+        comm = t.step(
+            "business register: request",
+            lambda: _with(
+                pec.communicate_pec(casella_pec=address, **COMPANY), lambda c: f"{c.id}: {c.stato}"
+            ),
+        )
+        comm_id = comm.id
+        t.step(
+            "processing",
+            lambda: _processed(
+                sb,
+                lambda: pec.wait_for_communication(comm_id, until=("in_attesa_di_documenti",), **FAST_WAIT),
+                lambda c: f"{c.stato}, code {c.codice_registro_imprese}",
+            ),
+        )
+
+        def upload() -> tuple[Any, str]:
+            procura = pec.download_power_of_attorney(comm_id)
+            _pdf_check(procura, address)
+            signed = samples.p7m(procura, signer_name=name, codice_fiscale=cf)
+            check_p7m_der("procura.p7m", signed)
+            item = upload_p7m(pec, comm_id, [signed])
+            return (
+                item,
+                f"p7m of {len(signed)} bytes, signer {name} (self-made, not a real signature); {item.stato}",
+            )
+
+        t.step("business register: upload p7m", upload)
+        t.step(
+            "processing",
+            lambda: _processed(
+                sb, lambda: pec.wait_for_communication(comm_id, **FAST_WAIT), lambda c: str(c.stato)
+            ),
+        )
+        t.step("revoke", lambda: _with(pec.revoke_mailbox(box_id)))
+        _finish(t, sb)
+
+
+def _with(record: Any, describe: Callable[[Any], str] | None = None) -> tuple[Any, str]:
+    if describe is not None:
+        return record, describe(record)
+    parts = [f"{record.casella_pec}" if hasattr(record, "casella_pec") else "", f"stato {record.stato}"]
+    for attr, label in (("tipo_casella", "type"), ("spazio_disco", "disco MB"), ("data_scadenza", "expires")):
+        value = getattr(record, attr, None)
+        if isinstance(value, str | int) and value != "":
+            parts.append(f"{label} {value}")
+    return record, ", ".join(p for p in parts if p)
+
+
+def _same(value: Any, describe: Callable[[Any], str]) -> tuple[Any, str]:
+    return value, describe(value)
+
+
+def _processed(
+    sb: Any, wait: Callable[[], Any], describe: Callable[[Any], str] | None = None
+) -> tuple[Any, str]:
+    done = sb.advance()
+    record = wait()
+    _, detail = _with(record, describe)
+    return record, f"sandbox completed {done} job(s): {detail}"
+
+
+def _finish(t: Transcript, sb: Any) -> None:
+    total = round(sum(s.cost for s in t.steps), 2)
+    if t.as_json:
+        output.print_json(
+            {
+                "steps": [s.__dict__ for s in t.steps],
+                "total_cost": total,
+                "final_balance": sb.balance,
+                "ledger": sb.ledger,
+            }
+        )
+        return
+    t.console.print(
+        f"\n[bold]total spent[/bold]: EUR {total:.2f}   [bold]final balance[/bold]: EUR {sb.balance:.2f}"
+    )

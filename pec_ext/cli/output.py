@@ -1,0 +1,141 @@
+"""Rendering: rich tables for people, JSON (the models' ``to_dict()``) and CSV for programs.
+
+rich is imported inside the functions, so that importing the command line stays cheap.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pec_ext.errors import ApiError, OutcomeUnknownError, PecError, ValidationError
+
+from .exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console on the current stdout/stderr; wide when not a terminal, so nothing is cut."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    tty = stream.isatty()
+    return Console(file=stream, width=None if tty else 200, highlight=False, soft_wrap=not tty)
+
+
+def to_data(value: Any) -> Any:
+    """A JSON-able form of models (``to_dict()``), lists of them, and plain values."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, Mapping):
+        return {str(k): to_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_data(v) for v in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(to_data(data), indent=2, ensure_ascii=False, default=str))
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *, title: str | None = None) -> None:
+    from rich.table import Table
+
+    out = Table(title=title, title_justify="left")
+    for column in columns:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*(cell(row.get(column)) for column in columns))
+    console().print(out)
+
+
+def record(data: Mapping[str, Any], *, title: str | None = None) -> None:
+    """One record as a two-column field/value table."""
+    from rich.table import Table
+
+    out = Table(title=title, title_justify="left", show_header=False)
+    out.add_column("field", style="bold")
+    out.add_column("value", overflow="fold")
+    for key, value in data.items():
+        out.add_row(key, cell(value))
+    console().print(out)
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell(row.get(column)) for column in columns])
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def error_data(exc: BaseException, code: ExitCode) -> dict[str, Any]:
+    data: dict[str, Any] = {"type": type(exc).__name__, "exit_code": int(code)}
+    if isinstance(exc, ApiError):
+        data.update(
+            message=exc.message,
+            code=exc.code,
+            code_name=exc.code_name,
+            status_code=exc.status_code,
+            method=exc.method,
+            url=exc.url,
+        )
+    elif isinstance(exc, ValidationError):
+        data.update(message=str(exc), field=exc.field, allowed=exc.allowed, reason=exc.reason)
+    elif isinstance(exc, OutcomeUnknownError):
+        data.update(message=str(exc), operation=exc.operation, known=to_data(exc.known))
+    else:
+        data.update(message=str(exc))
+    return data
+
+
+def error_text(exc: BaseException) -> str:
+    if isinstance(exc, ApiError):
+        code = f"error {exc.code}" if exc.code is not None else "no error code"
+        name = f" ({exc.code_name})" if exc.code_name else ""
+        return (
+            f"API error {code}{name}, HTTP {exc.status_code}: {exc.message}\n"
+            f"  request: {exc.method} {exc.url}"
+        )
+    if isinstance(exc, ValidationError):
+        return f"invalid input: {exc}"
+    if isinstance(exc, OutcomeUnknownError):
+        text = f"outcome unknown: {exc}"
+        if exc.known is not None:
+            text += "\n  found: " + json.dumps(to_data(exc.known), ensure_ascii=False, default=str)
+        return text
+    if isinstance(exc, PecError):
+        return f"{type(exc).__name__}: {exc}"
+    return f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+def report_error(exc: BaseException, code: ExitCode, *, as_json: bool, secrets: Iterable[str]) -> None:
+    secrets = list(secrets)
+    if as_json:
+        text = json.dumps({"error": error_data(exc, code)}, ensure_ascii=False, default=str)
+    else:
+        text = "Error: " + error_text(exc)
+    click.echo(redact(text, secrets), err=True)
