@@ -184,11 +184,29 @@ def api_error(request: httpx.Request, response: httpx.Response, body: bytes | No
     )
 
 
+def _loads(body: bytes) -> Any:
+    """``json.loads``, with every failure (bad UTF-8, bad JSON, nesting too deep) a ValueError."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def undecodable(request: httpx.Request, response: httpx.Response, exc: httpx.DecodingError) -> ApiError:
+    """The typed error for a body that cannot be decoded (a broken ``content-encoding``)."""
+    why = f"response body cannot be decoded ({response.headers.get('content-encoding')}): {exc}"
+    if response.status_code < 300:
+        return _invalid(request, response, why)
+    return error_class_for_status(response.status_code)(
+        why, status_code=response.status_code, method=request.method, url=str(request.url)
+    )
+
+
 def _error_details(response: httpx.Response, body: bytes | None) -> tuple[str, int | None, Any]:
     if body is None:
         return "error response body too large to read", None, None
     try:
-        envelope = json.loads(body)
+        envelope = _loads(body)
     except ValueError:
         envelope = None
     if isinstance(envelope, dict) and "message" in envelope:
@@ -230,7 +248,7 @@ def _envelope(request: httpx.Request, response: httpx.Response, body: bytes) -> 
     if not body.strip():
         raise _invalid(request, response, "empty response body")
     try:
-        envelope = json.loads(body)
+        envelope = _loads(body)
     except ValueError as exc:
         snippet = body[:80].decode("utf-8", "replace")
         raise _invalid(

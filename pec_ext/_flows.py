@@ -8,6 +8,8 @@ clients behave identically.
 
 from __future__ import annotations
 
+import json as json_module
+import math
 import os
 import tempfile
 import time
@@ -21,6 +23,7 @@ from ._core import Call, Flow, OutcomeUncertain, Sleep
 from ._operations import OPERATIONS, Operation
 from .enums import (
     SINGLE_DOCUMENT_TYPES,
+    TERMINAL_BOX_STATES,
     StatoCasella,
     StatoComunicazione,
     TipoCasella,
@@ -121,7 +124,11 @@ def _refuse_single_document_types(box: Casella, service: str) -> None:
 
 
 def check_domain(dominio: str) -> Flow[list[str]]:
-    result: list[str] = yield call("check_domain", path_params={"dominio": check_id(dominio, "dominio")})
+    try:
+        result: list[str] = yield call("check_domain", path_params={"dominio": check_id(dominio, "dominio")})
+    except OutcomeUncertain as uncertain:
+        # A paid read: not resent, and there is no state to read back.
+        raise uncertain.unknown("the domain check may have been charged; no result") from uncertain.cause
     return result
 
 
@@ -214,19 +221,33 @@ def register_mailbox(
         box: Casella = yield call("register_mailbox", json=payload)
     except OutcomeUncertain as uncertain:
         # Never resend: look for the box among the account's; it is there if the server got it.
-        boxes = yield from list_mailboxes()
-        matches = [
-            b for b in boxes if str(b.casella_pec).lower() == address and b.stato != StatoCasella.REVOCATA
-        ]
-        if len(matches) == 1 and isinstance(matches[0].id, str):
-            found: Casella = yield from get_mailbox(matches[0].id)
-            return found
+        # A revoked, closed or cancelled box with the same address is an older one, not this one.
+        try:
+            boxes = yield from list_mailboxes()
+            matches = [
+                b
+                for b in boxes
+                if str(b.casella_pec).lower() == address and str(b.stato).lower() not in _TERMINAL_STATES
+            ]
+            if len(matches) == 1 and isinstance(matches[0].id, str):
+                found: Casella = yield from get_mailbox(matches[0].id)
+                return found
+        except PecError as failed:
+            raise _unreadable(uncertain, failed) from uncertain.cause
         raise uncertain.unknown(
             f"{address} is not among the account's boxes: it was probably not registered; "
             "check the account again before retrying",
             known=matches or None,
         ) from uncertain.cause
     return box
+
+
+_TERMINAL_STATES = frozenset(state.value for state in TERMINAL_BOX_STATES)
+
+
+def _unreadable(uncertain: OutcomeUncertain, failed: PecError) -> PecError:
+    """Reading state to reconcile failed too: the outcome stays unknown (never a plain error)."""
+    return uncertain.unknown(f"reading the state back failed as well ({failed}); check it before retrying")
 
 
 def _mutate_box(
@@ -236,7 +257,10 @@ def _mutate_box(
     try:
         box: Casella = yield call(name, path_params={"id": id}, json=json, params=params)
     except OutcomeUncertain as uncertain:
-        current = yield from get_mailbox(id)
+        try:
+            current = yield from get_mailbox(id)
+        except PecError as failed:
+            raise _unreadable(uncertain, failed) from uncertain.cause
         if applied is not None and applied(current):
             return current
         raise uncertain.unknown(
@@ -259,7 +283,8 @@ def activate_mailbox(id: str, documents: Sequence[DocumentSource]) -> Flow[Casel
             "activate_mailbox",
             id,
             json={"documenti": encoded},
-            applied=lambda b: b.stato == StatoCasella.IN_EVASIONE,
+            # The provider may already have processed it (evasa) by the time the box is read.
+            applied=lambda b: _box_state(b) in (StatoCasella.IN_EVASIONE, StatoCasella.EVASA),
         )
     )
 
@@ -368,7 +393,10 @@ def communicate_pec(
     try:
         item: RichiestaComunicazionePec = yield call("communicate_pec", json=payload)
     except OutcomeUncertain as uncertain:
-        requests = yield from list_communications()
+        try:
+            requests = yield from list_communications()
+        except PecError as failed:
+            raise _unreadable(uncertain, failed) from uncertain.cause
         address = payload["casella_pec"].lower()
         matches = [r for r in requests if str(r.casella_pec).lower() == address]
         raise uncertain.unknown(
@@ -389,7 +417,10 @@ def upload_communication_documents(id: str, documents: Any) -> Flow[RichiestaCom
             "upload_communication_documents", path_params={"id": id}, json={"documenti": encoded}
         )
     except OutcomeUncertain as uncertain:
-        current = yield from get_communication(id)
+        try:
+            current = yield from get_communication(id)
+        except PecError as failed:
+            raise _unreadable(uncertain, failed) from uncertain.cause
         if current.stato in (StatoComunicazione.DOCUMENTI_CARICATI, StatoComunicazione.COMUNICAZIONE_EVASA):
             return current
         raise uncertain.unknown("the documents do not show as uploaded", known=current) from uncertain.cause
@@ -401,7 +432,8 @@ def raw(
 ) -> Flow[Any]:
     """An endpoint the spec lacks (e.g. /dominio), through the same auth, envelope, errors, retries."""
     method = method.upper()
-    if not path.startswith("/") or "://" in path:
+    # "//host/x" is a URL on another host (scheme-relative), not a path.
+    if not path.startswith("/") or path.startswith("//") or "://" in path:
         raise ValidationError("path", path, "a path on the API's host, starting with /")
     op = Operation(
         name=f"{method} {path}",
@@ -410,7 +442,16 @@ def raw(
         idempotent=method in ("GET", "HEAD") if idempotent is None else idempotent,
         response_model=None,
     )
-    return (yield Call(op, params=params, json=json))
+    try:
+        json_module.dumps(json, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError(
+            "json", type(json).__name__, "a JSON-serializable value", reason=str(exc)
+        ) from None
+    try:
+        return (yield Call(op, params=params, json=json))
+    except OutcomeUncertain as uncertain:
+        raise uncertain.unknown("it was not resent; check the state before retrying") from uncertain.cause
 
 
 # -- waiting ------------------------------------------------------------------------------------
@@ -419,13 +460,14 @@ def raw(
 def _wait(
     read: Any, id: str, until: Collection[str], stop: Collection[str], timeout: float, poll: float, what: str
 ) -> Flow[Any]:
-    wanted = {str(state) for state in until}
+    # A single state given as a string is one state, not a set of characters.
+    wanted = {str(until)} if isinstance(until, str) else {str(state) for state in until}
     if not wanted:
         raise ValidationError("until", until, "one or more states")
-    if timeout <= 0 or poll <= 0:
-        raise ValidationError(
-            "timeout" if timeout <= 0 else "poll", timeout if timeout <= 0 else poll, "> 0 seconds"
-        )
+    for name, value in (("timeout", timeout), ("poll", poll)):
+        number_like = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number_like or not math.isfinite(value) or value <= 0:
+            raise ValidationError(name, value, "a finite number of seconds > 0")
     deadline = time.monotonic() + timeout
     delay = poll
     while True:

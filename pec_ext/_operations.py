@@ -46,7 +46,8 @@ def _op(name: str, method: str, path: str, *, idempotent: bool, model: str | Non
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
-        _op("check_domain", "GET", "/domini_pec/{dominio}", idempotent=True),
+        # A GET, but a paid one (402 when the wallet is short): never resent after it may have arrived.
+        _op("check_domain", "GET", "/domini_pec/{dominio}", idempotent=False),
         _op("check_availability", "GET", "/verifica_pec/{pec}", idempotent=True),
         _op("list_mailboxes", "GET", "/pec", idempotent=True),
         _op("register_mailbox", "POST", "/pec", idempotent=False),

@@ -55,9 +55,13 @@ def _settings(environment: str | None, strict_identifiers: bool | None) -> Setti
 
 def _token(token: str | None) -> str:
     value = token if token is not None else os.environ.get(TOKEN_ENV, "")
-    if not value.strip():
+    if not isinstance(value, str) or not value.strip():
         raise ValidationError("token", "", f"a bearer token: pass token= or set {TOKEN_ENV}")
-    return value.strip()
+    value = value.strip()
+    if not all(" " < char < "\x7f" for char in value):
+        # Never echo it: a header error from the HTTP layer would quote the token.
+        raise ValidationError("token", "***", "printable ASCII without spaces")
+    return value
 
 
 class _Auth(httpx.Auth):
@@ -171,6 +175,8 @@ class PecClient(_ClientBase):
                 response = self._http.send(request, stream=True)
                 try:
                     body = self._read(response, call.max_body_bytes)
+                except httpx.DecodingError as exc:
+                    raise _core.undecodable(request, response, exc) from None
                 finally:
                     response.close()
             except httpx.TransportError as exc:
@@ -389,6 +395,8 @@ class AsyncPecClient(_ClientBase):
                 response = await self._http.send(request, stream=True)
                 try:
                     body = await self._read(response, call.max_body_bytes)
+                except httpx.DecodingError as exc:
+                    raise _core.undecodable(request, response, exc) from None
                 finally:
                     await response.aclose()
             except httpx.TransportError as exc:

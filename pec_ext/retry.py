@@ -42,7 +42,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
 
 def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
     """Capped exponential backoff with full jitter; a server's Retry-After wins when it is longer."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * (2**attempt))
+    # The exponent is capped first: 2.0**1024 would overflow long before the cap applies.
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2.0 ** min(max(attempt, 0), 32))
     delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
     if retry_after is not None:
         delay = max(delay, retry_after)
