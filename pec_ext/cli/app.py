@@ -241,6 +241,9 @@ Start with `pec demo`: the whole lifecycle against an embedded sandbox, no token
     help="Check codice fiscale / partita IVA checksums (default: strict in production only).",
 )
 @click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
+@click.option(
+    "--max-retries", type=click.IntRange(0, 10), default=None, help="Retries of safe calls (default: 3)."
+)
 @click.option("--json", "json_output", is_flag=True, help="Print machine-readable JSON instead of tables.")
 @click.version_option(package_name="openapi-pec", prog_name="pec")
 @click.pass_context
@@ -252,6 +255,7 @@ def cli(
     embedded_db: str | None,
     strict_identifiers: bool | None,
     timeout: float,
+    max_retries: int | None,
     json_output: bool,
 ) -> None:
     cfg = cfg_of(ctx)
@@ -263,6 +267,8 @@ def cli(
     if strict_identifiers is not None:
         cfg.strict_identifiers = strict_identifiers
     cfg.timeout = timeout
+    if max_retries is not None:
+        cfg.max_retries = max_retries
     cfg.json = cfg.json or json_output
     if cfg.is_embedded and cfg.environment == "production":
         raise click.UsageError("the embedded sandbox cannot be used with --production")

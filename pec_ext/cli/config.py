@@ -37,6 +37,7 @@ class Config:
     strict_identifiers: bool | None = None
     json: bool = False
     timeout: float = 30.0
+    max_retries: int | None = None
     _own_sandbox: bool = field(default=False, repr=False)
 
     # -- target ---------------------------------------------------------------------------------
@@ -77,6 +78,8 @@ class Config:
 
     def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"strict_identifiers": self.strict_identifiers, "timeout": self.timeout}
+        if self.max_retries is not None:
+            options["max_retries"] = self.max_retries
         if not self.is_embedded:
             options.update(token=self.token(), environment=self.environment, base_url=self.base_url)
         return options

@@ -114,11 +114,10 @@ def error_data(exc: BaseException, code: ExitCode) -> dict[str, Any]:
 
 def error_text(exc: BaseException) -> str:
     if isinstance(exc, ApiError):
-        code = f"error {exc.code}" if exc.code is not None else "no error code"
+        code = f" {exc.code}" if exc.code is not None else " (no error code)"
         name = f" ({exc.code_name})" if exc.code_name else ""
         return (
-            f"API error {code}{name}, HTTP {exc.status_code}: {exc.message}\n"
-            f"  request: {exc.method} {exc.url}"
+            f"API error{code}{name}, HTTP {exc.status_code}: {exc.message}\n  request: {exc.method} {exc.url}"
         )
     if isinstance(exc, ValidationError):
         return f"invalid input: {exc}"

@@ -1,0 +1,21 @@
+"""Fixtures for the command line: an in-process sandbox and a CliRunner wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from cli_support import Pec
+
+from pec_ext.sandbox import Sandbox, record_only
+
+
+@pytest.fixture
+def sb() -> Iterator[Sandbox]:
+    with Sandbox(balance=500.0, callback_sender=record_only) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def pec(sb: Sandbox) -> Pec:
+    return Pec(sb)
