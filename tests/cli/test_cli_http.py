@@ -124,6 +124,8 @@ def test_embedded_db_keeps_state_between_runs(tmp_path: object) -> None:
 
 def test_import_pec_ext_does_not_load_the_cli() -> None:
     # (httpx itself imports click and rich when they are installed, for its own CLI: not checked)
-    code = "import sys, pec_ext; print(sorted(m for m in sys.modules if m == 'pec_ext.cli' or m.startswith('pec_ext.cli.')))"
+    code = (
+        "import sys, pec_ext; print(sorted(m for m in sys.modules if m.split('.')[:2] == ['pec_ext', 'cli']))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
