@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from conftest import PrismSession
 from contract_support import (
+    EMPTY_LIST_ERRORS,
     OBJECT_ID,
+    PDF_METHODS,
     documented_error,
     error_statuses,
     method_calls,
@@ -33,9 +35,6 @@ EXCEPTIONS: dict[int, type[errors.ApiError]] = {
     428: errors.PreconditionRequiredError,
     503: errors.ServiceUnavailableError,
 }
-# The client turns these documented "nothing here" errors into an empty list, on purpose.
-EMPTY_LIST_ERRORS = {("list_mailboxes", 404), ("list_communications", 404)}
-PDF_METHODS = {"download_activation_form", "download_conservation_form", "download_power_of_attorney"}
 IDS = {"box": OBJECT_ID, "comm": OBJECT_ID}
 
 
