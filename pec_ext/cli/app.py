@@ -711,10 +711,8 @@ def comunica_show(cfg: Config, comm_id: str) -> None:
 @pass_cfg
 def comunica_upload(cfg: Config, comm_id: str, documents: tuple[str, ...]) -> None:
     """Upload the signed power of attorney (.p7m, CAdES with the document attached)."""
-    from .workarounds import upload_p7m
-
     with cfg.client() as pec:
-        item = upload_p7m(pec, comm_id, list(documents))
+        item = pec.upload_communication_documents(comm_id, list(documents))
     show_comm(cfg, item, f"communication {comm_id}: documents uploaded")
 
 

@@ -90,9 +90,8 @@ def _pdf_check(data: bytes, expect: str) -> str:
 
 
 def run(*, balance: float, address: str, as_json: bool) -> None:
+    from pec_ext.documents import inspect_p7m
     from pec_ext.sandbox import Sandbox, record_only
-
-    from .workarounds import check_p7m_der, upload_p7m
 
     with (
         Sandbox(balance=balance, callback_sender=record_only) as sb,
@@ -172,11 +171,11 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
             procura = pec.download_power_of_attorney(comm_id)
             _pdf_check(procura, address)
             signed = samples.p7m(procura, signer_name=name, codice_fiscale=cf)
-            check_p7m_der("procura.p7m", signed)
-            item = upload_p7m(pec, comm_id, [signed])
+            signers = ", ".join(inspect_p7m("procura.p7m", signed).signer_common_names) or name
+            item = pec.upload_communication_documents(comm_id, [signed])
             return (
                 item,
-                f"p7m of {len(signed)} bytes, signer {name} (self-made, not a real signature); {item.stato}",
+                f"p7m of {len(signed)} bytes, signer {signers} (self-made signature); {item.stato}",
             )
 
         t.step("business register: upload p7m", upload)
