@@ -27,9 +27,15 @@ documented in the spec a stable symbolic name.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
+
+# A document or a huge number given by mistake must not end up whole in an error message.
+_short_repr = reprlib.Repr()
+_short_repr.maxstring = _short_repr.maxother = 80
+_short_repr.maxlong = 40
 
 
 class ErrorCode(IntEnum):
@@ -103,7 +109,11 @@ class ValidationError(PecError, ValueError):
             allowed = ", ".join(str(item) for item in allowed)
         self.allowed = allowed
         self.reason = reason
-        text = f"{field}: {value!r} is not valid"
+        try:
+            shown = _short_repr.repr(value)
+        except Exception:  # a hostile __repr__ must not hide the real error
+            shown = f"<{type(value).__name__}>"
+        text = f"{field}: {shown} is not valid"
         if reason:
             text += f": {reason}"
         if allowed:
