@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from contract_support import PreferTransport, Prism, PrismUnavailable, Recorder, is_ci
+from contract_support import Prism, PrismSession, PrismUnavailable, is_ci
 
-from pec_ext import PecClient
 from pec_ext.sandbox import ManualClock, Sandbox, SandboxServer, record_only
 
 
@@ -28,18 +26,6 @@ def prism(upstream_spec: dict[str, Any]) -> Iterator[Prism]:
         pytest.skip(f"Prism unavailable, contract tests against it skipped: {exc}")
     yield server
     server.stop()
-
-
-class PrismSession:
-    """A client on Prism whose requests of one operation can carry ``Prefer: code=N``."""
-
-    def __init__(self, prism: Prism) -> None:
-        self.prism = prism
-        self.recorder = Recorder("prism")
-        self.prefer = PreferTransport(self.recorder.wrap(httpx.HTTPTransport()))
-        self.client = PecClient(
-            token="x", base_url=prism.url, max_retries=0, transport=self.prefer, strict_identifiers=False
-        )
 
 
 @pytest.fixture(scope="session")

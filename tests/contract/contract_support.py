@@ -670,6 +670,20 @@ class Prism:
         self.stop()
 
 
+class PrismSession:
+    """A client on Prism whose requests of one operation can carry ``Prefer: code=N``."""
+
+    def __init__(self, prism: Prism) -> None:
+        self.prism = prism
+        self.recorder = Recorder("prism")
+        self.prefer = PreferTransport(self.recorder.wrap(httpx.HTTPTransport()))
+        from pec_ext import PecClient
+
+        self.client = PecClient(
+            token="x", base_url=prism.url, max_retries=0, transport=self.prefer, strict_identifiers=False
+        )
+
+
 def request_violations(exchanges: list[Exchange]) -> list[str]:
     return [
         f"{e.method} {e.path}: {v.get('message')}"

@@ -12,11 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import PrismSession
 from contract_support import (
     EMPTY_LIST_ERRORS,
     OBJECT_ID,
     PDF_METHODS,
+    PrismSession,
     documented_error,
     error_statuses,
     method_calls,
