@@ -461,7 +461,12 @@ def _wait(
     read: Any, id: str, until: Collection[str], stop: Collection[str], timeout: float, poll: float, what: str
 ) -> Flow[Any]:
     # A single state given as a string is one state, not a set of characters.
-    wanted = {str(until)} if isinstance(until, str) else {str(state) for state in until}
+    if isinstance(until, str):
+        wanted = {until}
+    elif isinstance(until, Collection) and not isinstance(until, bytes | bytearray | Mapping):
+        wanted = {str(state) for state in until}
+    else:
+        raise ValidationError("until", until, "a state, or a collection of states such as {'evasa'}")
     if not wanted:
         raise ValidationError("until", until, "one or more states")
     for name, value in (("timeout", timeout), ("poll", poll)):

@@ -153,7 +153,8 @@ async def test_other_statuses(pec, api, data, status, error_type):
     assert type(caught.value) is error_type
     assert caught.value.status_code == status
     assert caught.value.message == f"status {status}"
-    assert caught.value.code is None and caught.value.code_name is None
+    assert caught.value.code is None
+    assert caught.value.code_name is None
 
 
 async def test_an_undocumented_code_has_no_name(pec, api, data):

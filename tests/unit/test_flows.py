@@ -292,9 +292,9 @@ def test_sandbox_registration_lost_before_the_server(data, conformance):
 
     sb = Sandbox(balance=100.0)
     transport = LoseRequest(data.ConformingTransport(sb.transport(), conformance))
-    with PecClient("sandbox-token", base_url=BASE_URLS["sandbox"] + "/", transport=transport) as pec:
-        with pytest.raises(OutcomeUnknownError) as caught:
-            pec.register_mailbox(**data.register_fields())
+    client = PecClient("sandbox-token", base_url=BASE_URLS["sandbox"] + "/", transport=transport)
+    with client as pec, pytest.raises(OutcomeUnknownError) as caught:
+        pec.register_mailbox(**data.register_fields())
     assert isinstance(caught.value, RequestTimeoutError)
     assert transport.posts == 1
     assert sb.mailboxes() == []
