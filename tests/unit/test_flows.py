@@ -340,3 +340,11 @@ def test_sandbox_upload_applied_once(data, conformance):
         uploaded = pec.upload_communication_documents(item.id, data.p7m())
         assert uploaded.stato in ("documenti_caricati", "comunicazione_evasa")
     assert sum(1 for method, _ in transport.sent if method == "PATCH") == 1
+
+
+async def test_activation_already_processed_counts_as_applied(pec, api, data):
+    api.reply("get_mailbox", api.box(stato="registrata"), api.box(stato="evasa"))
+    api.reply("activate_mailbox", httpx.ReadTimeout("slow"))
+    box = await pec("activate_mailbox", data.BOX_ID, [data.PDF, data.PDF])
+    assert box.stato == "evasa"
+    assert len(api.sent("activate_mailbox")) == 1

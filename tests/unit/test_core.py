@@ -1,0 +1,92 @@
+"""The sans-IO call path's decisions, without a client."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import httpx
+import pytest
+
+from pec_ext import OutcomeUnknownError, RequestTimeoutError, TransportError, _core
+from pec_ext._operations import OPERATIONS, encode_path_param
+
+URL = "https://test.pec.openapi.it"
+
+
+def request_for(name: str) -> tuple[_core.Call, httpx.Request]:
+    op = OPERATIONS[name]
+    return _core.Call(op), httpx.Request(op.method, URL + op.path)
+
+
+def test_build_request_drops_unset_params_and_sets_accept():
+    with httpx.Client(base_url=URL) as http:
+        renew = _core.build_request(
+            http,
+            _core.Call(OPERATIONS["renew_mailbox"], path_params={"id": "a b"}, params={"anni": 2, "x": None}),
+        )
+        assert renew.url.raw_path == b"/pec/a%20b/rinnovo?anni=2"
+        assert renew.headers["accept"] == "application/json"
+        assert renew.content == b""
+        pdf = _core.build_request(
+            http, _core.Call(OPERATIONS["download_activation_form"], path_params={"id": "1"})
+        )
+        assert pdf.headers["accept"].startswith("application/pdf")
+        post = _core.build_request(
+            http, _core.Call(OPERATIONS["add_user"], path_params={"id": "1"}, json={"a": 1})
+        )
+        assert (post.method, post.headers["content-type"], post.content) == (
+            "POST",
+            "application/json",
+            b'{"a":1}',
+        )
+
+
+@pytest.mark.parametrize("value", ["..", ".", "a/b", "?", "#", "%", "a.b"])
+def test_encode_path_param_leaves_no_separator(value):
+    encoded = encode_path_param(value)
+    assert not set(encoded) & set("/?#.")
+    assert unquote(encoded) == value
+
+
+@pytest.mark.parametrize(
+    ("name", "failure", "decision"),
+    [
+        ("get_mailbox", httpx.ReadTimeout("t"), "retry"),
+        ("get_mailbox", httpx.ConnectError("c"), "retry"),
+        ("renew_mailbox", httpx.ConnectError("c"), "retry"),
+        ("renew_mailbox", httpx.ConnectTimeout("c"), "retry"),
+        ("renew_mailbox", httpx.PoolTimeout("p"), "retry"),
+        ("renew_mailbox", httpx.ReadTimeout("t"), "uncertain"),
+        ("register_mailbox", httpx.RemoteProtocolError("r"), "uncertain"),
+        ("check_domain", httpx.ReadTimeout("t"), "uncertain"),
+    ],
+)
+def test_transport_error_decisions(name, failure, decision):
+    call, request = request_for(name)
+    if decision == "retry":
+        assert isinstance(_core.on_transport_error(call, request, failure, 0, 3), _core.Retry)
+    else:
+        with pytest.raises(_core.OutcomeUncertain) as caught:
+            _core.on_transport_error(call, request, failure, 0, 3)
+        unknown = caught.value.unknown("m", known=[1])
+        assert isinstance(unknown, OutcomeUnknownError)
+        assert isinstance(unknown, RequestTimeoutError) == isinstance(failure, httpx.TimeoutException)
+        assert (unknown.operation, unknown.known) == (name, [1])
+
+
+def test_transport_errors_after_the_last_retry():
+    call, request = request_for("get_mailbox")
+    with pytest.raises(RequestTimeoutError):
+        _core.on_transport_error(call, request, httpx.ReadTimeout("t"), 3, 3)
+    with pytest.raises(TransportError) as caught:
+        _core.on_transport_error(call, request, httpx.ConnectError("c"), 3, 3)
+    assert not isinstance(caught.value, RequestTimeoutError)
+
+
+def test_only_idempotent_operations_are_marked_so():
+    resendable = {name for name, op in OPERATIONS.items() if op.idempotent}
+    assert resendable == {
+        "check_availability", "list_mailboxes", "get_mailbox", "list_communications", "get_communication",
+        "download_activation_form", "download_conservation_form", "download_power_of_attorney",
+    }  # fmt: skip
+    assert all(OPERATIONS[name].method == "GET" for name in resendable)
