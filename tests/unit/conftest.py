@@ -156,11 +156,13 @@ class ConformingTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.conformance = conformance
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.read()  # a streamed body is read once, then replayed to the inner transport
         self.conformance.check(request)
         response: httpx.Response = self.inner.handle_request(request)
         return response
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
         self.conformance.check(request)
         response: httpx.Response = await self.inner.handle_async_request(request)
         return response
