@@ -176,11 +176,23 @@ def get_communication(id: str) -> Flow[RichiestaComunicazionePec]:
 
 def download(name: str, id: str, to: str | os.PathLike[str] | None, overwrite: bool) -> Flow[bytes]:
     target = Path(to) if to is not None else None
-    if target is not None and target.exists() and not overwrite:
-        raise ValidationError("to", str(target), "a path that does not exist yet, or overwrite=True")
+    if target is not None:
+        # Checked before the request, so a bad path costs no call; checked again when writing.
+        if target.exists() and not overwrite:
+            raise ValidationError("to", str(target), "a path that does not exist yet, or overwrite=True")
+        if not target.parent.is_dir():
+            raise ValidationError("to", str(target), "a file in an existing folder")
     pdf: bytes = yield call(name, path_params={"id": check_id(id)})
     if target is not None:
-        write_atomically(target, pdf, overwrite=overwrite)
+        try:
+            write_atomically(target, pdf, overwrite=overwrite)
+        except FileExistsError:
+            raise ValidationError(
+                "to",
+                str(target),
+                "a path that does not exist yet, or overwrite=True",
+                reason="created meanwhile",
+            ) from None
     return pdf
 
 

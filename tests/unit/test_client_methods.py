@@ -335,6 +335,13 @@ async def test_download_failure_leaves_no_file(pec, api, data, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+async def test_download_into_a_missing_folder_is_refused_before_the_call(pec, api, data, tmp_path):
+    with pytest.raises(ValidationError) as caught:
+        await pec("download_activation_form", data.BOX_ID, to=tmp_path / "nope" / "form.pdf")
+    assert caught.value.field == "to"
+    assert api.sent() == []
+
+
 def test_write_atomically_never_clobbers_a_file_that_appeared(tmp_path: Path):
     from pec_ext._flows import write_atomically
 
