@@ -103,10 +103,88 @@ def build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.R
     op = call.operation
     params = {k: v for k, v in (call.params or {}).items() if v is not None}
     kwargs: dict[str, Any] = {"params": params or None}
-    if call.json is not None:
+    streamed = _JsonStream.for_value(call.json)
+    if call.json is not None and streamed is None:
         kwargs["json"] = call.json
     headers = {"accept": "application/pdf, text/plain" if op.returns_pdf else "application/json"}
-    return http.build_request(op.method, op.url(**call.path_params), headers=headers, **kwargs)
+    request = http.build_request(op.method, op.url(**call.path_params), headers=headers, **kwargs)
+    if streamed is None:
+        return request
+    request.headers["Content-Type"] = "application/json"
+    request.headers["Content-Length"] = str(streamed.length)
+    return httpx.Request(
+        request.method, request.url, headers=request.headers, stream=streamed, extensions=request.extensions
+    )
+
+
+class _JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A JSON body holding long strings (base64 documents), encoded a slice at a time.
+
+    ``json=`` would hold the whole body as a str and as bytes next to the strings it came from
+    (4x two uploaded PDFs); sent this way, the strings are never copied whole.
+    """
+
+    LONG = 1 << 20
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+        self.length = sum(len(chunk) for chunk in self._chunks(value))
+
+    @classmethod
+    def for_value(cls, value: Any) -> _JsonStream | None:
+        return cls(value) if cls._has_long_string(value) else None
+
+    @classmethod
+    def _has_long_string(cls, value: Any) -> bool:
+        if isinstance(value, str):
+            return len(value) > cls.LONG
+        if isinstance(value, dict):
+            return all(isinstance(k, str) for k in value) and any(map(cls._has_long_string, value.values()))
+        if isinstance(value, list | tuple):
+            return any(map(cls._has_long_string, value))
+        return False
+
+    @classmethod
+    def _chunks(cls, value: Any) -> Generator[bytes, None, None]:
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            yield b"{"
+            for index, (key, item) in enumerate(value.items()):
+                yield (b"," if index else b"") + _dumps(key) + b":"
+                yield from cls._chunks(item)
+            yield b"}"
+        elif isinstance(value, list | tuple):
+            yield b"["
+            for index, item in enumerate(value):
+                if index:
+                    yield b","
+                yield from cls._chunks(item)
+            yield b"]"
+        elif (
+            isinstance(value, str)
+            and len(value) > cls.LONG
+            and value.isascii()
+            and value.isprintable()
+            and '"' not in value
+            and "\\" not in value
+        ):
+            yield b'"'
+            for start in range(0, len(value), cls.LONG):
+                yield value[start : start + cls.LONG].encode("ascii")
+            yield b'"'
+        else:
+            yield _dumps(value)
+
+    def __iter__(self) -> Generator[bytes, None, None]:
+        yield from self._chunks(self.value)
+
+    async def __aiter__(self) -> Any:
+        for chunk in self._chunks(self.value):
+            yield chunk
+
+
+def _dumps(value: Any) -> bytes:
+    # As httpx encodes ``json=``.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 def on_transport_error(
