@@ -1,0 +1,725 @@
+"""Benchmarks of openapi-pec, each against a baseline measured in the same run.
+
+    python bench/run.py              # the six benchmarks (~3-4 minutes on 2 cores)
+    python bench/run.py --quick      # smoke run: fewer calls and runs (~40 s)
+    python bench/run.py --only import memory
+    python bench/run.py --faults     # run tests/faults and record its counts
+    python bench/run.py --all        # benchmarks, then the fault suite
+
+Results are printed as a table and merged into ``bench/results.json``, from which
+``bench/results.md`` is rendered (a benchmark or section not run keeps its last recorded values).
+Every number is a median of several runs; ratios compare medians taken in the same process run,
+with the subject and its baseline interleaved so that machine noise hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import (
+    BENCH_DIR,
+    PYTHON,
+    ROOT,
+    TOKEN,
+    bare_process,
+    box_body,
+    interleaved,
+    make_pdf,
+    median,
+    sandbox_process,
+)
+
+RESULTS_JSON = BENCH_DIR / "results.json"
+RESULTS_MD = BENCH_DIR / "results.md"
+SPEC_SOURCE = os.environ.get("PEC_SPEC_SOURCE") or str(ROOT.parent / "shared" / "spec" / "pec.openapi.json")
+BENCHMARKS = ("overhead", "async", "import", "memory", "regeneration", "load")
+
+
+@dataclass
+class Row:
+    benchmark: str
+    subject: str
+    value: float
+    unit: str
+    baseline: str
+    baseline_value: float | None
+    ratio: float | None
+    target: str
+    met: bool | None  # None: reported only, no target
+    runs: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Params:
+    quick: bool
+
+    def pick(self, full: Any, quick: Any) -> Any:
+        return quick if self.quick else full
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}
+
+
+# -- 1. per-call overhead ----------------------------------------------------------------------
+
+
+def _per_call(call: Callable[[], Any], n: int) -> Callable[[], float]:
+    def measure() -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            call()
+        return (time.perf_counter() - start) / n * 1e6
+
+    return measure
+
+
+def _overhead_pair(
+    where: str, pec: Any, raw: httpx.Client, box_id: str, n: int, runs: int, target: float
+) -> list[Row]:
+    from pec_api.models.get_mailbox_response_200 import GetMailboxResponse200
+
+    path = f"/pec/{box_id}"
+
+    def raw_call() -> Any:
+        return json.loads(raw.get(path).content)["data"]
+
+    def raw_model_call() -> Any:
+        return GetMailboxResponse200.from_dict(json.loads(raw.get(path).content)).data
+
+    def pec_call() -> Any:
+        return pec.get_mailbox(box_id)
+
+    for fn in (raw_call, raw_model_call, pec_call):  # warm connections, imports, caches
+        for _ in range(min(n, 200)):
+            fn()
+    timings = interleaved(
+        runs,
+        {
+            "raw": _per_call(raw_call, n),
+            "raw+model": _per_call(raw_model_call, n),
+            "pec": _per_call(pec_call, n),
+        },
+    )
+    raw_us, model_us, pec_us = (median(timings[k]) for k in ("raw", "raw+model", "pec"))
+    ratio = pec_us / raw_us
+    return [
+        Row(
+            "1. per-call overhead",
+            f"PecClient.get_mailbox ({where})",
+            pec_us,
+            "µs/call",
+            "httpx.Client GET + json.loads",
+            raw_us,
+            ratio,
+            "≤ 1.05x",
+            ratio <= target,
+            runs,
+            f"{n} calls per run",
+        ),
+        Row(
+            "1. per-call overhead",
+            f"PecClient.get_mailbox ({where})",
+            pec_us,
+            "µs/call",
+            "httpx.Client GET + json.loads + generated model from_dict",
+            model_us,
+            pec_us / model_us,
+            "",
+            None,
+            runs,
+            "same typed result as the client: isolates the client's own cost",
+        ),
+    ]
+
+
+def bench_overhead(p: Params) -> list[Row]:
+    from pec_ext import PecClient
+    from pec_ext.sandbox import SANDBOX_BASE_URL, Sandbox
+
+    rows: list[Row] = []
+    runs = p.pick(7, 3)
+    sb = Sandbox(balance=1000.0)
+    with (
+        sb.client(token=TOKEN) as pec,
+        httpx.Client(transport=sb.transport(), base_url=SANDBOX_BASE_URL, headers=_auth()) as raw,
+    ):
+        box = pec.register_mailbox(**box_body("overhead.inproc@testcert.legalmail.it"))
+        rows += _overhead_pair("in-process sb.transport()", pec, raw, box.id, p.pick(2000, 300), runs, 1.05)
+    with (
+        sandbox_process() as url,
+        PecClient(token=TOKEN, base_url=url) as pec,
+        httpx.Client(base_url=url, headers=_auth()) as raw,
+    ):
+        box = pec.register_mailbox(**box_body("overhead.http@testcert.legalmail.it"))
+        rows += _overhead_pair("loopback HTTP", pec, raw, box.id, p.pick(1000, 200), runs, 1.05)
+    return rows
+
+
+# -- 2. async bulk -----------------------------------------------------------------------------
+
+
+async def _bulk(call: Callable[[int], Any], n: int, concurrency: int) -> float:
+    indexes = iter(range(n))
+
+    async def worker() -> None:
+        for i in indexes:
+            await call(i)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return n / (time.perf_counter() - start)
+
+
+async def _async_bench(url: str | None, n: int, concurrency: int, runs: int) -> dict[str, list[float]]:
+    """Over HTTP to ``url``, or (None) in-process through a fresh sandbox's transport."""
+    from pec_ext import AsyncPecClient
+    from pec_ext.sandbox import SANDBOX_BASE_URL, Sandbox
+
+    addresses = [f"bulk.{i}@testcert.legalmail.it" for i in range(n)]
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    sandbox = Sandbox() if url is None else None
+    base = url or SANDBOX_BASE_URL
+    pec_transport = sandbox.transport() if sandbox is not None else None
+    raw_transport = sandbox.transport() if sandbox is not None else None
+    async with (
+        AsyncPecClient(token=TOKEN, base_url=base, transport=pec_transport) as pec,
+        httpx.AsyncClient(base_url=base, headers=_auth(), limits=limits, transport=raw_transport) as raw,
+    ):
+
+        async def pec_call(i: int) -> Any:
+            return await pec.check_availability(addresses[i])
+
+        async def raw_call(i: int) -> Any:
+            response = await raw.get(f"/verifica_pec/{addresses[i]}")
+            response.raise_for_status()
+            return json.loads(response.content)["data"]
+
+        for call in (pec_call, raw_call):  # open the connections before timing
+            await _bulk(call, concurrency * 4, concurrency)
+        results: dict[str, list[float]] = {"pec": [], "raw": []}
+        for index in range(runs):
+            order = [("pec", pec_call), ("raw", raw_call)]
+            for name, call in order if index % 2 == 0 else reversed(order):
+                results[name].append(await _bulk(call, n, concurrency))
+        return results
+
+
+def bench_async(p: Params) -> list[Row]:
+    n, concurrency, runs = 2000, 64, p.pick(5, 1)
+    rows: list[Row] = []
+    with sandbox_process() as url:
+        over_http = asyncio.run(_async_bench(url, n, concurrency, runs))
+    in_process = asyncio.run(_async_bench(None, n, concurrency, runs))
+    cases = [
+        ("loopback HTTP", over_http, "sandbox HTTP server in its own process (the bottleneck: see notes)"),
+        ("in-process sb.transport()", in_process, "no socket: the clients' own cost at concurrency 64"),
+    ]
+    for where, results, note in cases:
+        pec_rps, raw_rps = median(results["pec"]), median(results["raw"])
+        ratio = pec_rps / raw_rps
+        rows.append(
+            Row(
+                "2. async bulk",
+                f"AsyncPecClient.check_availability × {n}, concurrency {concurrency} ({where})",
+                pec_rps,
+                "calls/s",
+                "httpx.AsyncClient GET + json.loads",
+                raw_rps,
+                ratio,
+                "≥ 0.9x",
+                ratio >= 0.9,
+                runs,
+                note,
+            )
+        )
+    return rows
+
+
+# -- 3. import time ----------------------------------------------------------------------------
+
+
+def _import_us(module: str) -> float:
+    done = subprocess.run(
+        [PYTHON, "-X", "importtime", "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=60,
+    )
+    for line in reversed(done.stderr.splitlines()):
+        parts = [part.strip() for part in line.split("|")]
+        if len(parts) == 3 and parts[2] == module:
+            return float(parts[1])
+    raise RuntimeError(f"no importtime line for {module}")
+
+
+def bench_import(p: Params) -> list[Row]:
+    runs = p.pick(9, 3)
+    subjects = {"pec_ext": lambda: _import_us("pec_ext"), "httpx": lambda: _import_us("httpx")}
+    times = interleaved(runs, subjects)
+    pec_ms, httpx_ms = median(times["pec_ext"]) / 1000, median(times["httpx"]) / 1000
+    ratio = pec_ms / httpx_ms
+    return [
+        Row(
+            "3. import time",
+            "import pec_ext",
+            pec_ms,
+            "ms",
+            "import httpx",
+            httpx_ms,
+            ratio,
+            "≤ 1.5x",
+            ratio <= 1.5,
+            runs,
+            "python -X importtime, cumulative, fresh process each",
+        )
+    ]
+
+
+# -- 4. upload memory --------------------------------------------------------------------------
+
+
+def _probe(pdfs: list[Path], target: str, measure: str) -> dict[str, Any]:
+    options = ["--target", target, "--measure", measure]
+    done = subprocess.run(
+        [PYTHON, str(BENCH_DIR / "memory_probe.py"), *map(str, pdfs), *options],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def bench_memory(p: Params) -> list[Row]:
+    runs = p.pick(3, 1)
+    size = 25_000_000
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="pec-bench-") as tmp:
+        pdfs = [make_pdf(Path(tmp) / f"doc{i}.pdf", size) for i in (1, 2)]
+        cases = [
+            ("discard", "tracemalloc", runs, "≤ 2.5x", "transport streams the body to nowhere"),
+            ("discard", "rss", 1, "", "peak RSS (VmHWM) growth; includes allocator slack"),
+            ("sandbox", "tracemalloc", 1, "", "in-process sandbox: includes the simulator's decoding"),
+        ]
+        for target, measure, count, goal, note in cases:
+            probes = [_probe(pdfs, target, measure) for _ in range(count)]
+            growth = median([r["peak_growth_bytes"] for r in probes])
+            ratio = growth / (2 * size)
+            rows.append(
+                Row(
+                    "4. upload memory",
+                    f"activate_mailbox, 2 × 25 MB PDFs ({target}, {measure})",
+                    growth / 1e6,
+                    "MB peak growth",
+                    "the files' size",
+                    2 * size / 1e6,
+                    ratio,
+                    goal,
+                    (ratio <= 2.5) if goal else None,
+                    count,
+                    note,
+                )
+            )
+    return rows
+
+
+# -- 5. regeneration ---------------------------------------------------------------------------
+
+
+def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    # The generator's post-hooks run ``ruff``: the interpreter's bin folder must be on PATH.
+    path = os.pathsep.join([str(Path(PYTHON).parent), os.environ.get("PATH", "")])
+    return {**os.environ, "PATH": path, **(extra or {})}
+
+
+def _wall(command: list[str], env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=600, env=_env(env))
+    return time.perf_counter() - start
+
+
+GENERATE_ONLY = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, "spec")
+import pipeline
+start = time.perf_counter()
+pipeline.generate(Path(sys.argv[1]))
+print(time.perf_counter() - start)
+"""
+
+
+def _generate_seconds(tmp: str) -> float:
+    done = subprocess.run(
+        [PYTHON, "-c", GENERATE_ONLY, tmp],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=_env(),
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def bench_regeneration(p: Params) -> list[Row]:
+    sys.path.insert(0, str(ROOT / "spec"))
+    import pipeline
+
+    runs = p.pick(3, 1)
+    env = {"PEC_SPEC_SOURCE": SPEC_SOURCE}
+    spec_cmd = [PYTHON, "spec/pipeline.py", "spec"]
+    floor_cmd = [PYTHON, "-c", f"import json; json.load(open({SPEC_SOURCE!r}, 'rb'))"]
+    spec_times = interleaved(runs, {"spec": lambda: _wall(spec_cmd, env), "floor": lambda: _wall(floor_cmd)})
+    with tempfile.TemporaryDirectory(prefix="pec-gen-") as tmp:
+        bare_cmd = [
+            PYTHON, "-m", "openapi_python_client", "generate",
+            "--path", str(pipeline.EFFECTIVE_SPEC),
+            "--config", str(pipeline.GENERATOR_CONFIG),
+            "--meta", "none",
+            "--output-path", str(Path(tmp) / "bare" / "pec_api"),
+            "--fail-on-warning", "--overwrite",
+        ]  # fmt: skip
+        gen_times = interleaved(
+            runs, {"generate": lambda: _generate_seconds(tmp), "bare": lambda: _wall(bare_cmd)}
+        )
+    spec_s, floor_s = median(spec_times["spec"]), median(spec_times["floor"])
+    gen_s, bare_s = median(gen_times["generate"]), median(gen_times["bare"])
+    return [
+        Row(
+            "5. regeneration",
+            "python spec/pipeline.py spec",
+            spec_s,
+            "s",
+            "python start + json.load of the upstream spec",
+            floor_s,
+            spec_s / floor_s,
+            "",
+            None,
+            runs,
+            "fetch (local copy), pin check, overlay, validation",
+        ),
+        Row(
+            "5. regeneration",
+            "pipeline.generate(tmpdir)",
+            gen_s,
+            "s",
+            "bare openapi-python-client generate",
+            bare_s,
+            gen_s / bare_s,
+            "",
+            None,
+            runs,
+            "generation alone, in-process timer",
+        ),
+    ]
+
+
+# -- 6. sandbox under load ---------------------------------------------------------------------
+
+
+async def _load(url: str, n: int, concurrency: int) -> dict[str, Any]:
+    """``n`` requests: 10% registrations, 45% availability checks, 45% box reads."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    timeout = httpx.Timeout(30.0)
+    registered: list[str] = []
+    errors: list[str] = []
+    async with httpx.AsyncClient(base_url=url, headers=_auth(), limits=limits, timeout=timeout) as http:
+        first = await http.post("/pec", json=box_body("load.seed@testcert.legalmail.it"))
+        data = first.json().get("data") if first.status_code == 200 else None
+        seed = data.get("id") if isinstance(data, dict) and "id" in data else "0" * 24
+        if first.status_code == 200:
+            registered.append(seed)
+        indexes = iter(range(n))
+
+        async def one(i: int) -> None:
+            kind = i % 20
+            try:
+                if kind < 2:
+                    response = await http.post("/pec", json=box_body(f"load.{i}@testcert.legalmail.it"))
+                elif kind < 11:
+                    response = await http.get(f"/verifica_pec/load.{i}@testcert.legalmail.it")
+                else:
+                    response = await http.get(f"/pec/{seed}")
+            except httpx.HTTPError as exc:
+                errors.append(type(exc).__name__)
+                return
+            if response.status_code != 200 or response.json().get("success") is not True:
+                errors.append(f"{response.request.method} {response.status_code}")
+            elif kind < 2:
+                registered.append(str((response.json().get("data") or {}).get("id")))
+
+        async def worker() -> None:
+            for i in indexes:
+                await one(i)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+        listed = await http.get("/pec")
+        state = await http.get("/_sandbox/state")
+    boxes = None
+    if listed.status_code == 200 and listed.json().get("success") is True:
+        boxes = listed.json()["data"]
+    summary = state.json().get("data") if state.status_code == 200 else None
+    return {
+        "rps": n / elapsed,
+        "errors": errors,
+        "registered": len(registered),
+        "boxes": len(boxes) if isinstance(boxes, list) else None,
+        "distinct_ids": len({b.get("id") for b in boxes}) if isinstance(boxes, list) else None,
+        "ledger": summary.get("ledger_entries") if isinstance(summary, dict) else None,
+    }
+
+
+def bench_load(p: Params) -> list[Row]:
+    n, concurrency, runs = p.pick(10_000, 2_000), 100, p.pick(3, 1)
+    sandbox_runs: list[dict[str, Any]] = []
+    bare_runs: list[dict[str, Any]] = []
+    for _ in range(runs):
+        with sandbox_process(balance=10_000_000.0) as url:
+            sandbox_runs.append(asyncio.run(_load(url, n, concurrency)))
+        with bare_process() as url:
+            bare_runs.append(asyncio.run(_load(url, n, concurrency)))
+    errors = sum(len(r["errors"]) for r in sandbox_runs)
+    consistent = all(r["boxes"] == r["registered"] == r["distinct_ids"] == r["ledger"] for r in sandbox_runs)
+    rps, bare_rps = median([r["rps"] for r in sandbox_runs]), median([r["rps"] for r in bare_runs])
+    last = sandbox_runs[-1]
+    note = (
+        f"{errors} errors in {runs} × {n} requests; boxes {last['boxes']} = registrations "
+        f"{last['registered']} = ledger entries {last['ledger']}: "
+        + ("consistent" if consistent else "MISMATCH")
+    )
+    if errors:
+        kinds = sorted({kind for r in sandbox_runs for kind in r["errors"]})
+        note += f"; error kinds: {kinds[:5]}"
+    return [
+        Row(
+            "6. sandbox under load",
+            f"sandbox HTTP server, {n} requests, concurrency {concurrency}",
+            rps,
+            "req/s",
+            "same stdlib threading server answering a fixed body",
+            bare_rps,
+            rps / bare_rps,
+            "0 errors, state consistent",
+            errors == 0 and consistent,
+            runs,
+            note,
+        )
+    ]
+
+
+RUNNERS: dict[str, Callable[[Params], list[Row]]] = {
+    "overhead": bench_overhead,
+    "async": bench_async,
+    "import": bench_import,
+    "memory": bench_memory,
+    "regeneration": bench_regeneration,
+    "load": bench_load,
+}
+
+
+# -- fault injection ---------------------------------------------------------------------------
+
+
+def run_faults() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="pec-faults-") as tmp:
+        report = Path(tmp) / "faults.json"
+        start = time.perf_counter()
+        done = subprocess.run(
+            [PYTHON, "-m", "pytest", "tests/faults", "-q", "-p", "no:cacheprovider"],
+            cwd=ROOT,
+            env={**os.environ, "PEC_FAULTS_REPORT": str(report)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        elapsed = time.perf_counter() - start
+        print(done.stdout[-2000:])
+        if not report.is_file():
+            raise RuntimeError(f"the fault suite wrote no report (exit {done.returncode})\n{done.stderr}")
+        counts: dict[str, Any] = json.loads(report.read_text())
+    counts["pytest_exit_code"] = done.returncode
+    counts["seconds"] = round(elapsed, 1)
+    return counts
+
+
+# -- output ------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+
+
+def _verdict(row: dict[str, Any]) -> str:
+    return {True: "met", False: "**missed**", None: "(report)"}[row["met"]]
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    lines = [
+        "# Benchmark and fault-injection results",
+        "",
+        "Written by `python bench/run.py` (`nox -s bench`); do not edit by hand. Values are medians of",
+        "the runs shown; each ratio compares the subject with a baseline measured in the same run.",
+        "",
+    ]
+    meta = results.get("meta", {})
+    if meta:
+        lines += [
+            f"Last benchmark run: {meta.get('when')} ({meta.get('mode')} mode, {meta.get('seconds')} s), "
+            f"Python {meta.get('python')}, {meta.get('cpus')} CPUs, {meta.get('platform')}.",
+            "",
+        ]
+    lines += [
+        "| benchmark | subject | value | baseline | baseline value | ratio | target | verdict | runs "
+        "| note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in sorted(results.get("benchmarks", []), key=lambda r: r["benchmark"]):
+        ratio = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "—"
+        lines.append(
+            f"| {row['benchmark']} | {row['subject']} | {_fmt(row['value'])} {row['unit']} | "
+            f"{row['baseline']} | {_fmt(row['baseline_value'])} | {ratio} | {row['target'] or '—'} | "
+            f"{_verdict(row)} | {row['runs']} | {row['note']} |"
+        )
+    faults = results.get("faults")
+    lines += ["", "## Fault injection", ""]
+    if not faults:
+        lines.append("Not run yet: `python bench/run.py --faults`.")
+    else:
+        lines += [
+            f"From a real run of `pytest tests/faults` on {faults.get('when')} "
+            f"({faults.get('seconds')} s, pytest exit code {faults.get('pytest_exit_code')}).",
+            "",
+            "| count | value |",
+            "|---|---|",
+        ]
+        for key in (
+            "scenarios",
+            "tests_passed",
+            "tests_failed",
+            "calls",
+            "faults_injected",
+            "faults_survived",
+            "typed_errors",
+            "double_charges",
+            "double_registrations",
+            "paid_resends",
+            "leaked_fds",
+            "token_leaks",
+        ):
+            if key in faults:
+                lines.append(f"| {key.replace('_', ' ')} | {faults[key]} |")
+        by_kind = faults.get("by_scenario") or {}
+        if by_kind:
+            lines += ["", "| scenario | calls | faults survived | outcome |", "|---|---|---|---|"]
+            for name, info in sorted(by_kind.items()):
+                lines.append(f"| {name} | {info['calls']} | {info['survived']} | {info['outcome']} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_table(rows: list[Row]) -> None:
+    print(f"\n{'benchmark':24} {'subject':58} {'value':>16} {'baseline':>12} {'ratio':>8} {'verdict':>10}")
+    for row in rows:
+        verdict = {True: "met", False: "MISSED", None: "(report)"}[row.met]
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "—"
+        print(
+            f"{row.benchmark[:24]:24} {row.subject[:58]:58} {_fmt(row.value):>10} {row.unit[:5]:5} "
+            f"{_fmt(row.baseline_value):>12} {ratio:>8} {verdict:>10}"
+        )
+
+
+def load_results() -> dict[str, Any]:
+    if RESULTS_JSON.is_file():
+        loaded: dict[str, Any] = json.loads(RESULTS_JSON.read_text(encoding="utf-8"))
+        return loaded
+    return {}
+
+
+def save_results(results: dict[str, Any]) -> None:
+    RESULTS_JSON.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    RESULTS_MD.write_text(render_markdown(results), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer calls and runs")
+    parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these benchmarks")
+    parser.add_argument("--faults", action="store_true", help="run only the fault-injection suite")
+    parser.add_argument("--all", action="store_true", help="the benchmarks, then the fault suite")
+    parser.add_argument("--no-save", action="store_true", help="print only; leave the results files alone")
+    args = parser.parse_args(argv)
+    params = Params(quick=args.quick)
+    results = load_results()
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rows: list[Row] = []
+    if not args.faults:
+        start = time.perf_counter()
+        for name in args.only or BENCHMARKS:
+            began = time.perf_counter()
+            print(f"running {name} ...", flush=True)
+            new = RUNNERS[name](params)
+            print_table(new)
+            print(f"  ({time.perf_counter() - began:.1f} s)", flush=True)
+            rows += new
+        ran = {row.benchmark for row in rows}
+        kept = [r for r in results.get("benchmarks", []) if r["benchmark"] not in ran]
+        results["benchmarks"] = kept + [asdict(row) for row in rows]
+        results["meta"] = {
+            "when": now,
+            "mode": "quick" if args.quick else "full",
+            "seconds": round(time.perf_counter() - start, 1),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(terse=True),
+        }
+    if args.faults or args.all:
+        print("running the fault-injection suite ...", flush=True)
+        results["faults"] = {"when": now, **run_faults()}
+        print(json.dumps({k: v for k, v in results["faults"].items() if k != "by_scenario"}, indent=1))
+    if rows:
+        print("\nall benchmarks:")
+        print_table(rows)
+    if not args.no_save:
+        save_results(results)
+        print(f"\nwritten: {RESULTS_MD.relative_to(ROOT)}, {RESULTS_JSON.relative_to(ROOT)}")
+    failed_faults = (
+        bool(results.get("faults"))
+        and (args.faults or args.all)
+        and results["faults"].get("pytest_exit_code")
+    )
+    return 1 if failed_faults else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
