@@ -110,7 +110,8 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        TESTS[report.outcome] = TESTS.get(report.outcome, 0) + 1
+        outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+        TESTS[outcome] = TESTS.get(outcome, 0) + 1
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
