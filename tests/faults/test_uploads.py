@@ -52,5 +52,5 @@ def test_streamed_activation_upload(server: FaultServer, driver: Any, fault: Act
         calls=1,
         faults=int(fault is not None),
         survived=1,
-        outcome="in_evasione; one PATCH" + (" (reconciled after the drop)" if fault else ""),
+        outcome="in_evasione, one PATCH" + (" (reconciled after the drop)" if fault else ""),
     )
