@@ -237,14 +237,27 @@ def on_response(
             raise OutcomeUncertain(call, request, api_error(request, response, body))
     if status >= 300:
         raise api_error(request, response, body)
-    if body is None:
-        raise _invalid(request, response, f"response body larger than {call.max_body_bytes} bytes")
-    if call.operation.returns_pdf:
-        return _pdf(request, response, body)
-    envelope = _envelope(request, response, body)
-    if call.operation.response_model is None:
-        return envelope.get("data")
-    return _parse_model(call.operation, request, response, envelope)
+    if status == 204 and not body:
+        # "No Content": the answer is the status itself (GET /domini_pec: domain not eligible).
+        return None
+    try:
+        if body is None:
+            raise _invalid(request, response, f"response body larger than {call.max_body_bytes} bytes")
+        if call.operation.returns_pdf:
+            return _pdf(request, response, body)
+        envelope = _envelope(request, response, body)
+        if call.operation.response_model is None:
+            return envelope.get("data")
+        return _parse_model(call.operation, request, response, envelope)
+    except InvalidResponseError as exc:
+        raise _unusable_success(call, request, exc) from None
+
+
+def _unusable_success(call: Call, request: httpx.Request, error: InvalidResponseError) -> Exception:
+    """A 2xx whose body is unusable: for a paid call the work may be done, so reconcile, never resend."""
+    if call.operation.idempotent or error.refused_by_server:
+        return error
+    return OutcomeUncertain(call, request, error)
 
 
 def api_error(request: httpx.Request, response: httpx.Response, body: bytes | None) -> ApiError:
@@ -270,11 +283,13 @@ def _loads(body: bytes) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
-def undecodable(request: httpx.Request, response: httpx.Response, exc: httpx.DecodingError) -> ApiError:
-    """The typed error for a body that cannot be decoded (a broken ``content-encoding``)."""
+def undecodable(
+    call: Call, request: httpx.Request, response: httpx.Response, exc: httpx.DecodingError
+) -> Exception:
+    """The error for a body that cannot be decoded (a broken ``content-encoding``)."""
     why = f"response body cannot be decoded ({response.headers.get('content-encoding')}): {exc}"
     if response.status_code < 300:
-        return _invalid(request, response, why)
+        return _unusable_success(call, request, _invalid(request, response, why))
     return error_class_for_status(response.status_code)(
         why, status_code=response.status_code, method=request.method, url=str(request.url)
     )
@@ -338,7 +353,7 @@ def _envelope(request: httpx.Request, response: httpx.Response, body: bytes) -> 
         )
     if envelope.get("success") is not True:
         code = envelope.get("error")
-        raise InvalidResponseError(
+        refusal = InvalidResponseError(
             str(envelope.get("message") or "the API answered success: false"),
             status_code=response.status_code,
             code=code if isinstance(code, int) and not isinstance(code, bool) else None,
@@ -346,6 +361,8 @@ def _envelope(request: httpx.Request, response: httpx.Response, body: bytes) -> 
             url=str(request.url),
             data=envelope.get("data"),
         )
+        refusal.refused_by_server = True
+        raise refusal
     return envelope
 
 

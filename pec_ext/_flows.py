@@ -124,12 +124,25 @@ def _refuse_single_document_types(box: Casella, service: str) -> None:
 
 
 def check_domain(dominio: str) -> Flow[list[str]]:
+    _, data = yield from _domain_check(dominio)
+    return data
+
+
+def is_domain_eligible(dominio: str) -> Flow[bool]:
+    eligible, _ = yield from _domain_check(dominio)
+    return eligible
+
+
+def _domain_check(dominio: str) -> Flow[tuple[bool, list[str]]]:
+    """200 when the domain can send and receive PEC, 204 "No Content" when it cannot."""
     try:
-        result: list[str] = yield call("check_domain", path_params={"dominio": check_id(dominio, "dominio")})
+        result: list[str] | None = yield call(
+            "check_domain", path_params={"dominio": check_id(dominio, "dominio")}
+        )
     except OutcomeUncertain as uncertain:
         # A paid read: not resent, and there is no state to read back.
         raise uncertain.unknown("the domain check may have been charged; no result") from uncertain.cause
-    return result
+    return (result is not None, result or [])
 
 
 def check_availability(pec: str) -> Flow[CheckAvailabilityResponse200Data]:

@@ -176,7 +176,7 @@ class PecClient(_ClientBase):
                 try:
                     body = self._read(response, call.max_body_bytes)
                 except httpx.DecodingError as exc:
-                    raise _core.undecodable(request, response, exc) from None
+                    raise _core.undecodable(call, request, response, exc) from None
                 finally:
                     response.close()
             except httpx.TransportError as exc:
@@ -201,8 +201,12 @@ class PecClient(_ClientBase):
     # -- operations ---------------------------------------------------------------------------
 
     def check_domain(self, dominio: str) -> list[str]:
-        """Check a certified domain (paid)."""
+        """Check whether a domain can send and receive PEC (paid); see ``is_domain_eligible``."""
         return self._run(_flows.check_domain(dominio))
+
+    def is_domain_eligible(self, dominio: str) -> bool:
+        """True when the API answers 200 for the domain, False on its 204 "No Content" (paid)."""
+        return self._run(_flows.is_domain_eligible(dominio))
 
     def check_availability(self, pec: str) -> CheckAvailabilityResponse200Data:
         """Whether an address can still be registered."""
@@ -396,7 +400,7 @@ class AsyncPecClient(_ClientBase):
                 try:
                     body = await self._read(response, call.max_body_bytes)
                 except httpx.DecodingError as exc:
-                    raise _core.undecodable(request, response, exc) from None
+                    raise _core.undecodable(call, request, response, exc) from None
                 finally:
                     await response.aclose()
             except httpx.TransportError as exc:
@@ -421,8 +425,12 @@ class AsyncPecClient(_ClientBase):
     # -- operations ---------------------------------------------------------------------------
 
     async def check_domain(self, dominio: str) -> list[str]:
-        """Check a certified domain (paid)."""
+        """Check whether a domain can send and receive PEC (paid); see ``is_domain_eligible``."""
         return await self._run(_flows.check_domain(dominio))
+
+    async def is_domain_eligible(self, dominio: str) -> bool:
+        """True when the API answers 200 for the domain, False on its 204 "No Content" (paid)."""
+        return await self._run(_flows.is_domain_eligible(dominio))
 
     async def check_availability(self, pec: str) -> CheckAvailabilityResponse200Data:
         """Whether an address can still be registered."""

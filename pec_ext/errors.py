@@ -203,6 +203,10 @@ class ServerError(ApiError):
 class InvalidResponseError(ApiError):
     """A response that is not a usable envelope: HTML, truncated JSON, empty, ``success: false``."""
 
+    #: True when the envelope itself said ``success: false`` (the server refused the call);
+    #: False when the body was unusable, so a paid call may have been applied all the same.
+    refused_by_server: bool = False
+
 
 class TransportError(PecError):
     """The request could not be completed (connection refused, reset, TLS ...)."""

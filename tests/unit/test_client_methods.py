@@ -22,7 +22,9 @@ from pec_api.models.richiesta_comunicazione_pec import RichiestaComunicazionePec
 from pec_api.models.richieste_comunicazione_pec import RichiesteComunicazionePec
 from pec_ext import (
     AsyncPecClient,
+    InvalidResponseError,
     NotFoundError,
+    OutcomeUnknownError,
     PecClient,
     UnexpectedStateError,
     ValidationError,
@@ -45,6 +47,32 @@ async def test_check_domain(pec, api):
     assert request.content == b""
     assert result == api.examples["check_domain"]["data"]
     assert isinstance(result, list)
+
+
+async def test_domain_eligibility_is_the_status(pec, api):
+    assert await pec("is_domain_eligible", "legalmail.it") is True
+    api.reply("check_domain", httpx.Response(204))
+    assert await pec("is_domain_eligible", "example.com") is False
+    api.reply("check_domain", httpx.Response(204))
+    assert await pec("check_domain", "example.com") == []
+    assert api.operations() == ["check_domain"] * 3
+
+
+async def test_success_false_on_a_paid_call_is_a_refusal_not_reconciled(pec, api, data):
+    api.reply("renew_mailbox", httpx.Response(200, json={"success": False, "message": "no", "error": 999}))
+    with pytest.raises(InvalidResponseError) as caught:
+        await pec("renew_mailbox", data.BOX_ID)
+    assert caught.value.refused_by_server is True
+    assert caught.value.code == 999
+    assert api.operations() == ["renew_mailbox"]
+
+
+async def test_garbled_200_on_a_paid_call_is_reconciled_never_resent(pec, api, data):
+    api.reply("renew_mailbox", httpx.Response(200, content=b'{"success": true, "data": {"id'))
+    with pytest.raises(OutcomeUnknownError) as caught:
+        await pec("renew_mailbox", data.BOX_ID)
+    assert isinstance(caught.value.__cause__, InvalidResponseError)
+    assert api.operations() == ["renew_mailbox", "get_mailbox"]
 
 
 async def test_check_availability_and_is_available(pec, api, data):
@@ -481,7 +509,8 @@ def test_sync_and_async_clients_have_the_same_methods_and_signatures():
         is_coroutine = inspect.iscoroutinefunction(getattr(AsyncPecClient, name))
         assert is_coroutine, f"AsyncPecClient.{name} is not async"
     expected = {
-        "check_domain", "check_availability", "is_available", "list_mailboxes", "register_mailbox",
+        "check_domain", "is_domain_eligible", "check_availability", "is_available", "list_mailboxes",
+        "register_mailbox",
         "get_mailbox", "revoke_mailbox", "activate_mailbox", "change_space", "add_space", "set_space",
         "activate_conservation", "change_type", "renew_mailbox", "add_user", "list_communications",
         "communicate_pec", "get_communication", "upload_communication_documents",
