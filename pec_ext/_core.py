@@ -30,6 +30,8 @@ logger = logging.getLogger("pec_ext")
 # Bodies above these sizes are refused instead of being read into memory.
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
 MAX_PDF_BODY_BYTES = 64 * 1024 * 1024
+JSON_ACCEPT = {"accept": "application/json"}
+PDF_ACCEPT = {"accept": "application/pdf, text/plain"}
 
 T = TypeVar("T")
 
@@ -102,12 +104,14 @@ class OutcomeUnknownTimeoutError(OutcomeUnknownError, RequestTimeoutError):
 def build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
     op = call.operation
     params = {k: v for k, v in (call.params or {}).items() if v is not None}
-    kwargs: dict[str, Any] = {"params": params or None}
+    kwargs: dict[str, Any] = {"params": params} if params else {}
     streamed = _JsonStream.for_value(call.json)
     if call.json is not None and streamed is None:
         kwargs["json"] = call.json
-    headers = {"accept": "application/pdf, text/plain" if op.returns_pdf else "application/json"}
-    request = http.build_request(op.method, op.url(**call.path_params), headers=headers, **kwargs)
+    # The clients send ``accept: application/json`` by default; only the forms need another.
+    if op.returns_pdf:
+        kwargs["headers"] = PDF_ACCEPT
+    request = http.build_request(op.method, op.url(**call.path_params), **kwargs)
     if streamed is None:
         return request
     request.headers["Content-Type"] = "application/json"

@@ -100,7 +100,7 @@ class _ClientBase:
             "base_url": self.base_url,
             "auth": _Auth(_token(token)),
             "timeout": timeout,
-            "headers": {"user-agent": USER_AGENT},
+            "headers": {"user-agent": USER_AGENT, **_core.JSON_ACCEPT},
             "follow_redirects": False,
         }
 

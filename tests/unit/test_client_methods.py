@@ -43,6 +43,7 @@ async def test_check_domain(pec, api):
     result = await pec("check_domain", "legalmail.it")
     (request,) = api.sent()
     assert (request.method, path_of(request)) == ("GET", "/domini_pec/legalmail%2Eit")
+    assert request.headers["accept"] == "application/json"
     assert request.url.params == httpx.QueryParams()
     assert request.content == b""
     assert result == api.examples["check_domain"]["data"]

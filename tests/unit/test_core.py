@@ -19,7 +19,8 @@ def request_for(name: str) -> tuple[_core.Call, httpx.Request]:
 
 
 def test_build_request_drops_unset_params_and_sets_accept():
-    with httpx.Client(base_url=URL) as http:
+    # the clients send accept: application/json by default; the forms override it
+    with httpx.Client(base_url=URL, headers=_core.JSON_ACCEPT) as http:
         renew = _core.build_request(
             http,
             _core.Call(OPERATIONS["renew_mailbox"], path_params={"id": "a b"}, params={"anni": 2, "x": None}),
