@@ -12,30 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-INDICATIVE_PRICES: Final[Mapping[str, float]] = {
-    "register.STANDARD": 5.00,
-    "register.BRONZE": 8.00,
-    "register.SILVER": 15.00,
-    "register.GOLD": 25.00,
-    "register.DOMICILIODIGITALE": 3.00,
-    "register.PECMASSIVA": 12.00,
-    "renew.STANDARD": 5.00,
-    "renew.BRONZE": 8.00,
-    "renew.SILVER": 15.00,
-    "renew.GOLD": 25.00,
-    "renew.DOMICILIODIGITALE": 3.00,
-    "renew.PECMASSIVA": 12.00,
-    "transform.BRONZE": 3.00,
-    "transform.SILVER": 7.00,
-    "transform.GOLD": 10.00,
-    "space.spazio_disco": 2.00,
-    "space.spazio_storico": 2.00,
-    "space.spazio_conservazione": 4.00,
-    "conservazione": 10.00,
-    "multiutenza": 2.50,
-    "comunica_pec": 5.00,
-    "domini_pec": 0.05,
-}
+from pec_ext.sandbox.wallet import DEFAULT_PRICES
+
+# One table: the sandbox charges these same amounts, so what the CLI announces for the embedded
+# sandbox and for the real API can be compared directly.
+INDICATIVE_PRICES: Final[Mapping[str, float]] = DEFAULT_PRICES
 """Indicative prices (EUR, VAT excluded) for the real API: an order of magnitude, not a quote."""
 
 INDICATIVE_LABEL: Final = (
