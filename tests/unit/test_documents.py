@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
+from validation_support import outcome, refusal
 
 from pec_ext import documents
-from pec_ext.errors import ValidationError
 
 # --- builders -------------------------------------------------------------------------------
 
@@ -107,19 +107,6 @@ def make_p7m(content: bytes | None, *, signer: str = "Mario Rossi", serial: int 
 
 
 PDF = make_pdf()
-
-
-def refusal(function: Any, *args: Any, **kwargs: Any) -> ValidationError:
-    with pytest.raises(ValidationError) as info:
-        function(*args, **kwargs)
-    return info.value
-
-
-def outcome(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, ValidationError | None]:
-    try:
-        return function(*args, **kwargs), None
-    except ValidationError as error:
-        return None, error
 
 
 # --- reading --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from validation_support import outcome, refusal
 
 from pec_ext import guards
 from pec_ext.enums import SottotipoCliente, TipoCasella, TipoCliente
@@ -36,20 +37,6 @@ ANYTHING = st.recursive(
     ),
     max_leaves=6,
 )
-
-
-def outcome(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, ValidationError | None]:
-    """The result, or the ValidationError; any other exception propagates and fails the test."""
-    try:
-        return function(*args, **kwargs), None
-    except ValidationError as error:
-        return None, error
-
-
-def refusal(function: Any, *args: Any, **kwargs: Any) -> ValidationError:
-    with pytest.raises(ValidationError) as info:
-        function(*args, **kwargs)
-    return info.value
 
 
 def _example(path: str, method: str = "post") -> dict[str, Any]:

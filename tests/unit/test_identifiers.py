@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from validation_support import outcome
 
 from pec_ext.errors import ValidationError
 from pec_ext.identifiers import check_cf_or_piva, check_codice_fiscale, check_partita_iva, invalid
@@ -18,14 +17,6 @@ ANYTHING = st.recursive(
     ),
     max_leaves=6,
 )
-
-
-def outcome(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, ValidationError | None]:
-    """The result, or the ValidationError; any other exception propagates and fails the test."""
-    try:
-        return function(*args, **kwargs), None
-    except ValidationError as error:
-        return None, error
 
 
 CHECKS = [check_codice_fiscale, check_partita_iva, check_cf_or_piva]

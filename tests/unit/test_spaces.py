@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from validation_support import outcome, refusal
 
 from pec_ext import spaces
-from pec_ext.errors import ValidationError
 
 BOX: dict[str, Any] = {
     "tipo_casella": "GOLD",
@@ -26,19 +26,6 @@ ANYTHING = st.recursive(
     ),
     max_leaves=6,
 )
-
-
-def refusal(function: Any, *args: Any, **kwargs: Any) -> ValidationError:
-    with pytest.raises(ValidationError) as info:
-        function(*args, **kwargs)
-    return info.value
-
-
-def outcome(function: Any, *args: Any, **kwargs: Any) -> tuple[Any, ValidationError | None]:
-    try:
-        return function(*args, **kwargs), None
-    except ValidationError as error:
-        return None, error
 
 
 def test_increment_body() -> None:
