@@ -16,6 +16,14 @@ import httpx
 
 from . import retry
 from ._operations import Operation
+from .enums import (
+    StatoCasella,
+    StatoComunicazione,
+    TipoCasella,
+    TipoCliente,
+    TipoDocumento,
+    parse_open,
+)
 from .errors import (
     ApiError,
     InvalidResponseError,
@@ -34,6 +42,15 @@ JSON_ACCEPT = {"accept": "application/json"}
 PDF_ACCEPT = {"accept": "application/pdf, text/plain"}
 
 T = TypeVar("T")
+
+_BOX_ENUMS: Mapping[str, Any] = {"stato": StatoCasella, "tipo_casella": TipoCasella}
+# By generated model name: the fields that hold a closed set of values the spec lists.
+OPEN_ENUM_FIELDS: Mapping[str, Mapping[str, Any]] = {
+    "Casella": {**_BOX_ENUMS, "tipo_cliente": TipoCliente, "tipo_documento": TipoDocumento},
+    "Caselle": _BOX_ENUMS,
+    "RichiestaComunicazionePec": {"stato": StatoComunicazione},
+    "RichiesteComunicazionePec": {"stato": StatoComunicazione},
+}
 
 
 @dataclass(frozen=True)
@@ -381,4 +398,17 @@ def _parse_model(
     data = getattr(parsed, "data", None)
     if data is None or type(data).__name__ == "Unset":
         raise _invalid(request, response, f"the {op.name} response carries no data")
+    for record in data if isinstance(data, list) else (data,):
+        open_enums(record)
     return data
+
+
+def open_enums(record: Any) -> None:
+    """Known states and types become enum members (they are ``str`` too); unknown ones stay strings."""
+    fields = OPEN_ENUM_FIELDS.get(type(record).__name__)
+    if not fields:
+        return
+    for name, enum_type in fields.items():
+        value = getattr(record, name, None)
+        if isinstance(value, str):
+            setattr(record, name, parse_open(enum_type, value))

@@ -33,8 +33,16 @@ class Operation:
 
 
 def encode_path_param(value: str) -> str:
-    """Percent-encode everything, dots included, so an id can never reach another endpoint."""
-    return quote(str(value), safe="").replace(".", "%2E")
+    """Percent-encode so that a value stays one path segment and never reaches another endpoint.
+
+    ``/``, ``?``, ``#`` and ``%`` are always encoded; ``@`` is a legal segment character (RFC 3986
+    pchar) and stays readable in addresses. Dots only matter in a segment made of dots alone
+    (``.`` and ``..`` are dot-segments that clients and servers resolve), so only those are encoded.
+    """
+    text = str(value)
+    if text.strip(".") == "":
+        return text.replace(".", "%2E")
+    return quote(text, safe="@")
 
 
 def _op(name: str, method: str, path: str, *, idempotent: bool, model: str | None = "") -> Operation:

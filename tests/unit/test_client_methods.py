@@ -30,6 +30,7 @@ from pec_ext import (
     ValidationError,
     WaitTimeoutError,
 )
+from pec_ext.enums import StatoCasella, StatoComunicazione, TipoCasella
 
 
 def path_of(request: httpx.Request) -> str:
@@ -42,7 +43,7 @@ def path_of(request: httpx.Request) -> str:
 async def test_check_domain(pec, api):
     result = await pec("check_domain", "legalmail.it")
     (request,) = api.sent()
-    assert (request.method, path_of(request)) == ("GET", "/domini_pec/legalmail%2Eit")
+    assert (request.method, path_of(request)) == ("GET", "/domini_pec/legalmail.it")
     assert request.headers["accept"] == "application/json"
     assert request.url.params == httpx.QueryParams()
     assert request.content == b""
@@ -125,6 +126,23 @@ async def test_get_mailbox(pec, api, data):
     assert (request.method, path_of(request)) == ("GET", f"/pec/{data.BOX_ID}")
     assert isinstance(box, Casella)
     assert box.to_dict() == api.examples["get_mailbox"]["data"]
+
+
+async def test_known_states_and_types_are_enums_unknown_ones_stay_strings(pec, api, data):
+    example = api.examples["get_mailbox"]
+    box = await pec("get_mailbox", data.BOX_ID)
+    assert box.stato is StatoCasella(example["data"]["stato"])
+    assert box.tipo_casella is TipoCasella(example["data"]["tipo_casella"])
+
+    changed = {**example, "data": {**example["data"], "stato": "sospesa", "tipo_casella": "bronze"}}
+    api.reply("get_mailbox", httpx.Response(200, json=changed))
+    box = await pec("get_mailbox", data.BOX_ID)
+    assert box.stato == "sospesa"
+    assert type(box.stato) is str
+    assert box.tipo_casella is TipoCasella.BRONZE
+
+    items = await pec("list_communications")
+    assert all(isinstance(item.stato, StatoComunicazione) for item in items)
 
 
 async def test_list_communications(pec, api, error_examples):

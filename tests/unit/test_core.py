@@ -6,6 +6,8 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pec_ext import OutcomeUnknownError, RequestTimeoutError, TransportError, _core
 from pec_ext._operations import OPERATIONS, encode_path_param
@@ -42,11 +44,25 @@ def test_build_request_drops_unset_params_and_sets_accept():
         )
 
 
-@pytest.mark.parametrize("value", ["..", ".", "a/b", "?", "#", "%", "a.b"])
-def test_encode_path_param_leaves_no_separator(value):
+@pytest.mark.parametrize("value", ["..", ".", "...", "a/b", "?", "#", "%", "a/../b", "../pec", "x?y#z"])
+def test_encode_path_param_leaves_no_separator_and_no_dot_segment(value):
     encoded = encode_path_param(value)
-    assert not set(encoded) & set("/?#.")
+    assert not set(encoded) & set("/?#")
+    assert encoded.strip(".") != ""
     assert unquote(encoded) == value
+
+
+@given(st.text(min_size=1))
+def test_an_encoded_value_is_always_one_segment_of_its_own_endpoint(value):
+    request = httpx.Request("GET", URL + "/pec/" + encode_path_param(value) + "/rinnovo")
+    segments = request.url.raw_path.split(b"?")[0].split(b"/")
+    assert segments[:2] == [b"", b"pec"]
+    assert segments[3:] == [b"rinnovo"]
+    assert unquote(segments[2].decode()) == value
+
+
+def test_addresses_stay_readable():
+    assert encode_path_param("mario.rossi@legalmail.it") == "mario.rossi@legalmail.it"
 
 
 @pytest.mark.parametrize(
