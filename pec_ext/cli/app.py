@@ -288,13 +288,13 @@ def domain() -> None:
 @json_option
 @pass_cfg
 def domain_check(cfg: Config, dominio: str) -> None:
-    """Check a certified domain (paid)."""
+    """Check whether a domain can send and receive PEC (paid)."""
     with cfg.client() as pec:
-        data = pec.check_domain(dominio)
+        eligible = pec.is_domain_eligible(dominio)
     if cfg.json:
-        output.print_json({"dominio": dominio, "data": data})
+        output.print_json({"dominio": dominio, "eligible": eligible})
     else:
-        click.echo(f"{dominio}: checked" + (f" ({', '.join(map(str, data))})" if data else ""))
+        click.echo(f"{dominio}: {'eligible' if eligible else 'not eligible'} for PEC")
 
 
 FORMATS = click.Choice(["table", "csv", "json"])

@@ -106,7 +106,13 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
         cf = str(APPLICANT["codice_fiscale_richiedente"])
         domain = address.rsplit("@", 1)[1]
 
-        t.step("domain check", lambda: (pec.check_domain(domain), f"{domain} is a certified domain"))
+        t.step(
+            "domain check",
+            lambda: (
+                None,
+                f"{domain} is {'eligible' if pec.is_domain_eligible(domain) else 'NOT eligible'} for PEC",
+            ),
+        )
         t.step(
             "availability",
             lambda: (None, f"{address} is {'available' if pec.is_available(address) else 'TAKEN'}"),

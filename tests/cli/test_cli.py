@@ -44,8 +44,9 @@ def test_usage_errors_exit_2(pec: Pec) -> None:
 
 
 def test_domain_check_is_charged(pec: Pec, sb: Sandbox) -> None:
-    assert "testcert.legalmail.it: checked" in pec.ok("domain", "check", "testcert.legalmail.it").stdout
-    assert pec.json("domain", "check", "legalmail.it") == {"dominio": "legalmail.it", "data": []}
+    result = pec.ok("domain", "check", "testcert.legalmail.it")
+    assert "testcert.legalmail.it: eligible for PEC" in result.stdout
+    assert pec.json("domain", "check", "legalmail.it") == {"dominio": "legalmail.it", "eligible": True}
     assert [e["operation"] for e in sb.ledger] == ["GET /domini_pec", "GET /domini_pec"]
 
 
