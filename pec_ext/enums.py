@@ -7,9 +7,10 @@ type, a new state) before this library learns about them, and reading a response
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from enum import Enum, StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "ACTIVE_BOX_STATES",
@@ -221,11 +222,13 @@ def lookup_member(enum_cls: type[E], value: str) -> E | None:
     # ASCII only: casefold would otherwise map look-alikes such as U+017F (long s) onto "s"
     if not key or not key.isascii():
         return None
-    key = key.lower()
-    for member in enum_cls:
-        if str(member.value).lower() == key:
-            return member
-    for member in enum_cls:
-        if member.name.lower() == key:
-            return member
-    return None
+    member: E | None = _members_by_key(enum_cls).get(key.lower())
+    return member
+
+
+@functools.cache
+def _members_by_key(enum_cls: type[Enum]) -> dict[str, Any]:
+    """Lower-cased values, then names, to members; values win, as they are what the API sends."""
+    table: dict[str, Any] = {member.name.lower(): member for member in enum_cls}
+    table.update({str(member.value).lower(): member for member in enum_cls})
+    return table
