@@ -5,7 +5,6 @@
 ...     pec.is_available("mario.rossi@testcert.legalmail.it")
 """
 
-from ._flows import UnexpectedStateError, WaitTimeoutError
 from .client import AsyncPecClient, PecClient
 from .errors import (
     ApiError,
@@ -25,7 +24,10 @@ from .errors import (
     ServiceUnavailableError,
     TransportError,
     UnauthorizedError,
+    UnexpectedStateError,
     ValidationError,
+    WaitError,
+    WaitTimeoutError,
 )
 
 __version__ = "0.1.0"
@@ -52,5 +54,6 @@ __all__ = [
     "UnauthorizedError",
     "UnexpectedStateError",
     "ValidationError",
+    "WaitError",
     "WaitTimeoutError",
 ]

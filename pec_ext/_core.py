@@ -258,7 +258,7 @@ def on_response(
             raise OutcomeUncertain(call, request, api_error(request, response, body))
     if status >= 300:
         raise api_error(request, response, body)
-    if status == 204 and not body:
+    if status == 204 and not body and call.operation.may_answer_no_content:
         # "No Content": the answer is the status itself (GET /domini_pec: domain not eligible).
         return None
     try:

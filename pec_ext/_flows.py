@@ -29,7 +29,7 @@ from .enums import (
     TipoCasella,
     parse_open,
 )
-from .errors import NotFoundError, PecError, ValidationError
+from .errors import NotFoundError, PecError, UnexpectedStateError, ValidationError, WaitTimeoutError
 
 if TYPE_CHECKING:
     from pec_api.models.casella import Casella
@@ -42,38 +42,14 @@ if TYPE_CHECKING:
 
 Environment = Literal["sandbox", "production"]
 
-BOX_STOP_STATES = frozenset(
-    {
-        StatoCasella.DOCUMENTI_ERRATI,
-        StatoCasella.REGISTRAZIONE_ANNULLATA,
-        StatoCasella.REVOCATA,
-        StatoCasella.CHIUSA,
-    }
-)
+# A wait for a box ends early on these: the final states, and documenti_errati (upload again).
+BOX_STOP_STATES = TERMINAL_BOX_STATES | {StatoCasella.DOCUMENTI_ERRATI}
 
 
 @dataclass(frozen=True)
 class Settings:
     environment: Environment
     strict_identifiers: bool
-
-
-class UnexpectedStateError(PecError):
-    """A wait ended on a state it was not waiting for (e.g. ``documenti_errati``)."""
-
-    def __init__(self, message: str, *, state: str, record: Any) -> None:
-        self.state = state
-        self.record = record
-        super().__init__(message)
-
-
-class WaitTimeoutError(PecError):
-    """A wait ran out of time; ``record`` is the last state read."""
-
-    def __init__(self, message: str, *, state: str, record: Any) -> None:
-        self.state = state
-        self.record = record
-        super().__init__(message)
 
 
 def check_id(value: object, field: str = "id") -> str:

@@ -21,6 +21,8 @@ class Operation:
     # The generated response model (``module:Class``); None for PDF downloads and raw calls.
     response_model: str | None
     returns_pdf: bool = False
+    # The spec documents a 204 "No Content" answer, which is a result (None), not a broken body.
+    may_answer_no_content: bool = False
 
     def url(self, **path_params: str) -> str:
         return self.path.format(**{name: encode_path_param(value) for name, value in path_params.items()})
@@ -45,17 +47,33 @@ def encode_path_param(value: str) -> str:
     return quote(text, safe="@")
 
 
-def _op(name: str, method: str, path: str, *, idempotent: bool, model: str | None = "") -> Operation:
+def _op(
+    name: str,
+    method: str,
+    path: str,
+    *,
+    idempotent: bool,
+    model: str | None = "",
+    may_answer_no_content: bool = False,
+) -> Operation:
     if model == "":
         model = f"{name}_response_200:{''.join(part.title() for part in name.split('_'))}Response200"
-    return Operation(name, method, path, idempotent, model, returns_pdf=model is None)
+    return Operation(
+        name,
+        method,
+        path,
+        idempotent,
+        model,
+        returns_pdf=model is None,
+        may_answer_no_content=may_answer_no_content,
+    )
 
 
 OPERATIONS: dict[str, Operation] = {
     op.name: op
     for op in (
         # A GET, but a paid one (402 when the wallet is short): never resent after it may have arrived.
-        _op("check_domain", "GET", "/domini_pec/{dominio}", idempotent=False),
+        _op("check_domain", "GET", "/domini_pec/{dominio}", idempotent=False, may_answer_no_content=True),
         _op("check_availability", "GET", "/verifica_pec/{pec}", idempotent=True),
         _op("list_mailboxes", "GET", "/pec", idempotent=True),
         _op("register_mailbox", "POST", "/pec", idempotent=False),

@@ -19,7 +19,10 @@ The tree::
     │                                        JSON, empty body, or ``success: false``)
     ├── TransportError                       the request could not be completed
     │   └── RequestTimeoutError              ... because it timed out
-    └── OutcomeUnknownError                  a paid call may or may not have been applied
+    ├── OutcomeUnknownError                  a paid call may or may not have been applied
+    └── WaitError                            wait_for_mailbox / wait_for_communication ended early
+        ├── UnexpectedStateError             ... on a final state it was not waiting for
+        └── WaitTimeoutError                 ... out of time
 
 ``ApiError.code`` is the envelope's numeric ``error``; :class:`ErrorCode` gives every code
 documented in the spec a stable symbolic name.
@@ -229,6 +232,23 @@ class OutcomeUnknownError(PecError):
         self.url = url
         self.known = known
         super().__init__(message)
+
+
+class WaitError(PecError):
+    """A wait ended without reaching a state it was waiting for; ``record`` is the last one read."""
+
+    def __init__(self, message: str, *, state: str, record: Any) -> None:
+        self.state = state
+        self.record = record
+        super().__init__(message)
+
+
+class UnexpectedStateError(WaitError):
+    """A wait ended on a final state it was not waiting for (e.g. ``documenti_errati``)."""
+
+
+class WaitTimeoutError(WaitError):
+    """A wait ran out of time."""
 
 
 _ERROR_BY_STATUS: dict[int, type[ApiError]] = {

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from pec_ext._flows import UnexpectedStateError, WaitTimeoutError
-from pec_ext.errors import ApiError, OutcomeUnknownError, TransportError, ValidationError
+from pec_ext.errors import (
+    ApiError,
+    OutcomeUnknownError,
+    TransportError,
+    UnexpectedStateError,
+    ValidationError,
+    WaitTimeoutError,
+)
 
 
 class ExitCode(IntEnum):

@@ -60,6 +60,12 @@ async def test_domain_eligibility_is_the_status(pec, api):
     assert api.operations() == ["check_domain"] * 3
 
 
+async def test_no_content_is_a_result_only_where_the_spec_documents_it(pec, api, data):
+    api.reply("get_mailbox", httpx.Response(204))
+    with pytest.raises(InvalidResponseError, match="empty"):
+        await pec("get_mailbox", data.BOX_ID)
+
+
 async def test_success_false_on_a_paid_call_is_a_refusal_not_reconciled(pec, api, data):
     api.reply("renew_mailbox", httpx.Response(200, json={"success": False, "message": "no", "error": 999}))
     with pytest.raises(InvalidResponseError) as caught:
