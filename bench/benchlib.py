@@ -23,6 +23,15 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
+def paired_ratio(subject: Sequence[float], baseline: Sequence[float]) -> float:
+    """The median of run-by-run ratios: each pair was measured back to back, under the same load.
+
+    On a shared 2-core machine the load drifts between runs; a ratio of two medians can pair a
+    quiet run with a busy one, a ratio within a pair cannot.
+    """
+    return median([s / b for s, b in zip(subject, baseline, strict=True)])
+
+
 def interleaved(runs: int, subjects: dict[str, Callable[[], float]]) -> dict[str, list[float]]:
     """Run each subject ``runs`` times, alternating A, B, A, B ... so drift hits both alike."""
     results: dict[str, list[float]] = {name: [] for name in subjects}

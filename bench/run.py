@@ -8,8 +8,9 @@
 
 Results are printed as a table and merged into ``bench/results.json``, from which
 ``bench/results.md`` is rendered (a benchmark or section not run keeps its last recorded values).
-Every number is a median of several runs; ratios compare medians taken in the same process run,
-with the subject and its baseline interleaved so that machine noise hits both alike.
+Every number is a median of several runs. The subject and its baseline are interleaved in the
+same process run, and a ratio is the median of the run-by-run ratios, so that each compares two
+measurements taken back to back under the same machine load.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from benchlib import (
     interleaved,
     make_pdf,
     median,
+    paired_ratio,
     sandbox_process,
 )
 
@@ -119,7 +121,7 @@ def _overhead_pair(
         },
     )
     raw_us, model_us, pec_us = (median(timings[k]) for k in ("raw", "raw+model", "pec"))
-    ratio = pec_us / raw_us
+    ratio = paired_ratio(timings["pec"], timings["raw"])
     return [
         Row(
             "1. per-call overhead",
@@ -141,7 +143,7 @@ def _overhead_pair(
             "µs/call",
             "httpx.Client GET + json.loads + generated model from_dict",
             model_us,
-            pec_us / model_us,
+            paired_ratio(timings["pec"], timings["raw+model"]),
             "",
             None,
             runs,
@@ -254,7 +256,7 @@ def bench_async(p: Params) -> list[Row]:
     ]
     for where, results, note in cases:
         pec_rps, raw_rps = median(results["pec"]), median(results["raw"])
-        ratio = pec_rps / raw_rps
+        ratio = paired_ratio(results["pec"], results["raw"])
         rows.append(
             Row(
                 "2. async bulk",
@@ -297,7 +299,7 @@ def bench_import(p: Params) -> list[Row]:
     subjects = {"pec_ext": lambda: _import_us("pec_ext"), "httpx": lambda: _import_us("httpx")}
     times = interleaved(runs, subjects)
     pec_ms, httpx_ms = median(times["pec_ext"]) / 1000, median(times["httpx"]) / 1000
-    ratio = pec_ms / httpx_ms
+    ratio = paired_ratio(times["pec_ext"], times["httpx"])
     return [
         Row(
             "3. import time",
@@ -610,7 +612,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "# Benchmark and fault-injection results",
         "",
         "Written by `python bench/run.py` (`nox -s bench`); do not edit by hand. Values are medians of",
-        "the runs shown; each ratio compares the subject with a baseline measured in the same run.",
+        "the runs shown; each ratio is the median of run-by-run ratios of the subject to a baseline",
+        "measured right next to it in the same run.",
         "",
     ]
     meta = results.get("meta", {})

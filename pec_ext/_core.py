@@ -118,24 +118,50 @@ class OutcomeUnknownTimeoutError(OutcomeUnknownError, RequestTimeoutError):
     """A paid or mutating call timed out; it was not resent and its outcome is unknown."""
 
 
-def build_request(http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
+@dataclass(frozen=True)
+class Wire:
+    """What every request of a client carries: the base URL, the headers and the timeouts.
+
+    Fixed when the client is made, so that building a request merges nothing. The headers hold
+    the token, hence out of the repr.
+    """
+
+    base_url: str
+    json_headers: tuple[tuple[str, str], ...] = field(repr=False)
+    pdf_headers: tuple[tuple[str, str], ...] = field(repr=False)
+    timeout: Mapping[str, float | None]
+
+    @classmethod
+    def of(cls, base_url: str, defaults: httpx.Headers, token: str, timeout: httpx.Timeout) -> Wire:
+        common = [(k, v) for k, v in defaults.items() if k not in ("accept", "authorization")]
+        common.append(("authorization", f"Bearer {token}"))
+        return cls(
+            base_url=base_url.rstrip("/"),
+            json_headers=(*common, *JSON_ACCEPT.items()),
+            pdf_headers=(*common, *PDF_ACCEPT.items()),
+            timeout=timeout.as_dict(),
+        )
+
+
+def build_request(wire: Wire, call: Call) -> httpx.Request:
     op = call.operation
-    params = {k: v for k, v in (call.params or {}).items() if v is not None}
-    kwargs: dict[str, Any] = {"params": params} if params else {}
+    url = wire.base_url + op.url(**call.path_params)
+    params = {k: v for k, v in call.params.items() if v is not None} if call.params else None
+    headers = wire.pdf_headers if op.returns_pdf else wire.json_headers
+    extensions = {"timeout": wire.timeout}
     streamed = _JsonStream.for_value(call.json)
-    if call.json is not None and streamed is None:
-        kwargs["json"] = call.json
-    # The clients send ``accept: application/json`` by default; only the forms need another.
-    if op.returns_pdf:
-        kwargs["headers"] = PDF_ACCEPT
-    request = http.build_request(op.method, op.url(**call.path_params), **kwargs)
     if streamed is None:
-        return request
-    request.headers["Content-Type"] = "application/json"
-    request.headers["Content-Length"] = str(streamed.length)
-    return httpx.Request(
-        request.method, request.url, headers=request.headers, stream=streamed, extensions=request.extensions
+        return httpx.Request(
+            op.method, url, params=params or None, headers=headers, json=call.json, extensions=extensions
+        )
+    # Declared here, the length stops httpx from adding its own, and the Host header comes as
+    # for any body; the stream then replaces the empty one.
+    body_headers = (("content-type", "application/json"), ("content-length", str(streamed.length)))
+    request = httpx.Request(
+        op.method, url, params=params or None, headers=(*headers, *body_headers), extensions=extensions
     )
+    request.stream = streamed
+    return request
 
 
 class _JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import unquote
 
 import httpx
@@ -20,28 +21,60 @@ def request_for(name: str) -> tuple[_core.Call, httpx.Request]:
     return _core.Call(op), httpx.Request(op.method, URL + op.path)
 
 
-def test_build_request_drops_unset_params_and_sets_accept():
-    # the clients send accept: application/json by default; the forms override it
-    with httpx.Client(base_url=URL, headers=_core.JSON_ACCEPT) as http:
-        renew = _core.build_request(
-            http,
-            _core.Call(OPERATIONS["renew_mailbox"], path_params={"id": "a b"}, params={"anni": 2, "x": None}),
-        )
-        assert renew.url.raw_path == b"/pec/a%20b/rinnovo?anni=2"
-        assert renew.headers["accept"] == "application/json"
-        assert renew.content == b""
-        pdf = _core.build_request(
-            http, _core.Call(OPERATIONS["download_activation_form"], path_params={"id": "1"})
-        )
-        assert pdf.headers["accept"].startswith("application/pdf")
-        post = _core.build_request(
-            http, _core.Call(OPERATIONS["add_user"], path_params={"id": "1"}, json={"a": 1})
-        )
-        assert (post.method, post.headers["content-type"], post.content) == (
-            "POST",
-            "application/json",
-            b'{"a":1}',
-        )
+def wire(base_url: str = URL + "/") -> _core.Wire:
+    defaults = httpx.Headers({"user-agent": "ua", "accept": "*/*", "authorization": "stale"})
+    return _core.Wire.of(base_url, defaults, "tok", httpx.Timeout(7.0, connect=2.0))
+
+
+def test_build_request_drops_unset_params_and_sets_accept_token_and_timeouts():
+    template = wire()
+    renew = _core.build_request(
+        template,
+        _core.Call(OPERATIONS["renew_mailbox"], path_params={"id": "a b"}, params={"anni": 2, "x": None}),
+    )
+    assert str(renew.url) == URL + "/pec/a%20b/rinnovo?anni=2"
+    assert renew.headers["accept"] == "application/json"
+    assert renew.headers.get_list("authorization") == ["Bearer tok"]
+    assert (renew.headers["host"], renew.headers["user-agent"]) == ("test.pec.openapi.it", "ua")
+    assert renew.extensions["timeout"] == {"connect": 2.0, "read": 7.0, "write": 7.0, "pool": 7.0}
+    assert renew.content == b""
+    assert "content-length" not in renew.headers
+    pdf = _core.build_request(
+        template, _core.Call(OPERATIONS["download_activation_form"], path_params={"id": "1"})
+    )
+    assert pdf.headers.get_list("accept") == ["application/pdf, text/plain"]
+    post = _core.build_request(
+        template, _core.Call(OPERATIONS["add_user"], path_params={"id": "1"}, json={"a": 1})
+    )
+    assert (post.method, post.headers["content-type"], post.headers["content-length"], post.content) == (
+        "POST",
+        "application/json",
+        "7",
+        b'{"a":1}',
+    )
+
+
+def test_a_long_body_is_streamed_with_host_and_declared_length():
+    document = "A" * (_core._JsonStream.LONG + 10)
+    call = _core.Call(OPERATIONS["activate_mailbox"], path_params={"id": "1"}, json={"documenti": [document]})
+    request = _core.build_request(wire(), call)
+    assert isinstance(request.stream, _core._JsonStream)
+    body = b"".join(request.stream)
+    assert json.loads(body) == {"documenti": [document]}
+    assert request.headers["content-length"] == str(len(body))
+    assert request.headers.get_list("host") == ["test.pec.openapi.it"]
+    assert "transfer-encoding" not in request.headers
+
+
+def test_build_request_keeps_a_base_url_path_prefix():
+    request = _core.build_request(
+        wire("http://127.0.0.1:8080/api/"), _core.Call(OPERATIONS["list_mailboxes"])
+    )
+    assert str(request.url) == "http://127.0.0.1:8080/api/pec"
+
+
+def test_the_token_is_out_of_the_wire_repr():
+    assert "tok" not in repr(wire())
 
 
 @pytest.mark.parametrize("value", ["..", ".", "...", "a/b", "?", "#", "%", "a/../b", "../pec", "x?y#z"])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import logging
+import threading
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -19,7 +23,7 @@ from pec_ext import (
 def test_token_not_in_repr_or_str(data):
     for cls in (PecClient, AsyncPecClient):
         client = cls(data.TOKEN)
-        for text in (repr(client), str(client), repr(vars(client)), repr(client._http.auth)):
+        for text in (repr(client), str(client), repr(vars(client)), repr(client._wire)):
             assert data.TOKEN not in text
         assert "***" in repr(client)
 
@@ -28,8 +32,9 @@ async def test_authorization_header_is_bearer(pec, api, data):
     await pec("get_mailbox", data.BOX_ID)
     (request,) = api.sent()
     assert request.headers["authorization"] == f"Bearer {data.TOKEN}"
-    # not a default header of the underlying client: it is added at send time
+    # not a default header of the underlying httpx client, and sent once
     assert "authorization" not in pec.client()._http.headers
+    assert request.headers.get_list("authorization") == [f"Bearer {data.TOKEN}"]
 
 
 async def test_token_from_the_environment(pec, api, data, monkeypatch):
@@ -136,3 +141,85 @@ async def test_no_redirect_is_followed(pec, api, data):
     with pytest.raises(PecError):
         await pec("get_mailbox", data.BOX_ID)
     assert len(api.sent()) == 1
+
+
+async def test_cookies_set_by_a_response_are_not_sent_back(pec, api, data):
+    # The API authenticates by token only: a cookie planted by a proxy or a broken server is ignored.
+    planted = httpx.Response(200, json=api.example("get_mailbox"), headers={"set-cookie": "s=1; Path=/"})
+    api.reply("get_mailbox", planted, planted)
+    client = pec.client()
+    for _ in range(2):
+        if pec.kind == "sync":
+            client.get_mailbox(data.BOX_ID)
+        else:
+            await client.get_mailbox(data.BOX_ID)
+    assert [request.headers.get("cookie") for request in api.sent()] == [None, None]
+
+
+async def test_a_closed_client_refuses_to_send(pec, api, data):
+    client = pec.client()
+    if pec.kind == "sync":
+        client.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            client.get_mailbox(data.BOX_ID)
+    else:
+        await client.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            await client.get_mailbox(data.BOX_ID)
+    assert api.sent() == []
+
+
+async def test_a_transport_failure_keeps_its_request(pec, api, data):
+    api.reply("get_mailbox", *[httpx.ConnectError("refused")] * 10)
+    with pytest.raises(PecError) as caught:
+        await pec("get_mailbox", data.BOX_ID, client_options={"max_retries": 0})
+    cause = caught.value.__cause__
+    assert isinstance(cause, httpx.ConnectError)
+    assert cause.request.url.path == f"/pec/{data.BOX_ID}"
+
+
+class _RecordingProxy(http.server.BaseHTTPRequestHandler):
+    """A forward proxy that answers itself: it records the request line it was sent."""
+
+    seen: ClassVar[list[str]] = []
+    answer: ClassVar[bytes] = b""
+
+    def do_GET(self) -> None:
+        self.seen.append(self.requestline)
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(self.answer)))
+        self.end_headers()
+        self.wfile.write(self.answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recording_proxy(api):
+    _RecordingProxy.seen = []
+    _RecordingProxy.answer = json.dumps(api.example("get_mailbox")).encode()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RecordingProxy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _RecordingProxy.seen
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("cls", [PecClient, AsyncPecClient])
+async def test_a_proxy_from_the_environment_is_used(cls, recording_proxy, data, monkeypatch):
+    proxy_url, seen = recording_proxy
+    for name in ("ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy_url)
+    client = cls(data.TOKEN, base_url="http://pec.example.invalid")
+    if cls is PecClient:
+        with client:
+            box = client.get_mailbox(data.BOX_ID)
+    else:
+        async with client:
+            box = await client.get_mailbox(data.BOX_ID)
+    assert box.id
+    assert seen == [f"GET http://pec.example.invalid/pec/{data.BOX_ID} HTTP/1.1"]
