@@ -133,7 +133,9 @@ class Wire:
 
     @classmethod
     def of(cls, base_url: str, defaults: httpx.Headers, token: str, timeout: httpx.Timeout) -> Wire:
-        common = [(k, v) for k, v in defaults.items() if k not in ("accept", "authorization")]
+        # Host first, as httpx orders it; given here, it is also there for a streamed body.
+        common = [("host", httpx.URL(base_url).netloc.decode("ascii"))]
+        common += [(k, v) for k, v in defaults.items() if k not in ("host", "accept", "authorization")]
         common.append(("authorization", f"Bearer {token}"))
         return cls(
             base_url=base_url.rstrip("/"),
@@ -154,14 +156,16 @@ def build_request(wire: Wire, call: Call) -> httpx.Request:
         return httpx.Request(
             op.method, url, params=params or None, headers=headers, json=call.json, extensions=extensions
         )
-    # Declared here, the length stops httpx from adding its own, and the Host header comes as
-    # for any body; the stream then replaces the empty one.
+    # With ``stream=`` httpx adds no header of its own: the template has Host, the body's are here.
     body_headers = (("content-type", "application/json"), ("content-length", str(streamed.length)))
-    request = httpx.Request(
-        op.method, url, params=params or None, headers=(*headers, *body_headers), extensions=extensions
+    return httpx.Request(
+        op.method,
+        url,
+        params=params or None,
+        headers=(*headers, *body_headers),
+        stream=streamed,
+        extensions=extensions,
     )
-    request.stream = streamed
-    return request
 
 
 class _JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import io
 
 import httpx
 import pytest
@@ -62,3 +63,28 @@ def test_pec_client_factory(pec_sandbox: Sandbox) -> None:
     with client as pec:
         assert pec.is_available("nobody@testcert.legalmail.it") is True
         assert pec.check_domain("legalmail.it") == []
+
+
+def _large_pdf(label: str) -> bytes:
+    """A valid PDF above the size from which pec_ext streams a JSON body (1 MiB)."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.add_metadata({"/Title": label, "/Padding": "x" * 1_200_000})
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.skipif(not HAS_CLIENT, reason="pec_ext.client is not there yet")
+async def test_a_streamed_upload_arrives_whole_in_process(pec_sandbox: Sandbox) -> None:
+    documents = [_large_pdf("modulo"), _large_pdf("identità")]
+    with pec_sandbox.client() as pec:
+        box = pec.register_mailbox(**box_body("stream.sync@testcert.legalmail.it"))
+        assert str(pec.activate_mailbox(box.id, documents).stato) == "in_evasione"
+    async with pec_sandbox.async_client() as apec:
+        box = await apec.register_mailbox(**box_body("stream.async@testcert.legalmail.it"))
+        assert str((await apec.activate_mailbox(box.id, documents)).stato) == "in_evasione"
+    for stored in pec_sandbox.mailboxes():
+        assert len(stored["documenti_attivazione"]) == 2

@@ -61,6 +61,7 @@ def test_a_long_body_is_streamed_with_host_and_declared_length():
     assert isinstance(request.stream, _core._JsonStream)
     body = b"".join(request.stream)
     assert json.loads(body) == {"documenti": [document]}
+    assert request.read() == body  # as an in-process transport (httpx.MockTransport) reads it
     assert request.headers["content-length"] == str(len(body))
     assert request.headers.get_list("host") == ["test.pec.openapi.it"]
     assert "transfer-encoding" not in request.headers
