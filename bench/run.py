@@ -251,7 +251,11 @@ def bench_async(p: Params) -> list[Row]:
         over_http = asyncio.run(_async_bench(url, n, concurrency, runs))
     in_process = asyncio.run(_async_bench(None, n, concurrency, runs))
     cases = [
-        ("loopback HTTP", over_http, "sandbox HTTP server in its own process (the bottleneck: see the notes)"),
+        (
+            "loopback HTTP",
+            over_http,
+            "sandbox HTTP server in its own process (the bottleneck: see the notes)",
+        ),
         ("in-process sb.transport()", in_process, "no socket: the clients' own cost at concurrency 64"),
     ]
     for where, results, note in cases:
