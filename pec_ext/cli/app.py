@@ -79,13 +79,28 @@ def json_option(f: F) -> F:
     )(f)
 
 
+def stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def confirm_or_refuse(yes: bool, question: str) -> None:
     """Ask on a terminal; without one, refuse unless ``--yes``: CI has no stdin, never block."""
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not stdin_is_terminal():
         raise click.UsageError("this is a paid operation and stdin is not a terminal: pass --yes to confirm")
     click.confirm(question, abort=True, err=True)
+
+
+def yes_option(f: F) -> F:
+    return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (scripts, CI).")(f)
+
+
+def confirm_paid(cfg: Config, yes: bool, items: list[tuple[str, str, int]], action: str) -> None:
+    """Show what a paid call will cost, then ask; without a terminal, go on only with ``--yes``."""
+    total = price_preview(cfg, items)
+    price = "an unknown amount" if total is None else f"EUR {total:.2f}"
+    confirm_or_refuse(yes, f"{action} on {cfg.describe_target()} for {price}?")
 
 
 def load_fields_file(path: str | None) -> dict[str, Any]:
@@ -285,10 +300,12 @@ def domain() -> None:
 
 @domain.command("check")
 @click.argument("dominio")
+@yes_option
 @json_option
 @pass_cfg
-def domain_check(cfg: Config, dominio: str) -> None:
+def domain_check(cfg: Config, dominio: str, yes: bool) -> None:
     """Check whether a domain can send and receive PEC (paid)."""
+    confirm_paid(cfg, yes, [("domini_pec", f"domain check of {dominio}", 1)], f"Check {dominio}")
     with cfg.client() as pec:
         eligible = pec.is_domain_eligible(dominio)
     if cfg.json:
@@ -419,7 +436,7 @@ def boxes_show(cfg: Config, box_id: str) -> None:
 @click.option("--autorinnovo/--no-autorinnovo", default=None, help="Renew automatically at expiry.")
 @click.option("--callback-url", default=None, help="URL called on every change of state.")
 @click.option("--own-domain", is_flag=True, help="casella_pec is on a certified domain the account owns.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (scripts, CI).")
+@yes_option
 @json_option
 @pass_cfg
 def boxes_register(
@@ -446,9 +463,8 @@ def boxes_register(
             own_domain=own_domain,
         )
         tipo = body["tipo_casella"]
-        total = price_preview(cfg, [(f"register.{tipo}", f"registration of a {tipo} box (first year)", 1)])
-        price = "an unknown amount" if total is None else f"EUR {total:.2f}"
-        confirm_or_refuse(yes, f"Register {body['casella_pec']} on {cfg.describe_target()} for {price}?")
+        item = (f"register.{tipo}", f"registration of a {tipo} box (first year)", 1)
+        confirm_paid(cfg, yes, [item], f"Register {body['casella_pec']}")
         box = pec.register_mailbox(body, own_domain=own_domain)
     show_box(cfg, box, f"registered {box.casella_pec}")
 
@@ -468,7 +484,7 @@ def boxes_activate(cfg: Config, box_id: str, documents: tuple[str, ...]) -> None
 
 @boxes.command("revoke")
 @click.argument("box_id", metavar="ID")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @json_option
 @pass_cfg
 def boxes_revoke(cfg: Config, box_id: str, yes: bool) -> None:
@@ -493,10 +509,11 @@ def space_value(_ctx: click.Context, param: click.Parameter, value: str | None) 
 @click.option("--disco", callback=space_value, help="Mailbox space in MB: +1024 adds, 3072 sets (x1024).")
 @click.option("--storico", callback=space_value, help="Archive space in MB: +1024 adds, 3072 sets (x1024).")
 @click.option("--conservazione", callback=space_value, help="Conservazione space in MB: +512 adds (x512).")
+@yes_option
 @json_option
 @pass_cfg
 def boxes_space(
-    cfg: Config, box_id: str, disco: str | None, storico: str | None, conservazione: str | None
+    cfg: Config, box_id: str, disco: str | None, storico: str | None, conservazione: str | None, yes: bool
 ) -> None:
     """Add to or set the box's spaces (paid; only upgrades)."""
     body = {
@@ -510,7 +527,15 @@ def boxes_space(
     }
     if not body:
         raise click.UsageError("give at least one of --disco, --storico, --conservazione")
+    from pec_ext.spaces import SPACE_STEPS, check_space_body
+
     with cfg.client() as pec:
+        current = pec.get_mailbox(box_id).to_dict()
+        items = []
+        for field, value in check_space_body(body, box=current).items():
+            added = int(value.lstrip("+")) if isinstance(value, str) else value - int(current.get(field) or 0)
+            items.append((f"space.{field}", f"{field}: {added:+d} MB", added // SPACE_STEPS[field]))
+        confirm_paid(cfg, yes, items, f"Change the spaces of box {box_id}")
         box = pec.change_space(box_id, **body)
     show_box(cfg, box, f"box {box_id}: space changed")
 
@@ -518,11 +543,18 @@ def boxes_space(
 @boxes.command("upgrade")
 @click.argument("box_id", metavar="ID")
 @click.argument("tipo", metavar="TYPE")
+@yes_option
 @json_option
 @pass_cfg
-def boxes_upgrade(cfg: Config, box_id: str, tipo: str) -> None:
+def boxes_upgrade(cfg: Config, box_id: str, tipo: str, yes: bool) -> None:
     """Upgrade the box type: STANDARD < BRONZE < SILVER < GOLD (paid)."""
+    from pec_ext.guards import check_upgrade
+
     with cfg.client() as pec:
+        current = pec.get_mailbox(box_id).tipo_casella
+        target = check_upgrade(current, tipo).value
+        item = (f"transform.{target}", f"type change {current} -> {target}", 1)
+        confirm_paid(cfg, yes, [item], f"Upgrade box {box_id} to {target}")
         box = pec.change_type(box_id, tipo)
     show_box(cfg, box, f"box {box_id}: now {box.tipo_casella}")
 
@@ -531,10 +563,19 @@ def boxes_upgrade(cfg: Config, box_id: str, tipo: str) -> None:
 @click.argument("box_id", metavar="ID")
 @click.argument("documents", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--space", type=int, default=None, help="Initial conservazione space in MB (x512).")
+@yes_option
 @json_option
 @pass_cfg
-def boxes_conservazione(cfg: Config, box_id: str, documents: tuple[str, ...], space: int | None) -> None:
+def boxes_conservazione(
+    cfg: Config, box_id: str, documents: tuple[str, ...], space: int | None, yes: bool
+) -> None:
     """Activate the conservazione service with the signed form (PDF; paid)."""
+    from pec_ext.spaces import SPACE_STEPS, check_size
+
+    step = SPACE_STEPS["spazio_conservazione"]
+    reserved = step if space is None else check_size("spazio_conservazione", space)
+    item = ("conservazione", f"conservazione service, {reserved} MB", reserved // step)
+    confirm_paid(cfg, yes, [item], f"Activate conservazione on box {box_id}")
     with cfg.client() as pec:
         box = pec.activate_conservation(box_id, list(documents), space=space)
     show_box(cfg, box, f"box {box_id}: conservazione active")
@@ -543,11 +584,18 @@ def boxes_conservazione(cfg: Config, box_id: str, documents: tuple[str, ...], sp
 @boxes.command("renew")
 @click.argument("box_id", metavar="ID")
 @click.option("--years", "anni", type=int, default=1, show_default=True, help="Years to renew for.")
+@yes_option
 @json_option
 @pass_cfg
-def boxes_renew(cfg: Config, box_id: str, anni: int) -> None:
+def boxes_renew(cfg: Config, box_id: str, anni: int, yes: bool) -> None:
     """Renew a box (paid)."""
+    from pec_ext.guards import check_years
+
+    years = check_years(anni)
     with cfg.client() as pec:
+        tipo = pec.get_mailbox(box_id).tipo_casella
+        item = (f"renew.{tipo}", f"renewal of a {tipo} box, {years} year(s)", years)
+        confirm_paid(cfg, yes, [item], f"Renew box {box_id} for {years} year(s)")
         box = pec.renew_mailbox(box_id, anni=anni)
     show_box(cfg, box, f"box {box_id}: renewed until {box.data_scadenza}")
 
@@ -563,10 +611,16 @@ def boxes_users() -> None:
 @click.option("--cognome", required=True)
 @click.option("--descrizione", required=True)
 @click.option("--email", "email_gestione_password", required=True, help="E-mail that manages the password.")
+@yes_option
 @json_option
 @pass_cfg
-def boxes_users_add(cfg: Config, /, box_id: str, **fields: str) -> None:
+def boxes_users_add(cfg: Config, /, box_id: str, yes: bool, **fields: str) -> None:
     """Add a user to a box (paid)."""
+    from pec_ext.guards import validate_user_body
+
+    user = validate_user_body(fields)
+    item = ("multiutenza", f"extra user {user['email_gestione_password']}", 1)
+    confirm_paid(cfg, yes, [item], f"Add a user to box {box_id}")
     with cfg.client() as pec:
         box = pec.add_user(box_id, **fields)
     show_box(cfg, box, f"box {box_id}: user added")
@@ -658,6 +712,7 @@ def comunica() -> None:
 @field_options(COMMUNICATION_FIELDS)
 @click.option("--pec-amministratore/--no-pec-amministratore", default=None)
 @click.option("--callback-url", default=None, help="URL called on every change of state.")
+@yes_option
 @json_option
 @pass_cfg
 def comunica_create(
@@ -666,6 +721,7 @@ def comunica_create(
     from_file: str | None,
     pec_amministratore: bool | None,
     callback_url: str | None,
+    yes: bool,
     **flags: Any,
 ) -> None:
     """Ask for a communication to the business register (paid)."""
@@ -673,7 +729,12 @@ def comunica_create(
         merge_fields(load_fields_file(from_file), {**flags, "pec_amministratore": pec_amministratore}),
         callback_url,
     )
+    from pec_ext.guards import validate_communication_body
+
     with cfg.client() as pec:
+        body = validate_communication_body(fields, strict_identifiers=pec.settings.strict_identifiers)
+        cost = ("comunica_pec", f"communication of {body['casella_pec']} to the business register", 1)
+        confirm_paid(cfg, yes, [cost], f"Communicate {body['casella_pec']}")
         item = pec.communicate_pec(**fields)
     show_comm(cfg, item, f"communication {item.id}")
 

@@ -44,9 +44,9 @@ def test_usage_errors_exit_2(pec: Pec) -> None:
 
 
 def test_domain_check_is_charged(pec: Pec, sb: Sandbox) -> None:
-    result = pec.ok("domain", "check", "testcert.legalmail.it")
+    result = pec.ok("domain", "check", "testcert.legalmail.it", "--yes")
     assert "testcert.legalmail.it: eligible for PEC" in result.stdout
-    assert pec.json("domain", "check", "legalmail.it") == {"dominio": "legalmail.it", "eligible": True}
+    assert pec.json("domain", "check", "legalmail.it", "-y") == {"dominio": "legalmail.it", "eligible": True}
     assert [e["operation"] for e in sb.ledger] == ["GET /domini_pec", "GET /domini_pec"]
 
 
@@ -213,25 +213,25 @@ def test_box_lifecycle(pec: Pec, sb: Sandbox, tmp_path: Path) -> None:
     assert pec.json("sandbox", "advance")["completed"] == 1
     assert pec.json("boxes", "show", box_id)["stato"] == "evasa"
 
-    assert pec.json("boxes", "upgrade", box_id, "silver")["tipo_casella"] == "SILVER"
-    box = pec.json("boxes", "space", box_id, "--disco", "+1024", "--storico", "4096")
+    assert pec.json("boxes", "upgrade", box_id, "silver", "--yes")["tipo_casella"] == "SILVER"
+    box = pec.json("boxes", "space", box_id, "--disco", "+1024", "--storico", "4096", "--yes")
     assert (box["spazio_disco"], box["spazio_storico"]) == (3072, 4096)
 
     cform = tmp_path / "conservazione.pdf"
     pec.ok("boxes", "form", box_id, "--conservazione", "-o", str(cform))
-    box = pec.json("boxes", "conservazione", box_id, str(cform), "--space", "1024")
+    box = pec.json("boxes", "conservazione", box_id, str(cform), "--space", "1024", "--yes")
     assert box["conservazione"] is True
     assert box["spazio_conservazione"] == 1024
-    assert pec.json("boxes", "space", box_id, "--conservazione", "+512")["spazio_conservazione"] == 1536
+    assert pec.json("boxes", "space", box_id, "--conservazione", "+512", "-y")["spazio_conservazione"] == 1536
 
     user = ["--nome", "Anna", "--cognome", "Bianchi", "--descrizione", "segreteria"]
-    pec.ok("boxes", "users", "add", box_id, *user, "--email", "anna@example.com")
+    pec.ok("boxes", "users", "add", box_id, *user, "--email", "anna@example.com", "--yes")
     [listed] = pec.json("boxes", "users", "list", box_id)
     assert listed["email_gestione_password"] == "anna@example.com"
     assert "anna@example.com" in pec.ok("boxes", "show", box_id).stdout
 
     before = pec.json("boxes", "show", box_id)["data_scadenza"]
-    after = pec.json("boxes", "renew", box_id, "--years", "2")["data_scadenza"]
+    after = pec.json("boxes", "renew", box_id, "--years", "2", "--yes")["data_scadenza"]
     assert int(after[-4:]) == int(before[-4:]) + 2
 
     operations = [e["operation"] for e in sb.ledger]
@@ -277,6 +277,58 @@ def test_revoke_asks_without_yes(pec: Pec) -> None:
     assert pec("boxes", "revoke", box_id).exit_code == ExitCode.USAGE
 
 
+PAID_COMMANDS = {
+    "domain check": lambda box_id, pdf: ["domain", "check", "legalmail.it"],
+    "space": lambda box_id, pdf: ["boxes", "space", box_id, "--disco", "+1024"],
+    "upgrade": lambda box_id, pdf: ["boxes", "upgrade", box_id, "GOLD"],
+    "conservazione": lambda box_id, pdf: ["boxes", "conservazione", box_id, pdf],
+    "renew": lambda box_id, pdf: ["boxes", "renew", box_id],
+    "users add": lambda box_id, pdf: [
+        "boxes", "users", "add", box_id, "--nome", "A", "--cognome", "B", "--descrizione", "c",
+        "--email", "a@example.com",
+    ],
+    "comunica create": lambda box_id, pdf: ["comunica", "create", *flags(COMPANY)],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(PAID_COMMANDS))
+def test_every_paid_command_needs_yes_without_a_terminal(
+    pec: Pec, sb: Sandbox, tmp_path: Path, command: str
+) -> None:
+    box_id = pec.active_box()
+    pdf = tmp_path / "form.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n")  # refused before the documents are read
+    balance, ledger = sb.balance, len(sb.ledger)
+    result = pec(*PAID_COMMANDS[command](box_id, str(pdf)))
+    assert result.exit_code == ExitCode.USAGE, (result.stdout, result.stderr)
+    assert "--yes" in result.stderr
+    assert "EUR" in result.stderr  # the price was shown before refusing
+    assert (sb.balance, len(sb.ledger)) == (balance, ledger)
+
+
+def test_a_paid_command_asks_on_a_terminal(pec: Pec, sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    box_id = pec.active_box()
+    balance = sb.balance
+    monkeypatch.setattr("pec_ext.cli.app.stdin_is_terminal", lambda: True)
+    declined = pec("boxes", "renew", box_id, input="n\n")
+    assert declined.exit_code != 0
+    assert "Renew box" in declined.stderr
+    assert sb.balance == balance
+    accepted = pec("boxes", "renew", box_id, "--years", "2", input="y\n")
+    assert accepted.exit_code == 0, accepted.stderr
+    assert sb.balance == balance - 2 * 8.0  # two years of a BRONZE box
+
+
+def test_price_preview_of_a_space_change_counts_the_units(pec: Pec, sb: Sandbox) -> None:
+    box_id = pec.active_box()
+    result = pec.ok("boxes", "space", box_id, "--disco", "+2048", "--storico", "3072", "--yes")
+    # +2048 MB of disco (2 x 1024) and storico from 1024 to 3072 (2 x 1024), at 2.00 each
+    assert "spazio_disco: +2048 MB" in result.stderr
+    assert "spazio_storico: +2048 MB" in result.stderr
+    assert "8.00" in result.stderr
+    assert sb.ledger[-1]["amount"] == pytest.approx(8.0)
+
+
 def test_expiring(pec: Pec, sb: Sandbox) -> None:
     first = pec.active_box()
     sb.clock.advance(90 * 86400)
@@ -308,7 +360,7 @@ def test_expiring(pec: Pec, sb: Sandbox) -> None:
 
 def test_communication_lifecycle(pec: Pec, sb: Sandbox, tmp_path: Path) -> None:
     assert pec.json("comunica", "list") == []
-    created = pec.json("comunica", "create", *flags(COMPANY))
+    created = pec.json("comunica", "create", *flags(COMPANY), "--yes")
     comm_id = created["id"]
     assert created["stato"] == "codice_in_richiesta"
     assert comm_id in pec.ok("comunica", "list").stdout
@@ -338,7 +390,8 @@ def test_communication_lifecycle(pec: Pec, sb: Sandbox, tmp_path: Path) -> None:
 def test_communication_from_file_and_validation(pec: Pec, tmp_path: Path) -> None:
     path = tmp_path / "company.json"
     path.write_text(json.dumps(COMPANY))
-    assert pec.json("comunica", "create", "--from-file", str(path))["casella_pec"] == COMPANY["casella_pec"]
+    created = pec.json("comunica", "create", "--from-file", str(path), "--yes")
+    assert created["casella_pec"] == COMPANY["casella_pec"]
     result = pec("comunica", "create", "--from-file", str(path), "--qualifica", "PRESIDENTE")
     assert result.exit_code == ExitCode.VALIDATION
     assert "qualifica" in result.stderr
