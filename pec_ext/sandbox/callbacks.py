@@ -50,7 +50,8 @@ def normalise(raw: object) -> Record | None:
     data = raw.get("data", {})
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ValueError("callback.url must be an http(s) URL")
-    if method not in ("POST", "JSON") or not isinstance(field, str) or not isinstance(data, dict | list):
+    # The spec's Callback.data is an object; an array is refused as the client's guard refuses it.
+    if method not in ("POST", "JSON") or not isinstance(field, str) or not isinstance(data, dict):
         raise ValueError("callback has an invalid method, field or data")
     return {"url": url, "field": field, "method": method, "data": data}
 

@@ -116,6 +116,7 @@ CASES: list[tuple[str, str, Any, int, int, str]] = [
     ("POST", "/pec", box_body("not an address"), 406, 208, "invalid casella_pec"),
     ("POST", "/pec", box_body(callback="https://x"), 406, 903, "callback not valid"),
     ("POST", "/pec", box_body(callback={"url": "ftp://x"}), 406, 903, "callback not valid"),
+    ("POST", "/pec", box_body(callback={"url": "https://x", "data": [1]}), 406, 903, "callback not valid"),
     ("POST", "/pec", [1, 2], 400, 920, "the request body must be a JSON object"),
     # GET /pec/{id}
     ("GET", "/pec/123", None, 400, 201, "Wrong id"),
