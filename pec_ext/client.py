@@ -68,7 +68,7 @@ class _ClientBase:
     """Configuration shared by both clients."""
 
     _http: httpx.Client | httpx.AsyncClient
-    _wire: _core.Wire
+    _transport: httpx.BaseTransport | httpx.AsyncBaseTransport
 
     def __init__(
         self,
@@ -79,25 +79,28 @@ class _ClientBase:
         timeout: float | httpx.Timeout,
         max_retries: int,
         strict_identifiers: bool | None,
+        http_class: type[httpx.Client] | type[httpx.AsyncClient],
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
     ) -> None:
         self.settings = _settings(environment, strict_identifiers)
         self.base_url = base_url or BASE_URLS[self.settings.environment]
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ValidationError("max_retries", max_retries, "an integer >= 0")
         self.max_retries = max_retries
-        self._token = _token(token)
-        self._http_options: dict[str, Any] = {
-            "base_url": self.base_url,
-            "timeout": timeout,
-            "headers": {"user-agent": USER_AGENT},
-            "follow_redirects": False,
-        }
-
-    def _connect(self, http: httpx.Client | httpx.AsyncClient) -> _core.Wire:
-        """The request template; the token moves into it and leaves the instance."""
-        wire = _core.Wire.of(self.base_url, http.headers, self._token, http.timeout)
-        del self._token
-        return wire
+        secret = _token(token)
+        self._http = http_class(
+            transport=transport,  # type: ignore[arg-type]  # each client passes its own kind
+            base_url=self.base_url,
+            timeout=timeout,
+            headers={"user-agent": USER_AGENT},
+            follow_redirects=False,
+        )
+        # Requests go to the transport directly: the httpx client only resolves it (proxies from
+        # the environment included) and closes it. Its per-request machinery (auth and redirect
+        # flows, cookie jar, header merging) doubled the cost of a call and serves no purpose
+        # here: the token is in the template, redirects are errors, and the API sets no cookies.
+        self._wire = _core.Wire.of(self.base_url, self._http.headers, secret, self._http.timeout)
+        self._transport = self._http._transport_for_url(httpx.URL(self.base_url))
 
     def _request(self, call: Call) -> httpx.Request:
         if self._http.is_closed:
@@ -117,6 +120,7 @@ class PecClient(_ClientBase):
     """Synchronous client. Use as a context manager, or call :meth:`close`."""
 
     _http: httpx.Client
+    _transport: httpx.BaseTransport
 
     def __init__(
         self,
@@ -136,14 +140,9 @@ class PecClient(_ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             strict_identifiers=strict_identifiers,
+            http_class=httpx.Client,
+            transport=transport,
         )
-        self._http = httpx.Client(transport=transport, **self._http_options)
-        self._wire = self._connect(self._http)
-        # Requests go to the transport directly: the httpx client only resolves it (proxies from
-        # the environment included) and closes it. Its per-request machinery (auth and redirect
-        # flows, cookie jar, header merging) doubled the cost of a call and serves no purpose
-        # here: the token is in the template, redirects are errors, and the API sets no cookies.
-        self._transport = self._http._transport_for_url(httpx.URL(self.base_url))
 
     def __enter__(self) -> PecClient:
         return self
@@ -351,6 +350,7 @@ class AsyncPecClient(_ClientBase):
     """Asynchronous client; mirrors :class:`PecClient` method for method."""
 
     _http: httpx.AsyncClient
+    _transport: httpx.AsyncBaseTransport
 
     def __init__(
         self,
@@ -370,11 +370,9 @@ class AsyncPecClient(_ClientBase):
             timeout=timeout,
             max_retries=max_retries,
             strict_identifiers=strict_identifiers,
+            http_class=httpx.AsyncClient,
+            transport=transport,
         )
-        self._http = httpx.AsyncClient(transport=transport, **self._http_options)
-        self._wire = self._connect(self._http)
-        # As in PecClient: the transport is called directly.
-        self._transport = self._http._transport_for_url(httpx.URL(self.base_url))
 
     async def __aenter__(self) -> AsyncPecClient:
         return self
