@@ -7,7 +7,7 @@ from urllib.parse import unquote
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pec_ext import OutcomeUnknownError, RequestTimeoutError, TransportError, _core
@@ -141,3 +141,55 @@ def test_only_idempotent_operations_are_marked_so():
         "download_activation_form", "download_conservation_form", "download_power_of_attorney",
     }  # fmt: skip
     assert all(OPERATIONS[name].method == "GET" for name in resendable)
+
+
+PATH_VALUES = st.text(min_size=1, max_size=30).filter(lambda v: v.strip() != "")
+QUERY = st.dictionaries(
+    st.sampled_from(["anni", "page", "x"]), st.one_of(st.none(), st.integers(0, 99), st.text(max_size=8))
+)
+BODIES = st.one_of(
+    st.none(),
+    st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=12), st.booleans())),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=st.sampled_from(sorted(OPERATIONS)),
+    value=PATH_VALUES,
+    params=QUERY,
+    body=BODIES,
+    base=st.sampled_from([URL, URL + "/", "http://127.0.0.1:8080", "http://localhost:9/api/"]),
+)
+def test_the_template_builds_what_httpx_client_would_send(name, value, params, body, base):
+    """The request handed to the transport equals the one httpx.Client would have sent."""
+    op = OPERATIONS[name]
+    path_params = {field: value for field in ("id", "pec", "dominio") if "{" + field + "}" in op.path}
+    call = _core.Call(op, path_params=path_params, params=params, json=body)
+    timeout = httpx.Timeout(12.0)
+    with httpx.Client(base_url=base, headers={"user-agent": "ua"}, timeout=timeout) as http:
+        ours = _core.build_request(_core.Wire.of(base, http.headers, "tok", timeout), call)
+        theirs = http.build_request(
+            op.method,
+            op.url(**path_params),
+            params={k: v for k, v in params.items() if v is not None} or None,
+            json=body,
+            headers=_core.PDF_ACCEPT if op.returns_pdf else _core.JSON_ACCEPT,
+        )
+    theirs.headers["authorization"] = "Bearer tok"  # what an httpx.Auth would add
+    assert (ours.method, str(ours.url)) == (theirs.method, str(theirs.url))
+    assert sorted(ours.headers.multi_items()) == sorted(theirs.headers.multi_items())
+    assert ours.read() == theirs.read()
+    assert ours.extensions == theirs.extensions
+
+
+def test_a_streamed_body_is_byte_for_byte_what_httpx_would_send():
+    body = {"documenti": ["QUJD" * 300_000, 'é"\\'], "n": 1, "ok": True, "none": None}
+    call = _core.Call(OPERATIONS["activate_mailbox"], path_params={"id": "1"}, json=body)
+    with httpx.Client(base_url=URL, headers={"user-agent": "ua"}) as http:
+        ours = _core.build_request(_core.Wire.of(URL, http.headers, "tok", http.timeout), call)
+        theirs = http.build_request("PATCH", "/pec/1/attivazione", json=body, headers=_core.JSON_ACCEPT)
+    theirs.headers["authorization"] = "Bearer tok"
+    assert isinstance(ours.stream, _core._JsonStream)
+    assert sorted(ours.headers.multi_items()) == sorted(theirs.headers.multi_items())
+    assert ours.read() == theirs.read()
