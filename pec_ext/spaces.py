@@ -24,6 +24,7 @@ __all__ = [
     "check_size",
     "check_space_body",
     "space_absolute_body",
+    "space_added",
     "space_increment_body",
 ]
 
@@ -194,3 +195,11 @@ def check_space_body(body: object, *, box: Mapping[str, Any] | None = None) -> d
             _absolute(box, absolutes, allow_empty=bool(increments)) if box is not None else absolutes
         )
     return {field: result[field] for field in SPACE_STEPS if field in result}
+
+
+def space_added(body: Mapping[str, str | int], box: Mapping[str, Any]) -> dict[str, int]:
+    """The MB each field of a checked body (``check_space_body``) adds to ``box``, for pricing."""
+    return {
+        field: int(value[1:]) if isinstance(value, str) else value - _current(box, field)
+        for field, value in body.items()
+    }

@@ -527,14 +527,15 @@ def boxes_space(
     }
     if not body:
         raise click.UsageError("give at least one of --disco, --storico, --conservazione")
-    from pec_ext.spaces import SPACE_STEPS, check_space_body
+    from pec_ext.spaces import SPACE_STEPS, check_space_body, space_added
 
     with cfg.client() as pec:
         current = pec.get_mailbox(box_id).to_dict()
-        items = []
-        for field, value in check_space_body(body, box=current).items():
-            added = int(value.lstrip("+")) if isinstance(value, str) else value - int(current.get(field) or 0)
-            items.append((f"space.{field}", f"{field}: {added:+d} MB", added // SPACE_STEPS[field]))
+        added = space_added(check_space_body(body, box=current), current)
+        items = [
+            (f"space.{field}", f"{field}: {mb:+d} MB", mb // SPACE_STEPS[field])
+            for field, mb in added.items()
+        ]
         confirm_paid(cfg, yes, items, f"Change the spaces of box {box_id}")
         box = pec.change_space(box_id, **body)
     show_box(cfg, box, f"box {box_id}: space changed")

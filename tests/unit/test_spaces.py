@@ -175,3 +175,11 @@ def test_check_space_body_total(body: Any, box: Any) -> None:
     _result, error = outcome(spaces.check_space_body, body, box=box)
     if error is not None:
         assert error.field
+
+
+def test_space_added_counts_increments_and_absolute_targets() -> None:
+    box = {"tipo_casella": "GOLD", "conservazione": True, "spazio_disco": 2048, "spazio_storico": "1024"}
+    body = spaces.check_space_body({"spazio_disco": "+1024", "spazio_storico": 4096}, box=box)
+    assert spaces.space_added(body, box) == {"spazio_disco": 1024, "spazio_storico": 3072}
+    # a field the box does not report yet starts from 0
+    assert spaces.space_added({"spazio_conservazione": 1024}, box) == {"spazio_conservazione": 1024}
