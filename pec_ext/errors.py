@@ -20,9 +20,12 @@ The tree::
     ├── TransportError                       the request could not be completed
     │   └── RequestTimeoutError              ... because it timed out
     ├── OutcomeUnknownError                  a paid call may or may not have been applied
-    └── WaitError                            wait_for_mailbox / wait_for_communication ended early
-        ├── UnexpectedStateError             ... on a final state it was not waiting for
-        └── WaitTimeoutError                 ... out of time
+    ├── WaitError                            wait_for_mailbox / wait_for_communication ended early
+    │   ├── UnexpectedStateError             ... on a final state it was not waiting for
+    │   └── WaitTimeoutError                 ... out of time
+    └── CallbackError                        a received callback was refused (pec_ext.callbacks)
+        ├── MalformedCallbackError (also ValueError)  neither delivery mode, not JSON, not a record
+        └── ForgedCallbackError              no valid token, or not the token of the record named
 
 ``ApiError.code`` is the envelope's numeric ``error``; :class:`ErrorCode` gives every code
 documented in the spec a stable symbolic name.
@@ -249,6 +252,22 @@ class UnexpectedStateError(WaitError):
 
 class WaitTimeoutError(WaitError):
     """A wait ran out of time."""
+
+
+class CallbackError(PecError):
+    """A received callback was refused; ``reason`` says what was wrong with it."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class MalformedCallbackError(CallbackError, ValueError):
+    """A body that is neither delivery mode, not JSON where JSON is due, or not a PEC record."""
+
+
+class ForgedCallbackError(CallbackError):
+    """A callback without a valid token, or whose token is not the one of the record it names."""
 
 
 _ERROR_BY_STATUS: dict[int, type[ApiError]] = {

@@ -1,0 +1,400 @@
+"""Receiving callbacks: verify the token, confirm with the API, run each handler once per transition.
+
+>>> receiver = CallbackReceiver(secret, PecClient(), on_mailbox=box_changed, store="callbacks.sqlite")
+>>> app = receiver.asgi_app()        # uvicorn module:app, or mount it in any ASGI framework
+>>> app = receiver.wsgi_app()        # gunicorn, mod_wsgi, wsgiref
+>>> reply = receiver.handle(body, content_type)   # your own route: answer reply.status_code
+
+For every delivery, in this order: :func:`pec_ext.callbacks.parse` (400 when malformed); the token
+(403 when missing, wrong, or not the token of the record named); a free GET of the record, whose
+``stato`` and contents replace what the body claimed (403 when the account has no such record, 503
+when the API cannot be reached); a claim of the transition in the store (200 when already handled,
+503 while another receiver handles it); the handler (200; 500 when it raises, the claim released so
+that the provider's retry runs it again).
+
+The pipeline is written once as a generator of steps; :meth:`CallbackReceiver.handle` runs them
+with a :class:`~pec_ext.PecClient`, :meth:`CallbackReceiver.handle_async` with either client
+(blocking work, the store and synchronous handlers, in worker threads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hmac
+import inspect
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .callback_store import Claim, SqliteTransitionStore, Transition, TransitionStore
+from .callbacks import (
+    MAX_CALLBACK_BYTES,
+    TOKEN_FIELD,
+    CallbackEvent,
+    RecordKind,
+    parse,
+    secret_bytes,
+    verify_token,
+)
+from .errors import (
+    ForgedCallbackError,
+    MalformedCallbackError,
+    NotFoundError,
+    PecError,
+    ValidationError,
+)
+
+__all__ = ["CallbackReceiver", "CallbackReply", "Handler", "asgi_app", "wsgi_app"]
+
+logger = logging.getLogger("pec_ext.callbacks")
+
+Handler = Callable[[CallbackEvent], Any]
+"""Called with the confirmed event; may be ``async def`` under the ASGI app / ``handle_async``."""
+
+BUSY_RETRY_AFTER = 5
+
+
+@dataclass(frozen=True)
+class CallbackReply:
+    """What to answer the provider: ``status_code``, and a small JSON body saying why."""
+
+    status_code: int
+    outcome: str
+    message: str
+    event: CallbackEvent | None = None
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        headers = [("content-type", "application/json")]
+        if self.status_code == 503:
+            headers.append(("retry-after", str(BUSY_RETRY_AFTER)))
+        return headers
+
+    def body(self) -> bytes:
+        out: dict[str, Any] = {"outcome": self.outcome, "message": self.message}
+        if self.event is not None:
+            out.update(kind=self.event.kind.value, id=self.event.id, stato=str(self.event.stato))
+        return json.dumps(out).encode()
+
+
+# -- the steps the pipeline yields to its driver ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    kind: RecordKind
+    id: str
+
+
+@dataclass(frozen=True)
+class _Store:
+    action: str  # "claim", "complete" or "release"
+    transition: Transition
+    ticket: str
+
+
+@dataclass(frozen=True)
+class _Handle:
+    handler: Handler
+    event: CallbackEvent
+
+
+_Step = _Fetch | _Store | _Handle
+_Pipeline = Generator[_Step, Any, CallbackReply]
+
+_GETTERS = {RecordKind.MAILBOX: "get_mailbox", RecordKind.COMMUNICATION: "get_communication"}
+
+
+class CallbackReceiver:
+    """Authenticates, confirms and de-duplicates callbacks, then calls the handler for their kind.
+
+    ``client`` reads the record back (a :class:`~pec_ext.PecClient`, or an
+    :class:`~pec_ext.AsyncPecClient` for :meth:`handle_async`). ``store`` remembers the handled
+    transitions: a path (an SQLite file, shared by every process given it) or any
+    :class:`~pec_ext.callback_store.TransitionStore`. ``urls``, when given, are the only callback
+    URLs accepted (tokens are bound to the URL they were made for). ``field`` is the form field of
+    ``method: "POST"`` callbacks.
+    """
+
+    def __init__(
+        self,
+        secret: str | bytes,
+        client: Any,
+        *,
+        on_mailbox: Handler | None = None,
+        on_communication: Handler | None = None,
+        store: TransitionStore | str | Path = "pec-callbacks.sqlite",
+        urls: Iterable[str] | None = None,
+        field: str = "data",
+    ) -> None:
+        self._secret = secret_bytes(secret)
+        self.client = client
+        self.handlers: Mapping[RecordKind, Handler | None] = {
+            RecordKind.MAILBOX: on_mailbox,
+            RecordKind.COMMUNICATION: on_communication,
+        }
+        self.store: TransitionStore = SqliteTransitionStore(store) if isinstance(store, str | Path) else store
+        self.urls = frozenset(urls) if urls is not None else None
+        self.field = field
+
+    # -- the pipeline, once for both drivers ----------------------------------------------------
+
+    def _pipeline(self, body: bytes, content_type: str | None) -> _Pipeline:
+        try:
+            claimed = parse(body, content_type, self.field)
+            self._authenticate(claimed)
+        except MalformedCallbackError as exc:
+            return CallbackReply(400, "malformed", exc.reason)
+        except ForgedCallbackError as exc:
+            logger.warning("callback refused: %s", exc.reason)
+            return CallbackReply(403, "forged", exc.reason)
+        try:
+            record = yield _Fetch(claimed.kind, claimed.id)
+        except NotFoundError:
+            reason = f"the account has no {claimed.kind.value} {claimed.id}"
+            logger.warning("callback refused: %s", reason)
+            return CallbackReply(403, "forged", reason)
+        except (PecError, OSError) as exc:
+            return CallbackReply(503, "unconfirmed", f"could not read the record back: {exc}")
+        try:
+            event = self._confirm(claimed, record)
+        except ForgedCallbackError as exc:
+            logger.warning("callback refused: %s", exc.reason)
+            return CallbackReply(403, "forged", exc.reason)
+        transition = Transition(event.kind.value, event.id, str(event.stato))
+        ticket = uuid.uuid4().hex
+        claim = yield _Store("claim", transition, ticket)
+        if claim is Claim.DONE:
+            return CallbackReply(200, "duplicate", "this transition was handled already", event)
+        if claim is Claim.BUSY:
+            return CallbackReply(503, "busy", "another receiver is handling this transition now", event)
+        handler = self.handlers.get(event.kind)
+        if handler is not None:
+            try:
+                yield _Handle(handler, event)
+            except Exception as exc:
+                logger.exception("callback handler failed for %s %s %s", event.kind, event.id, event.stato)
+                yield _Store("release", transition, ticket)
+                return CallbackReply(500, "handler_failed", f"the handler raised {type(exc).__name__}", event)
+        yield _Store("complete", transition, ticket)
+        return CallbackReply(200, "handled", "handled", event)
+
+    def _authenticate(self, event: CallbackEvent) -> None:
+        if self.urls is not None and event.callback_url not in self.urls:
+            raise ForgedCallbackError(f"callback.url {event.callback_url!r} is not one this receiver serves")
+        verify_token(self._secret, event.callback_url, event.token)
+
+    def _confirm(self, claimed: CallbackEvent, record: Any) -> CallbackEvent:
+        """The event as the API shows the record now; the body only said which record to read."""
+        if getattr(record, "id", None) != claimed.id:
+            raise ForgedCallbackError(f"the API returned another record for {claimed.id}")
+        callback = getattr(record, "callback", None)
+        to_dict = getattr(callback, "to_dict", None)
+        stored = to_dict() if callable(to_dict) else {}
+        data = stored.get("data") if isinstance(stored, dict) else None
+        stored_token = data.get(TOKEN_FIELD) if isinstance(data, dict) else None
+        # A token is bound to a URL, not to a record (the id does not exist when it is made): the
+        # record itself must carry it, or a token seen once could vouch for any record.
+        if not isinstance(stored_token, str) or not _same(stored_token, claimed.token or ""):
+            raise ForgedCallbackError(f"the token is not the one {claimed.kind.value} {claimed.id} was given")
+        return dataclasses.replace(
+            claimed,
+            stato=record.stato,
+            record=record,
+            confirmed=True,
+            claimed_stato=claimed.stato,
+        )
+
+    # -- drivers --------------------------------------------------------------------------------
+
+    def handle(self, body: bytes, content_type: str | None) -> CallbackReply:
+        """Receive one delivery, synchronously; answer ``reply.status_code`` to the provider."""
+        if inspect.iscoroutinefunction(getattr(self.client, "get_mailbox", None)):
+            raise ValidationError("client", self.client, "a PecClient (use handle_async with AsyncPecClient)")
+        pipeline = self._pipeline(body, content_type)
+        return _drive(pipeline, self._run_step)
+
+    def _run_step(self, step: _Step) -> Any:
+        if isinstance(step, _Fetch):
+            return getattr(self.client, _GETTERS[step.kind])(step.id)
+        if isinstance(step, _Store):
+            return getattr(self.store, step.action)(step.transition, step.ticket)
+        result = step.handler(step.event)
+        if inspect.isawaitable(result):
+            _close(result)
+            raise TypeError("an async handler needs handle_async (or the ASGI app)")
+        return result
+
+    async def handle_async(self, body: bytes, content_type: str | None) -> CallbackReply:
+        """Receive one delivery without blocking the event loop."""
+        pipeline = self._pipeline(body, content_type)
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                step = pipeline.throw(error) if error is not None else pipeline.send(value)
+            except StopIteration as stop:
+                reply: CallbackReply = stop.value
+                return reply
+            try:
+                value, error = await self._run_step_async(step), None
+            except Exception as exc:
+                value, error = None, exc
+
+    async def _run_step_async(self, step: _Step) -> Any:
+        if isinstance(step, _Fetch):
+            getter = getattr(self.client, _GETTERS[step.kind])
+            if inspect.iscoroutinefunction(getter):
+                return await getter(step.id)
+            return await asyncio.to_thread(getter, step.id)
+        if isinstance(step, _Store):
+            return await asyncio.to_thread(getattr(self.store, step.action), step.transition, step.ticket)
+        if inspect.iscoroutinefunction(step.handler):
+            return await step.handler(step.event)
+        result = await asyncio.to_thread(step.handler, step.event)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    # -- mounting -------------------------------------------------------------------------------
+
+    def asgi_app(self) -> Callable[..., Awaitable[None]]:
+        """A plain ASGI 3 application answering every ``POST`` (mount it at your callback path)."""
+        return asgi_app(self)
+
+    def wsgi_app(self) -> Callable[..., Iterable[bytes]]:
+        """A plain WSGI application answering every ``POST`` (mount it at your callback path)."""
+        return wsgi_app(self)
+
+
+def _drive(pipeline: _Pipeline, run: Callable[[_Step], Any]) -> CallbackReply:
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = pipeline.throw(error) if error is not None else pipeline.send(value)
+        except StopIteration as stop:
+            reply: CallbackReply = stop.value
+            return reply
+        try:
+            value, error = run(step), None
+        except Exception as exc:
+            value, error = None, exc
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
+
+
+def _close(awaitable: Any) -> None:
+    close = getattr(awaitable, "close", None)
+    if callable(close):
+        close()
+
+
+# -- plain ASGI and WSGI applications -----------------------------------------------------------
+
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def _plain(status: int, outcome: str, message: str) -> CallbackReply:
+    return CallbackReply(status, outcome, message)
+
+
+def _method_not_allowed() -> CallbackReply:
+    return _plain(405, "method_not_allowed", "callbacks are delivered with POST")
+
+
+def _too_large(size: int | None = None) -> CallbackReply:
+    shown = f"{size} bytes, " if size is not None else ""
+    return _plain(413, "too_large", f"the body is {shown}more than {MAX_CALLBACK_BYTES} bytes")
+
+
+def asgi_app(receiver: CallbackReceiver) -> Callable[..., Awaitable[None]]:
+    """An ASGI 3 application: every ``POST`` is a delivery for ``receiver``."""
+
+    async def app(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        reply = await _asgi_reply(receiver, scope, receive)
+        await send({
+            "type": "http.response.start",
+            "status": reply.status_code,
+            "headers": [(k.encode(), v.encode()) for k, v in reply.headers],
+        })  # fmt: skip
+        await send({"type": "http.response.body", "body": reply.body()})
+
+    return app
+
+
+async def _asgi_reply(
+    receiver: CallbackReceiver, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]]
+) -> CallbackReply:
+    if scope.get("method") != "POST":
+        return _method_not_allowed()
+    content_type = None
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-type":
+            content_type = value.decode("latin-1")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return _plain(400, "malformed", "the client went away before the body was complete")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_CALLBACK_BYTES:
+            return _too_large()
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return await receiver.handle_async(b"".join(chunks), content_type)
+
+
+def wsgi_app(receiver: CallbackReceiver) -> Callable[..., Iterable[bytes]]:
+    """A WSGI application: every ``POST`` is a delivery for ``receiver``."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        reply = _wsgi_reply(receiver, environ)
+        status = f"{reply.status_code} {_REASONS.get(reply.status_code, '')}".rstrip()
+        start_response(status, reply.headers)
+        return [reply.body()]
+
+    return app
+
+
+def _wsgi_reply(receiver: CallbackReceiver, environ: dict[str, Any]) -> CallbackReply:
+    if environ.get("REQUEST_METHOD") != "POST":
+        return _method_not_allowed()
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _plain(400, "malformed", "Content-Length is not a number")
+    if length < 0:
+        return _plain(400, "malformed", "Content-Length is negative")
+    if length > MAX_CALLBACK_BYTES:
+        return _too_large(length)
+    body = environ["wsgi.input"].read(length) if length else b""
+    return receiver.handle(body, environ.get("CONTENT_TYPE"))
