@@ -16,8 +16,12 @@ Behaviour worth knowing:
   credit, 906 missing field, 907 missing activation documents, 908 not a p7m, 909 box not active,
   910 nothing to modify, 911 bad ``anni``, 920 body not a JSON object). See ``errors.ERRORS``.
 * A callback fires on every change of ``stato`` of a record whose request carried one.
+* A receiver that does not answer, or answers 408/429/5xx, is retried with a doubling backoff
+  (``callback_attempts``, ``callback_backoff``); in-process the retries happen inline, behind
+  :class:`SandboxServer` a worker thread delivers so that no API answer waits for a receiver.
 * Admin paths outside the API: ``POST /_sandbox/advance`` (``{"seconds": N}`` optional),
-  ``GET /_sandbox/state``, ``POST /_sandbox/reset``; they need no token.
+  ``GET /_sandbox/state``, ``POST /_sandbox/reset``, ``GET /_sandbox/callbacks`` (every delivery
+  and its attempts: number, status, elapsed); they need no token.
 """
 
 from __future__ import annotations

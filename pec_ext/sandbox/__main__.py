@@ -27,13 +27,25 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         default=0.0,
         help="simulated seconds before queued processing comes due",
     )
+    parser.add_argument(
+        "--callback-attempts", type=int, default=5, help="tries per callback before giving up"
+    )
+    parser.add_argument(
+        "--callback-backoff", type=float, default=0.5, help="seconds before the 2nd try, doubling after"
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    sandbox = Sandbox(balance=args.balance, db_path=args.db, processing_delay=args.processing_delay)
+    sandbox = Sandbox(
+        balance=args.balance,
+        db_path=args.db,
+        processing_delay=args.processing_delay,
+        callback_attempts=args.callback_attempts,
+        callback_backoff=args.callback_backoff,
+    )
     server = SandboxServer(sandbox, args.host, args.port, verbose=args.verbose)
     print(f"PEC sandbox listening on {server.url}", flush=True)
     print(f"advance processing with: curl -X POST {server.url}/_sandbox/advance", flush=True)

@@ -15,7 +15,7 @@ import httpx
 
 from . import app
 from .auth import TokenTable
-from .callbacks import CallbackSender, HttpCallbackSender, SentCallback, deliver
+from .callbacks import CallbackDispatcher, CallbackSender, HttpCallbackSender, SentCallback
 from .clock import Clock, ManualClock
 from .errors import SandboxError
 from .lifecycle import Context, apply_job
@@ -47,6 +47,8 @@ class Sandbox:
         owner: str = "sandbox@example.com",
         callback_sender: CallbackSender | None = None,
         db_path: str | Path | None = None,
+        callback_attempts: int = 5,
+        callback_backoff: float = 0.5,
     ) -> None:
         self._lock = threading.RLock()
         self.clock: Clock = clock if clock is not None else ManualClock()
@@ -58,6 +60,13 @@ class Sandbox:
         self._own_sender = callback_sender is None
         self._sender: CallbackSender = callback_sender or HttpCallbackSender()
         self.callbacks_sent: list[SentCallback] = []
+        self._callbacks = CallbackDispatcher(
+            self._sender,
+            self.callbacks_sent,
+            self._lock,
+            attempts=callback_attempts,
+            backoff=callback_backoff,
+        )
         self.state = State(balance_cents=self._initial_cents)
         self._store = SqliteStore(db_path) if db_path is not None else None
         if self._store is not None:
@@ -156,7 +165,21 @@ class Sandbox:
                 self._store.clear()
                 self._store.save(self.state, self.clock.now())
 
+    def deliver_in_background(self, enabled: bool = True) -> None:
+        """Deliver callbacks from a worker thread (what the HTTP server does) or inline again."""
+        if enabled:
+            self._callbacks.start_background()
+        else:
+            self._callbacks.stop_background()
+
+    def callback_log(self) -> Record:
+        """Every callback made, with its attempts (number, status, elapsed), and how many are pending."""
+        with self._lock:
+            deliveries = [sent.to_json() for sent in self.callbacks_sent]
+        return {"pending": sum(1 for d in deliveries if not d["finished"]), "deliveries": deliveries}
+
     def close(self) -> None:
+        self._callbacks.stop_background()
         with self._lock:
             if self._store is not None:
                 self._store.close()
@@ -184,9 +207,7 @@ class Sandbox:
     def _deliver(self, outbox: list[tuple[Record, Record]]) -> None:
         # Outside the lock: a slow receiver must not stall the API.
         for callback, payload in outbox:
-            sent = deliver(self._sender, callback, payload)
-            with self._lock:
-                self.callbacks_sent.append(sent)
+            self._callbacks.dispatch(callback, payload)
 
     def handle(self, request: app.Request) -> app.Response:
         path = app.normalise_path(request.path)
@@ -233,6 +254,8 @@ class Sandbox:
             return app.envelope({"completed": completed, **self.summary()})
         if action == "state" and method == "GET":
             return app.envelope(self.summary())
+        if action == "callbacks" and method == "GET":
+            return app.envelope(self.callback_log())
         if action == "reset" and method == "POST":
             self.reset()
             return app.envelope(self.summary())

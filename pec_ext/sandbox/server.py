@@ -87,6 +87,8 @@ class SandboxServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> SandboxServer:
+        # a receiver that is slow or down must not hold up the API's answers
+        self.sandbox.deliver_in_background()
         if self._thread is None:
             # a short poll keeps stop() (and so every test using the server) fast
             self._thread = threading.Thread(
@@ -99,6 +101,7 @@ class SandboxServer:
         return self
 
     def serve_forever(self) -> None:
+        self.sandbox.deliver_in_background()
         self._httpd.serve_forever()
 
     def stop(self) -> None:
@@ -107,6 +110,7 @@ class SandboxServer:
             self._thread.join()
             self._thread = None
         self._httpd.server_close()
+        self.sandbox.deliver_in_background(False)
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -59,7 +59,7 @@ def test_a_failing_callback_never_breaks_the_transition() -> None:
     def sender(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    sb = Sandbox(callback_sender=sender)
+    sb = Sandbox(callback_sender=sender, callback_backoff=0)
     http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
     box_id = http.post("/pec", json=box_body(callback={"url": "https://down.example/"})).json()["data"]["id"]
     response = http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
@@ -67,6 +67,9 @@ def test_a_failing_callback_never_breaks_the_transition() -> None:
     sb.advance()
     assert http.get(f"/pec/{box_id}").json()["data"]["stato"] == "evasa"
     assert [c.error for c in sb.callbacks_sent] == ["ConnectError: refused"] * 2
+    # a provider tries five times, then gives up; in-process the retries happen inline
+    assert [[a.attempt for a in c.attempts] for c in sb.callbacks_sent] == [[1, 2, 3, 4, 5]] * 2
+    assert not any(c.delivered for c in sb.callbacks_sent)
     assert all(c.payload["id"] == box_id for c in sb.callbacks_sent)
 
 
