@@ -31,10 +31,13 @@ class Attempt:
     status_code: int | None
     error: str | None
     elapsed: float
+    at: float = 0.0
+    """Seconds from the callback being made to this attempt starting (shows the backoff)."""
 
     def to_json(self) -> Record:
         return {
             "attempt": self.attempt,
+            "at": round(self.at, 6),
             "status": self.status_code,
             "error": self.error,
             "elapsed": round(self.elapsed, 6),
@@ -54,6 +57,7 @@ class SentCallback:
     error: str | None = None
     attempts: list[Attempt] = field(default_factory=list)
     finished: bool = False
+    made_at: float = field(default_factory=time.perf_counter, repr=False)
 
     def form_payload(self) -> Record:
         """The record decoded back from the body, whatever the method."""
@@ -65,7 +69,9 @@ class SentCallback:
 
     @property
     def delivered(self) -> bool:
-        return self.finished and not needs_retry(self.status_code, self.error)
+        """Finished with a 2xx (or, for a sender that only records, with no error)."""
+        status_ok = self.status_code is None or 200 <= self.status_code < 300
+        return self.finished and self.error is None and status_ok
 
     def to_json(self) -> Record:
         return {
@@ -154,14 +160,14 @@ def prepare(callback: Record, payload: Record) -> SentCallback:
 def attempt(sender: CallbackSender, sent: SentCallback, number: int) -> Attempt:
     request = httpx.Request("POST", sent.url, content=sent.body, headers={"content-type": sent.content_type})
     started = time.perf_counter()
+    at = started - sent.made_at
     try:
         response = sender(request)
         status = getattr(response, "status_code", None)
-        return Attempt(
-            number, status if isinstance(status, int) else None, None, time.perf_counter() - started
-        )
+        code = status if isinstance(status, int) else None
+        return Attempt(number, code, None, time.perf_counter() - started, at)
     except Exception as exc:  # a broken receiver is the receiver's problem, not the sandbox's
-        return Attempt(number, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - started)
+        return Attempt(number, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - started, at)
 
 
 def deliver(sender: CallbackSender, callback: Record, payload: Record) -> SentCallback:
