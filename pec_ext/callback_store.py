@@ -1,9 +1,10 @@
 """Which callback transitions were handled: the memory behind exactly-once handling.
 
-A provider delivers at least once, so the same transition (record kind, id, ``stato``) may arrive
-twice, at two receiver processes at once, or again after a restart. A receiver *claims* a
-transition before running its handler, then marks it *complete*, or *releases* it when the handler
-failed so that the provider's next delivery runs it again.
+A provider delivers at least once, so the same transition (record kind, id, ``stato``, and the
+record's last-change time, as a record may come back to a state it had) may arrive twice, at two
+receiver processes at once, or again after a restart. A receiver *claims* a transition before
+running its handler, then marks it *complete*, or *releases* it when the handler failed so that the
+provider's next delivery runs it again.
 
 The protocol is three calls; any object with them can be handed to the receiver as ``store=``::
 
@@ -36,11 +37,22 @@ DEFAULT_LEASE_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class Transition:
-    """One change of ``stato`` of one record."""
+    """One change of ``stato`` of one record.
+
+    ``version`` is when the record last changed, as the API shows it (a mailbox's
+    ``timestamp.ultima_modifica``, a communication's ``timestamp``): it tells a box's second
+    ``in_evasione`` (after ``documenti_errati``) from its first. It has the API's one-second
+    resolution.
+    """
 
     kind: str
     id: str
     stato: str
+    version: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.kind, self.id, self.stato, self.version)
 
 
 class Claim(StrEnum):
@@ -97,10 +109,11 @@ CREATE TABLE IF NOT EXISTS callback_transitions (
     kind TEXT NOT NULL,
     id TEXT NOT NULL,
     stato TEXT NOT NULL,
+    version TEXT NOT NULL,
     ticket TEXT,
     claimed_at REAL,
     handled_at REAL,
-    PRIMARY KEY (kind, id, stato)
+    PRIMARY KEY (kind, id, stato, version)
 )
 """
 
@@ -135,13 +148,13 @@ class SqliteTransitionStore:
         self._db.execute(_SCHEMA)
 
     def claim(self, transition: Transition, ticket: str) -> Claim:
-        key = (transition.kind, transition.id, transition.stato)
+        key = transition.key
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 row = self._db.execute(
                     "SELECT ticket, claimed_at, handled_at FROM callback_transitions"
-                    " WHERE kind = ? AND id = ? AND stato = ?",
+                    " WHERE kind = ? AND id = ? AND stato = ? AND version = ?",
                     key,
                 ).fetchone()
                 now = self._clock()
@@ -152,7 +165,8 @@ class SqliteTransitionStore:
                 else:
                     self._db.execute(
                         "INSERT OR REPLACE INTO callback_transitions"
-                        " (kind, id, stato, ticket, claimed_at, handled_at) VALUES (?, ?, ?, ?, ?, NULL)",
+                        " (kind, id, stato, version, ticket, claimed_at, handled_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, NULL)",
                         (*key, ticket, now),
                     )
                     outcome = Claim.ACQUIRED
@@ -166,23 +180,23 @@ class SqliteTransitionStore:
         with self._lock:
             self._db.execute(
                 "UPDATE callback_transitions SET handled_at = ?"
-                " WHERE kind = ? AND id = ? AND stato = ? AND ticket = ?",
-                (self._clock(), transition.kind, transition.id, transition.stato, ticket),
+                " WHERE kind = ? AND id = ? AND stato = ? AND version = ? AND ticket = ?",
+                (self._clock(), *transition.key, ticket),
             )
 
     def release(self, transition: Transition, ticket: str) -> None:
         with self._lock:
             self._db.execute(
-                "DELETE FROM callback_transitions"
-                " WHERE kind = ? AND id = ? AND stato = ? AND ticket = ? AND handled_at IS NULL",
-                (transition.kind, transition.id, transition.stato, ticket),
+                "DELETE FROM callback_transitions WHERE kind = ? AND id = ? AND stato = ?"
+                " AND version = ? AND ticket = ? AND handled_at IS NULL",
+                (*transition.key, ticket),
             )
 
     def handled(self) -> list[Transition]:
         """Every transition marked done, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT kind, id, stato FROM callback_transitions WHERE handled_at IS NOT NULL"
+                "SELECT kind, id, stato, version FROM callback_transitions WHERE handled_at IS NOT NULL"
                 " ORDER BY handled_at"
             ).fetchall()
         return [Transition(*row) for row in rows]

@@ -166,7 +166,7 @@ class CallbackReceiver:
         except ForgedCallbackError as exc:
             logger.warning("callback refused: %s", exc.reason)
             return CallbackReply(403, "forged", exc.reason)
-        transition = Transition(event.kind.value, event.id, str(event.stato))
+        transition = Transition(event.kind.value, event.id, str(event.stato), _version(event.record))
         ticket = uuid.uuid4().hex
         claim = yield _Store("claim", transition, ticket)
         if claim is Claim.DONE:
@@ -285,6 +285,13 @@ def _drive(pipeline: _Pipeline, run: Callable[[_Step], Any]) -> CallbackReply:
             value, error = run(step), None
         except Exception as exc:
             value, error = None, exc
+
+
+def _version(record: Any) -> str:
+    """When the record last changed: ``timestamp`` (communication) or its ``ultima_modifica``."""
+    stamp = getattr(record, "timestamp", None)
+    changed = stamp if isinstance(stamp, int) else getattr(stamp, "ultima_modifica", None)
+    return str(changed) if isinstance(changed, int) and not isinstance(changed, bool) else ""
 
 
 def _same(a: str, b: str) -> bool:
