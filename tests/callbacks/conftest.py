@@ -12,7 +12,7 @@ import pytest
 # the request bodies and documents of the sandbox tests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
 
-from pec_ext.sandbox import Sandbox, record_only  # noqa: E402
+from pec_ext.sandbox import Sandbox, record_only
 
 
 @pytest.fixture

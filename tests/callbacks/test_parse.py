@@ -10,12 +10,12 @@ import pytest
 from callback_support import SECRET, activate, advance, create_comm, register_box, signed
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from pec_api.models.casella import Casella
 from pec_api.models.richiesta_comunicazione_pec import RichiestaComunicazionePec
-
 from pec_ext.callbacks import MAX_CALLBACK_BYTES, TOKEN_FIELD, RecordKind, parse, verify_token
 from pec_ext.enums import StatoCasella, StatoComunicazione, TipoCasella
-from pec_ext.errors import CallbackError, MalformedCallbackError
+from pec_ext.errors import MalformedCallbackError
 from pec_ext.sandbox import Sandbox
 
 FORM = "application/x-www-form-urlencoded"
@@ -53,7 +53,7 @@ def test_form_mode_reads_the_named_field(sb: Sandbox, http: httpx.Client) -> Non
     assert event.stato is StatoComunicazione.IN_ATTESA_DI_DOCUMENTI
     assert isinstance(event.record, RichiestaComunicazionePec)
     assert event.data == {"ticket": "T-1"}
-    with pytest.raises(MalformedCallbackError, match="no field 'data'.*fields: pec"):
+    with pytest.raises(MalformedCallbackError, match=r"no field 'data'.*fields: pec"):
         parse(sent.body, FORM)
 
 
@@ -139,11 +139,14 @@ RECORDS = st.dictionaries(st.sampled_from(RECORD_KEYS) | st.text(max_size=8), JS
 
 
 def _parse_or_typed_error(body: bytes | str, content_type: str | None, field: str = "data") -> None:
+    # Any exception but MalformedCallbackError escapes and fails the test.
     try:
         event = parse(body, content_type, field)
-    except CallbackError as exc:
-        assert isinstance(exc, MalformedCallbackError)
-        assert exc.reason
+    except MalformedCallbackError as exc:
+        reason = exc.reason
+        event = None
+    if event is None:
+        assert reason
     else:
         assert event.kind in (RecordKind.MAILBOX, RecordKind.COMMUNICATION)
         assert isinstance(event.id, str)

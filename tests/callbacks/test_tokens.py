@@ -54,7 +54,7 @@ def test_a_token_that_is_not_ours_is_refused(
 
 
 def test_a_short_secret_is_refused_naming_the_option() -> None:
-    with pytest.raises(ValidationError, match="callback_secret: .* at least 16 bytes"):
+    with pytest.raises(ValidationError, match=r"callback_secret: .* at least 16 bytes"):
         sign_callback("short", {"url": RECEIVER_URL})
 
 
