@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from sandbox_support import box_body, comm_body, p7m_doc, pdf_doc
 
-from pec_ext.callbacks import sign_callback
+from pec_ext.callbacks import CallbackEvent, sign_callback
 
 SECRET = "s3cret-for-callback-tests-0123456789"
 OTHER_SECRET = "another-secret-nobody-shares-9876543210"
@@ -55,3 +55,51 @@ def create_comm(http: httpx.Client, callback: dict[str, Any]) -> str:
 def upload_procura(http: httpx.Client, comm_id: str) -> None:
     response = http.patch(f"/comunica_pec/{comm_id}", json={"documenti": p7m_doc()})
     assert response.status_code == 200, response.text
+
+
+class Recorder:
+    """Handlers that remember what they were given; ``fail`` makes the next calls raise."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.events: list[CallbackEvent] = []
+        self.calls = 0
+        self.fail = fail
+
+    def __call__(self, event: CallbackEvent) -> None:
+        self.calls += 1
+        if self.fail > 0:
+            self.fail -= 1
+            raise RuntimeError("handler down")
+        self.events.append(event)
+
+    def seen(self) -> list[tuple[str, str, str]]:
+        return [(e.kind.value, e.id, str(e.stato)) for e in self.events]
+
+
+def wsgi_sender(app: Any) -> Any:
+    """A sandbox callback sender that posts into a WSGI app, through httpx's own WSGI transport."""
+    client = httpx.Client(transport=httpx.WSGITransport(app=app))
+
+    def send(request: httpx.Request) -> httpx.Response:
+        return client.send(request)
+
+    return send
+
+
+def box_lifecycle(http: httpx.Client, callback: dict[str, Any]) -> tuple[str, list[str]]:
+    """A box through every state a callback reports, rejected once; returns the states in order."""
+    box_id = register_box(http, callback)
+    activate(http, box_id, reject=True)
+    advance(http, 1)  # one second on: the second ``in_evasione`` is another transition
+    activate(http, box_id)
+    advance(http, 1)
+    revoke(http, box_id)
+    return box_id, ["in_evasione", "documenti_errati", "in_evasione", "evasa", "revocata"]
+
+
+def comm_lifecycle(http: httpx.Client, callback: dict[str, Any]) -> tuple[str, list[str]]:
+    comm_id = create_comm(http, callback)
+    advance(http, 1)
+    upload_procura(http, comm_id)
+    advance(http, 1)
+    return comm_id, ["in_attesa_di_documenti", "documenti_caricati", "comunicazione_evasa"]
