@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -86,20 +87,39 @@ def wsgi_sender(app: Any) -> Any:
     return send
 
 
-def box_lifecycle(http: httpx.Client, callback: dict[str, Any]) -> tuple[str, list[str]]:
-    """A box through every state a callback reports, rejected once; returns the states in order."""
+def _nothing() -> None:
+    pass
+
+
+def box_lifecycle(
+    http: httpx.Client, callback: dict[str, Any], settle: Callable[[], None] = _nothing
+) -> tuple[str, list[str]]:
+    """A box through every state a callback reports, rejected once; returns the states in order.
+
+    ``settle`` runs after every change of state (over HTTP: until the callback was delivered).
+    """
     box_id = register_box(http, callback)
     activate(http, box_id, reject=True)
+    settle()
     advance(http, 1)  # one second on: the second ``in_evasione`` is another transition
+    settle()
     activate(http, box_id)
+    settle()
     advance(http, 1)
+    settle()
     revoke(http, box_id)
+    settle()
     return box_id, ["in_evasione", "documenti_errati", "in_evasione", "evasa", "revocata"]
 
 
-def comm_lifecycle(http: httpx.Client, callback: dict[str, Any]) -> tuple[str, list[str]]:
+def comm_lifecycle(
+    http: httpx.Client, callback: dict[str, Any], settle: Callable[[], None] = _nothing
+) -> tuple[str, list[str]]:
     comm_id = create_comm(http, callback)
     advance(http, 1)
+    settle()
     upload_procura(http, comm_id)
+    settle()
     advance(http, 1)
+    settle()
     return comm_id, ["in_attesa_di_documenti", "documenti_caricati", "comunicazione_evasa"]
