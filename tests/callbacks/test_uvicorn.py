@@ -236,9 +236,8 @@ def test_two_receivers_sharing_a_store_handle_each_transition_once(rig: Rig) -> 
         step()  # the sandbox delivers to the first receiver ...
         sent = rig.sandbox.callbacks_sent[-1]
         with ThreadPoolExecutor(4) as pool:  # ... while duplicates reach both, at the same time
-            statuses = list(
-                pool.map(lambda url: deliver_until_acknowledged(url, sent), [second.url, first.url] * 2)
-            )
+            urls = [second.url, first.url] * 2
+            statuses = list(pool.map(deliver_until_acknowledged, urls, [sent] * len(urls)))
         assert statuses == [200] * 4
         rig.settle()
 
