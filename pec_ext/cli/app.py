@@ -16,6 +16,7 @@ import click
 from pec_ext.errors import PecError, ValidationError
 
 from . import output
+from .callbacks import callbacks_group
 from .config import BASE_URL_ENV, EMBEDDED_DB_ENV, EMBEDDED_ENV, Config
 from .exit_codes import exit_code_for, help_epilog
 
@@ -875,6 +876,9 @@ def demo(cfg: Config, balance: float, address: str) -> None:
     from . import demo as demo_module
 
     demo_module.run(balance=balance, address=address, as_json=cfg.json)
+
+
+cli.add_command(callbacks_group)
 
 
 def main(argv: list[str] | None = None) -> None:
