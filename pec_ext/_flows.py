@@ -13,13 +13,14 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import guards
 from ._core import Blocking, Call, Flow, OutcomeUncertain, Sleep
 from ._operations import OPERATIONS, Operation
+from .callbacks import sign_callback
 from .config import Environment
 from .enums import (
     SINGLE_DOCUMENT_TYPES,
@@ -49,6 +50,16 @@ BOX_STOP_STATES = TERMINAL_BOX_STATES | {StatoCasella.DOCUMENTI_ERRATI}
 class Settings:
     environment: Environment
     strict_identifiers: bool
+    callback_secret: bytes | None = field(default=None, repr=False)
+    """When set, every ``callback`` sent carries a token made with it (see ``pec_ext.callbacks``)."""
+
+
+def _sign(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
+    """The checked body, its ``callback`` (if any) given a fresh token under the client's secret."""
+    callback = payload.get("callback")
+    if settings.callback_secret is not None and callback:
+        payload["callback"] = sign_callback(settings.callback_secret, callback)
+    return payload
 
 
 def check_id(value: object, field: str = "id") -> str:
@@ -216,6 +227,7 @@ def register_mailbox(
         strict_identifiers=settings.strict_identifiers,
         own_domain=own_domain,
     )
+    payload = _sign(settings, payload)
     address = payload["casella_pec"].lower()
     try:
         box: Casella = yield call("register_mailbox", json=payload)
@@ -392,6 +404,7 @@ def communicate_pec(
     payload = guards.validate_communication_body(
         _body(body, fields), strict_identifiers=settings.strict_identifiers
     )
+    payload = _sign(settings, payload)
     try:
         item: RichiestaComunicazionePec = yield call("communicate_pec", json=payload)
     except OutcomeUncertain as uncertain:

@@ -13,21 +13,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import importlib
 import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
-
-from pec_api.models.casella import Casella
-from pec_api.models.richiesta_comunicazione_pec import RichiestaComunicazionePec
 
 from ._core import open_enums
 from .enums import StatoCasella, StatoComunicazione, parse_open
 from .errors import ForgedCallbackError, MalformedCallbackError, ValidationError
 from .guards import check_callback
+
+if TYPE_CHECKING:
+    from pec_api.models.casella import Casella
+    from pec_api.models.richiesta_comunicazione_pec import RichiestaComunicazionePec
 
 __all__ = [
     "MAX_CALLBACK_BYTES",
@@ -60,9 +62,10 @@ class RecordKind(StrEnum):
     COMMUNICATION = "communication"
 
 
-_MODELS: Mapping[RecordKind, Any] = {
-    RecordKind.MAILBOX: Casella,
-    RecordKind.COMMUNICATION: RichiestaComunicazionePec,
+# The generated models are imported on first use: the client imports this module for its tokens.
+_MODELS: Mapping[RecordKind, tuple[str, str]] = {
+    RecordKind.MAILBOX: ("pec_api.models.casella", "Casella"),
+    RecordKind.COMMUNICATION: ("pec_api.models.richiesta_comunicazione_pec", "RichiestaComunicazionePec"),
 }
 _STATES: Mapping[RecordKind, Any] = {
     RecordKind.MAILBOX: StatoCasella,
@@ -195,8 +198,10 @@ def _kind(payload: Mapping[str, Any]) -> RecordKind:
 
 def typed_record(kind: RecordKind, payload: Mapping[str, Any]) -> Any:
     """The generated model for ``payload``, its closed value sets opened as the client's parser does."""
+    module, name = _MODELS[kind]
+    model = getattr(importlib.import_module(module), name)
     try:
-        record = _MODELS[kind].from_dict(payload)
+        record = model.from_dict(payload)
         open_enums(record)
     except Exception as exc:  # the generated models raise whatever a wrong type makes them raise
         raise MalformedCallbackError(

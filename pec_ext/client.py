@@ -15,6 +15,7 @@ import httpx
 from . import _flows, config, retry
 from ._driver import AsyncDriver, SyncDriver
 from ._flows import Settings
+from .callbacks import secret_bytes
 from .clock import Clock
 from .config import BASE_URLS, ENVIRONMENT_ENV, TOKEN_ENV
 
@@ -43,11 +44,13 @@ class _PecSetup:
         environment: str | None,
         base_url: str | None,
         strict_identifiers: bool | None,
+        callback_secret: str | bytes | None,
     ) -> tuple[str, str]:
         env = config.environment(environment)
         # Strict in production; the Openapi sandbox's own examples use invalid fiscal codes.
         strict = env == "production" if strict_identifiers is None else strict_identifiers
-        self.settings = Settings(environment=env, strict_identifiers=strict)
+        secret = None if callback_secret is None else secret_bytes(callback_secret)
+        self.settings = Settings(environment=env, strict_identifiers=strict, callback_secret=secret)
         return config.base_url(base_url, env), f"Bearer {config.token(token)}"
 
     @property
@@ -83,9 +86,14 @@ class PecClient(_PecSetup, SyncDriver):
         extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
+        callback_secret: str | bytes | None = None,
     ) -> None:
         url, authorization = self._configure(
-            token=token, environment=environment, base_url=base_url, strict_identifiers=strict_identifiers
+            token=token,
+            environment=environment,
+            base_url=base_url,
+            strict_identifiers=strict_identifiers,
+            callback_secret=callback_secret,
         )
         self._setup(
             base_url=url,
@@ -261,9 +269,14 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
+        callback_secret: str | bytes | None = None,
     ) -> None:
         url, authorization = self._configure(
-            token=token, environment=environment, base_url=base_url, strict_identifiers=strict_identifiers
+            token=token,
+            environment=environment,
+            base_url=base_url,
+            strict_identifiers=strict_identifiers,
+            callback_secret=callback_secret,
         )
         self._setup(
             base_url=url,
