@@ -1,5 +1,8 @@
 """``pec callbacks``: a local receiver printing each verified callback, and signed callback objects.
 
+With ``OPENAPI_PEC_CALLBACK_SECRET`` set, every other command that sends a callback
+(``--callback-url``) adds the token this receiver checks.
+
 For debugging an integration against ``pec sandbox serve``: the receiver confirms every callback
 with a GET through the same target the other commands use (``--base-url``, the token from
 ``OPENAPI_PEC_TOKEN``), so run it with the options that reach the sandbox.
@@ -18,13 +21,12 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import click
 
 from . import output
-from .config import Config
+from .config import CALLBACK_SECRET_ENV, Config
 
 if TYPE_CHECKING:
     from pec_ext.callback_store import TransitionStore
     from pec_ext.callbacks import CallbackEvent
 
-SECRET_ENV = "OPENAPI_PEC_CALLBACK_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 pass_cfg = click.make_pass_decorator(Config, ensure=True)
 
@@ -44,9 +46,9 @@ json_flag = click.option(
 )
 secret_option = click.option(
     "--secret",
-    envvar=SECRET_ENV,
+    envvar=CALLBACK_SECRET_ENV,
     required=True,
-    help=f"The HMAC secret shared with the sender (better: ${SECRET_ENV}; never printed).",
+    help=f"The HMAC secret shared with the sender (better: ${CALLBACK_SECRET_ENV}; never printed).",
 )
 
 

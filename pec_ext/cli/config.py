@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 BASE_URL_ENV = "OPENAPI_PEC_BASE_URL"
 EMBEDDED_ENV = "OPENAPI_PEC_EMBEDDED"
 EMBEDDED_DB_ENV = "OPENAPI_PEC_EMBEDDED_DB"
+CALLBACK_SECRET_ENV = "OPENAPI_PEC_CALLBACK_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 
 @dataclass
@@ -73,13 +74,17 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any output."""
-        value = os.environ.get(TOKEN_ENV, "").strip()
-        return [value] if len(value) >= 4 else []
+        values = (os.environ.get(name, "").strip() for name in (TOKEN_ENV, CALLBACK_SECRET_ENV))
+        return [value for value in values if len(value) >= 4]
 
     def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"strict_identifiers": self.strict_identifiers, "timeout": self.timeout}
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
+        # set: every --callback-url sent carries a token a `pec callbacks listen` can verify
+        callback_secret = os.environ.get(CALLBACK_SECRET_ENV, "").strip()
+        if callback_secret:
+            options["callback_secret"] = callback_secret
         if not self.is_embedded:
             options.update(token=self.token(), environment=self.environment, base_url=self.base_url)
         return options

@@ -9,10 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-# the request bodies and documents of the sandbox tests
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "sandbox"))
-
 from pec_ext.sandbox import Sandbox, record_only
+
+# the request bodies and documents of the sandbox tests, the applicant of the command-line tests
+for helpers in ("sandbox", "cli"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / helpers))
 
 
 @pytest.fixture

@@ -18,10 +18,12 @@ from typing import IO, Any
 import httpx
 import pytest
 from callback_support import SECRET, activate, register_box, signed
+from cli_support import APPLICANT, flags
 from click.testing import CliRunner
 
 from pec_ext.callbacks import TOKEN_FIELD, verify_token
 from pec_ext.cli import cli
+from pec_ext.cli.config import Config
 from pec_ext.sandbox import Sandbox, SandboxServer
 
 
@@ -141,3 +143,27 @@ def test_sign_refuses_a_short_secret_with_the_validation_exit_code() -> None:
     )
     assert result.exit_code == 3
     assert "callback_secret" in result.output
+
+
+def test_with_the_secret_set_a_registered_callback_carries_a_token() -> None:
+    with Sandbox(balance=100.0) as sb:
+        fields = {"casella_pec": "mario.rossi@testcert.legalmail.it", "tipo_casella": "BRONZE", **APPLICANT}
+        args = [
+            "--json",
+            "boxes",
+            "register",
+            "--yes",
+            "--callback-url",
+            "https://me.example/pec",
+            *flags(fields),
+        ]
+        result = CliRunner().invoke(
+            cli,
+            args,
+            obj=Config(sandbox=sb),
+            env={"OPENAPI_PEC_TOKEN": "tok", "OPENAPI_PEC_CALLBACK_SECRET": SECRET},
+        )
+        assert result.exit_code == 0, result.output
+        assert SECRET not in result.output
+        (box,) = sb.mailboxes()
+    verify_token(SECRET, "https://me.example/pec", box["callback"]["data"][TOKEN_FIELD])
