@@ -1,16 +1,19 @@
 """Receiving callbacks: verify the token, confirm with the API, run each handler once per transition.
 
->>> receiver = CallbackReceiver(secret, PecClient(), on_mailbox=box_changed, store="callbacks.sqlite")
->>> app = receiver.asgi_app()        # uvicorn module:app, or mount it in any ASGI framework
->>> app = receiver.wsgi_app()        # gunicorn, mod_wsgi, wsgiref
->>> reply = receiver.handle(body, content_type)   # your own route: answer reply.status_code
+::
+
+    receiver = CallbackReceiver(secret, PecClient(), on_mailbox=box_changed, store="callbacks.sqlite")
+    app = receiver.asgi_app()        # uvicorn module:app, or mount it in any ASGI framework
+    app = receiver.wsgi_app()        # gunicorn, mod_wsgi, wsgiref
+    reply = receiver.handle(body, content_type)   # your own route: answer reply.status_code
 
 For every delivery, in this order: :func:`pec_ext.callbacks.parse` (400 when malformed); the token
 (403 when missing, wrong, or not the token of the record named); a free GET of the record, whose
 ``stato`` and contents replace what the body claimed (403 when the account has no such record, 503
-when the API cannot be reached); a claim of the transition in the store (200 when already handled,
-503 while another receiver handles it); the handler (200; 500 when it raises, the claim released so
-that the provider's retry runs it again).
+when the API cannot be reached); a claim of the transition in the store (200 when already handled;
+while another receiver handles it, up to ``busy_wait`` seconds of waiting for its outcome, then
+503); the handler (200; 500 when it raises, the claim released so that the provider's retry runs it
+again). The two 503s say "not now": nothing was decided, and the provider's retry will be.
 
 The pipeline is written once as a generator of steps; :meth:`CallbackReceiver.handle` runs them
 with a :class:`~pec_ext.PecClient`, :meth:`CallbackReceiver.handle_async` with either client
@@ -25,6 +28,7 @@ import hmac
 import inspect
 import json
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -56,7 +60,8 @@ logger = logging.getLogger("pec_ext.callbacks")
 Handler = Callable[[CallbackEvent], Any]
 """Called with the confirmed event; may be ``async def`` under the ASGI app / ``handle_async``."""
 
-BUSY_RETRY_AFTER = 5
+RETRY_AFTER_SECONDS = 5
+_BUSY_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class CallbackReply:
     def headers(self) -> list[tuple[str, str]]:
         headers = [("content-type", "application/json")]
         if self.status_code == 503:
-            headers.append(("retry-after", str(BUSY_RETRY_AFTER)))
+            headers.append(("retry-after", str(RETRY_AFTER_SECONDS)))
         return headers
 
     def body(self) -> bytes:
@@ -99,12 +104,17 @@ class _Store:
 
 
 @dataclass(frozen=True)
+class _Pause:
+    seconds: float
+
+
+@dataclass(frozen=True)
 class _Handle:
     handler: Handler
     event: CallbackEvent
 
 
-_Step = _Fetch | _Store | _Handle
+_Step = _Fetch | _Store | _Pause | _Handle
 _Pipeline = Generator[_Step, Any, CallbackReply]
 
 _GETTERS = {RecordKind.MAILBOX: "get_mailbox", RecordKind.COMMUNICATION: "get_communication"}
@@ -118,7 +128,8 @@ class CallbackReceiver:
     transitions: a path (an SQLite file, shared by every process given it) or any
     :class:`~pec_ext.callback_store.TransitionStore`. ``urls``, when given, are the only callback
     URLs accepted (tokens are bound to the URL they were made for). ``field`` is the form field of
-    ``method: "POST"`` callbacks.
+    ``method: "POST"`` callbacks. ``busy_wait``: how long a delivery whose transition another
+    receiver is handling waits for that outcome before answering 503.
     """
 
     def __init__(
@@ -131,8 +142,10 @@ class CallbackReceiver:
         store: TransitionStore | str | Path = "pec-callbacks.sqlite",
         urls: Iterable[str] | None = None,
         field: str = "data",
+        busy_wait: float = 10.0,
     ) -> None:
         self._secret = secret_bytes(secret)
+        self.busy_wait = busy_wait
         self.client = client
         self.handlers: Mapping[RecordKind, Handler | None] = {
             RecordKind.MAILBOX: on_mailbox,
@@ -169,6 +182,12 @@ class CallbackReceiver:
         transition = Transition(event.kind.value, event.id, str(event.stato), _version(event.record))
         ticket = uuid.uuid4().hex
         claim = yield _Store("claim", transition, ticket)
+        waited = 0.0
+        while claim is Claim.BUSY and waited < self.busy_wait:
+            # a duplicate delivered to another receiver at the same time: its outcome decides ours
+            yield _Pause(_BUSY_POLL_SECONDS)
+            waited += _BUSY_POLL_SECONDS
+            claim = yield _Store("claim", transition, ticket)
         if claim is Claim.DONE:
             return CallbackReply(200, "duplicate", "this transition was handled already", event)
         if claim is Claim.BUSY:
@@ -224,6 +243,8 @@ class CallbackReceiver:
             return getattr(self.client, _GETTERS[step.kind])(step.id)
         if isinstance(step, _Store):
             return getattr(self.store, step.action)(step.transition, step.ticket)
+        if isinstance(step, _Pause):
+            return time.sleep(step.seconds)
         result = step.handler(step.event)
         if inspect.isawaitable(result):
             _close(result)
@@ -254,6 +275,8 @@ class CallbackReceiver:
             return await asyncio.to_thread(getter, step.id)
         if isinstance(step, _Store):
             return await asyncio.to_thread(getattr(self.store, step.action), step.transition, step.ticket)
+        if isinstance(step, _Pause):
+            return await asyncio.sleep(step.seconds)
         if inspect.iscoroutinefunction(step.handler):
             return await step.handler(step.event)
         result = await asyncio.to_thread(step.handler, step.event)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +261,56 @@ def test_a_sync_driver_refuses_an_async_handler_as_a_handler_failure(sb: Sandbox
     receiver = CallbackReceiver(SECRET, sb.client(), on_mailbox=on_mailbox, store=MemoryTransitionStore())
     reply = receiver.handle(json.dumps(payload).encode(), JSON)
     assert (reply.status_code, reply.message) == (500, "the handler raised TypeError")
+
+
+class SlowRecorder(Recorder):
+    def __init__(self, started: threading.Event, fail: int = 0) -> None:
+        super().__init__(fail)
+        self.started = started
+
+    def __call__(self, event: Any) -> None:
+        self.started.set()
+        time.sleep(0.3)
+        super().__call__(event)
+
+
+def _race(
+    sb: Sandbox, http: httpx.Client, tmp_path: Path, *, fail: int, busy_wait: float
+) -> tuple[list[Any], Recorder, Recorder]:
+    """The same delivery at two receivers sharing one SQLite file; the second while the first works."""
+    _, payload = _box_delivery(sb, http, signed())
+    body = json.dumps(payload).encode()
+    started = threading.Event()
+    first_handler, second_handler = SlowRecorder(started, fail), Recorder()
+    first = CallbackReceiver(SECRET, sb.client(), on_mailbox=first_handler, store=tmp_path / "s.sqlite")
+    second = CallbackReceiver(
+        SECRET, sb.client(), on_mailbox=second_handler, store=tmp_path / "s.sqlite", busy_wait=busy_wait
+    )
+    with ThreadPoolExecutor(2) as pool:
+        first_reply = pool.submit(first.handle, body, JSON)
+        assert started.wait(5)
+        second_reply = pool.submit(second.handle, body, JSON)
+        return [first_reply.result(), second_reply.result()], first_handler, second_handler
+
+
+def test_a_duplicate_arriving_while_another_receiver_handles_it_waits_for_the_outcome(
+    sb: Sandbox, http: httpx.Client, tmp_path: Path
+) -> None:
+    replies, first, second = _race(sb, http, tmp_path, fail=0, busy_wait=5)
+    assert [(r.status_code, r.outcome) for r in replies] == [(200, "handled"), (200, "duplicate")]
+    assert (len(first.events), second.calls) == (1, 0)
+
+
+def test_when_the_other_receivers_handler_fails_the_waiting_one_handles_it(
+    sb: Sandbox, http: httpx.Client, tmp_path: Path
+) -> None:
+    replies, first, second = _race(sb, http, tmp_path, fail=1, busy_wait=5)
+    assert [(r.status_code, r.outcome) for r in replies] == [(500, "handler_failed"), (200, "handled")]
+    assert (first.calls, len(first.events), len(second.events)) == (1, 0, 1)
+
+
+def test_without_waiting_a_busy_transition_is_a_503(sb: Sandbox, http: httpx.Client, tmp_path: Path) -> None:
+    replies, _, second = _race(sb, http, tmp_path, fail=0, busy_wait=0)
+    assert [(r.status_code, r.outcome) for r in replies] == [(200, "handled"), (503, "busy")]
+    assert ("retry-after", "5") in replies[1].headers
+    assert second.calls == 0
