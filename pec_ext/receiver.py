@@ -180,13 +180,17 @@ class CallbackReceiver:
             return CallbackReply(403, "forged", exc.reason)
         transition = Transition(event.kind.value, event.id, str(event.stato), _version(event.record))
         ticket = uuid.uuid4().hex
-        claim = yield _Store("claim", transition, ticket)
-        waited = 0.0
-        while claim is Claim.BUSY and waited < self.busy_wait:
-            # a duplicate delivered to another receiver at the same time: its outcome decides ours
-            yield _Pause(_BUSY_POLL_SECONDS)
-            waited += _BUSY_POLL_SECONDS
+        try:
             claim = yield _Store("claim", transition, ticket)
+            waited = 0.0
+            while claim is Claim.BUSY and waited < self.busy_wait:
+                # a duplicate delivered to another receiver at the same time: its outcome decides ours
+                yield _Pause(_BUSY_POLL_SECONDS)
+                waited += _BUSY_POLL_SECONDS
+                claim = yield _Store("claim", transition, ticket)
+        except Exception as exc:  # any store's failure: nothing was decided, the retry will decide
+            logger.exception("callback store unavailable")
+            return CallbackReply(503, "store_unavailable", f"the store failed: {type(exc).__name__}", event)
         if claim is Claim.DONE:
             return CallbackReply(200, "duplicate", "this transition was handled already", event)
         if claim is Claim.BUSY:
@@ -197,9 +201,19 @@ class CallbackReceiver:
                 yield _Handle(handler, event)
             except Exception as exc:
                 logger.exception("callback handler failed for %s %s %s", event.kind, event.id, event.stato)
-                yield _Store("release", transition, ticket)
+                try:
+                    yield _Store("release", transition, ticket)
+                except Exception:  # the claim then lapses after its lease, and the retry runs again
+                    logger.exception("could not release the claim of %s", transition)
                 return CallbackReply(500, "handler_failed", f"the handler raised {type(exc).__name__}", event)
-        yield _Store("complete", transition, ticket)
+        try:
+            yield _Store("complete", transition, ticket)
+        except Exception as exc:
+            # Handled, but not remembered: a redelivery after the lease may run the handler again.
+            logger.exception("could not record %s as handled", transition)
+            return CallbackReply(
+                500, "unrecorded", f"handled, but the store failed: {type(exc).__name__}", event
+            )
         return CallbackReply(200, "handled", "handled", event)
 
     def _authenticate(self, event: CallbackEvent) -> None:

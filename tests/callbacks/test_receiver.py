@@ -314,3 +314,40 @@ def test_without_waiting_a_busy_transition_is_a_503(sb: Sandbox, http: httpx.Cli
     assert [(r.status_code, r.outcome) for r in replies] == [(200, "handled"), (503, "busy")]
     assert ("retry-after", "5") in replies[1].headers
     assert second.calls == 0
+
+
+class BrokenStore(MemoryTransitionStore):
+    """A store whose ``claim`` or ``complete`` fails, as a full disk or a dropped connection would."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__()
+        self.broken = broken
+
+    def claim(self, transition: Any, ticket: str) -> Any:
+        if self.broken == "claim":
+            raise OSError("disk I/O error")
+        return super().claim(transition, ticket)
+
+    def complete(self, transition: Any, ticket: str) -> None:
+        if self.broken == "complete":
+            raise OSError("disk I/O error")
+        super().complete(transition, ticket)
+
+
+def test_a_store_that_cannot_claim_is_a_503_and_no_handler_runs(sb: Sandbox, http: httpx.Client) -> None:
+    recorder = Recorder()
+    _, payload = _box_delivery(sb, http, signed())
+    receiver = CallbackReceiver(SECRET, sb.client(), on_mailbox=recorder, store=BrokenStore("claim"))
+    reply = receiver.handle(json.dumps(payload).encode(), JSON)
+    assert (reply.status_code, reply.outcome) == (503, "store_unavailable")
+    assert recorder.calls == 0
+
+
+def test_a_store_that_cannot_record_still_answers_handled(sb: Sandbox, http: httpx.Client) -> None:
+    recorder = Recorder()
+    _, payload = _box_delivery(sb, http, signed())
+    receiver = CallbackReceiver(SECRET, sb.client(), on_mailbox=recorder, store=BrokenStore("complete"))
+    reply = receiver.handle(json.dumps(payload).encode(), JSON)
+    assert (reply.status_code, reply.outcome) == (200, "handled")
+    assert "not recorded" in reply.message
+    assert recorder.calls == 1
