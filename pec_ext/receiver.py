@@ -209,11 +209,11 @@ class CallbackReceiver:
         try:
             yield _Store("complete", transition, ticket)
         except Exception as exc:
-            # Handled, but not remembered: a redelivery after the lease may run the handler again.
+            # Handled all the same: a 5xx would only make the provider deliver it again. The claim
+            # lapses after its lease, so a later duplicate could run the handler a second time.
             logger.exception("could not record %s as handled", transition)
-            return CallbackReply(
-                500, "unrecorded", f"handled, but the store failed: {type(exc).__name__}", event
-            )
+            message = f"handled, but not recorded: the store failed ({type(exc).__name__})"
+            return CallbackReply(200, "handled", message, event)
         return CallbackReply(200, "handled", "handled", event)
 
     def _authenticate(self, event: CallbackEvent) -> None:
