@@ -16,7 +16,7 @@ while another receiver handles it, up to ``busy_wait`` seconds of waiting for it
 again). The two 503s say "not now": nothing was decided, and the provider's retry will be.
 
 The pipeline is written once as a generator of steps; :meth:`CallbackReceiver.handle` runs them
-with a :class:`~pec_ext.PecClient`, :meth:`CallbackReceiver.handle_async` with either client
+with a :class:`~pec_ext.PecClient`, :meth:`CallbackReceiver.ahandle` with either client
 (blocking work, the store and synchronous handlers, in worker threads).
 """
 
@@ -57,7 +57,7 @@ __all__ = ["CallbackReceiver", "CallbackReply", "Handler"]
 logger = logging.getLogger("pec_ext.callbacks")
 
 Handler = Callable[[CallbackEvent], Any]
-"""Called with the confirmed event; may be ``async def`` under the ASGI app / ``handle_async``."""
+"""Called with the confirmed event; may be ``async def`` under the ASGI app / ``ahandle``."""
 
 RETRY_AFTER_SECONDS = 5
 _BUSY_POLL_SECONDS = 0.1
@@ -123,7 +123,7 @@ class CallbackReceiver:
     """Authenticates, confirms and de-duplicates callbacks, then calls the handler for their kind.
 
     ``client`` reads the record back (a :class:`~pec_ext.PecClient`, or an
-    :class:`~pec_ext.AsyncPecClient` for :meth:`handle_async`). ``store`` remembers the handled
+    :class:`~pec_ext.AsyncPecClient` for :meth:`ahandle`). ``store`` remembers the handled
     transitions: a path (an SQLite file, shared by every process given it) or any
     :class:`~pec_ext.callback_store.TransitionStore`. ``urls``, when given, are the only callback
     URLs accepted (tokens are bound to the URL they were made for). ``field`` is the form field of
@@ -247,7 +247,7 @@ class CallbackReceiver:
     def handle(self, body: bytes, content_type: str | None) -> CallbackReply:
         """Receive one delivery, synchronously; answer ``reply.status_code`` to the provider."""
         if inspect.iscoroutinefunction(getattr(self.client, "get_mailbox", None)):
-            raise ValidationError("client", self.client, "a PecClient (use handle_async with AsyncPecClient)")
+            raise ValidationError("client", self.client, "a PecClient (use ahandle with AsyncPecClient)")
         pipeline = self._pipeline(body, content_type)
         return _drive(pipeline, self._run_step)
 
@@ -261,10 +261,10 @@ class CallbackReceiver:
         result = step.handler(step.event)
         if inspect.isawaitable(result):
             _close(result)
-            raise TypeError("an async handler needs handle_async (or the ASGI app)")
+            raise TypeError("an async handler needs ahandle (or the ASGI app)")
         return result
 
-    async def handle_async(self, body: bytes, content_type: str | None) -> CallbackReply:
+    async def ahandle(self, body: bytes, content_type: str | None) -> CallbackReply:
         """Receive one delivery without blocking the event loop."""
         pipeline = self._pipeline(body, content_type)
         value: Any = None

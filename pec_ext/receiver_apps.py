@@ -88,7 +88,7 @@ async def _asgi_reply(
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
-    return await receiver.handle_async(b"".join(chunks), content_type)
+    return await receiver.ahandle(b"".join(chunks), content_type)
 
 
 def wsgi_app(receiver: CallbackReceiver) -> Callable[..., Iterable[bytes]]:

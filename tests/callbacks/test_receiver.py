@@ -227,7 +227,7 @@ def test_the_wsgi_app_answers_with_the_documented_statuses(sb: Sandbox, http: ht
     assert len(recorder.events) == 1
 
 
-def test_handle_async_confirms_with_the_async_client_and_awaits_async_handlers(
+def test_ahandle_confirms_with_the_async_client_and_awaits_async_handlers(
     sb: Sandbox, http: httpx.Client, tmp_path: Path
 ) -> None:
     seen: list[str] = []
@@ -243,7 +243,7 @@ def test_handle_async_confirms_with_the_async_client_and_awaits_async_handlers(
         async with sb.async_client() as client:
             store = SqliteTransitionStore(tmp_path / "a.sqlite")
             receiver = CallbackReceiver(SECRET, client, on_mailbox=on_mailbox, store=store)
-            replies = [await receiver.handle_async(body, JSON) for _ in range(2)]
+            replies = [await receiver.ahandle(body, JSON) for _ in range(2)]
             with pytest.raises(ValidationError, match="client"):
                 receiver.handle(body, JSON)
             store.close()
