@@ -52,6 +52,12 @@ def server() -> Iterator[SandboxServer]:
         srv.sandbox.close()
 
 
+@pytest.fixture
+def http(server: SandboxServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, headers={"Authorization": "Bearer t"}, timeout=10) as client:
+        yield client
+
+
 def _start_listener(server: SandboxServer, *flags: str) -> tuple[subprocess.Popen[str], Listener]:
     env = {**os.environ, "OPENAPI_PEC_TOKEN": "sandbox-token", "OPENAPI_PEC_CALLBACK_SECRET": SECRET}
     cmd = [
@@ -90,15 +96,13 @@ def listen(server: SandboxServer) -> Iterator[Any]:
     for proc in procs:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
-def _http(server: SandboxServer) -> httpx.Client:
-    return httpx.Client(base_url=server.url, headers={"Authorization": "Bearer t"}, timeout=10)
-
-
-def test_listen_prints_each_verified_event_as_json(server: SandboxServer, listen: Any) -> None:
+def test_listen_prints_each_verified_event_as_json(http: httpx.Client, listen: Any) -> None:
     listener = listen("--json")
-    http = _http(server)
     box_id = register_box(http, signed(listener.url, method="JSON", data={"order": 3}))
     activate(http, box_id)
 
@@ -115,9 +119,8 @@ def test_listen_prints_each_verified_event_as_json(server: SandboxServer, listen
     assert listener.stdout.empty()
 
 
-def test_listen_prints_a_line_of_text_per_event(server: SandboxServer, listen: Any) -> None:
+def test_listen_prints_a_line_of_text_per_event(http: httpx.Client, listen: Any) -> None:
     listener = listen()
-    http = _http(server)
     box_id = register_box(http, signed(listener.url, data={"order": 4}))
     activate(http, box_id)
     assert listener.stdout.get(timeout=20) == f'mailbox {box_id} in_evasione data={{"order": 4}}'

@@ -170,9 +170,14 @@ def test_a_receiver_failing_twice_is_retried_and_handles_once(rig: Rig, method: 
     assert rig.handled() == [("mailbox", box_id, "in_evasione")]
 
 
-def test_forged_callbacks_never_reach_a_handler_with_a_false_state(rig: Rig) -> None:
+@pytest.fixture
+def post() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+def test_forged_callbacks_never_reach_a_handler_with_a_false_state(rig: Rig, post: httpx.Client) -> None:
     receiver = rig.start_receiver()
-    post = httpx.Client(timeout=10)
     # box 1: delivered for real and handled in ``in_evasione``
     box_id = register_box(rig.http, signed(receiver.url, method="JSON"))
     activate(rig.http, box_id)
@@ -211,10 +216,9 @@ def test_forged_callbacks_never_reach_a_handler_with_a_false_state(rig: Rig) -> 
     rig.settle()
 
 
-def test_two_receivers_sharing_a_store_handle_each_transition_once(rig: Rig) -> None:
+def test_two_receivers_sharing_a_store_handle_each_transition_once(rig: Rig, post: httpx.Client) -> None:
     first = rig.start_receiver(delay=0.4)
     second = rig.start_receiver(delay=0.4)
-    post = httpx.Client(timeout=10)
 
     def deliver_until_acknowledged(url: str, sent: Any) -> int:
         for _ in range(100):
