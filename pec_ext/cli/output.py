@@ -105,6 +105,10 @@ def error_data(exc: BaseException, code: ExitCode) -> dict[str, Any]:
         )
     elif isinstance(exc, ValidationError):
         data.update(message=str(exc), field=exc.field, allowed=exc.allowed, reason=exc.reason)
+        data["errors"] = [
+            {"field": e.field, "allowed": e.allowed, "reason": e.reason, "message": str(e)}
+            for e in exc.errors
+        ]
     elif isinstance(exc, OutcomeUnknownError):
         data.update(message=str(exc), operation=exc.operation, known=to_data(exc.known))
     else:

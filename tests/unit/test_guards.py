@@ -440,6 +440,64 @@ def test_register_refusals(changes: dict[str, Any], field: str) -> None:
     assert field in str(error)
 
 
+def test_register_reports_every_bad_field_at_once() -> None:
+    body = register_body(
+        tipo_casella="platinum",
+        nome_richiedente="",
+        sesso_richiedente="X",
+        cap_titolare="42",
+        telefonno="0612345678",
+    )
+    del body["email"]
+    error = refusal(guards.validate_register_body, body, environment="production")
+    assert set(error.fields) == {
+        "body",
+        "tipo_casella",
+        "nome_richiedente",
+        "email",
+        "sesso_richiedente",
+        "cap_titolare",
+    }
+    assert len(error.errors) == 6
+    assert all(isinstance(single, ValidationError) and single.errors == (single,) for single in error.errors)
+    text = str(error)
+    assert text.startswith("6 fields are not valid:")
+    for single in error.errors:
+        assert f"  - {single}" in text
+    assert "did you mean 'telefonno' -> telefono?" in text
+    assert "allowed: M, F" in text
+    # the first refusal's details stay on the error itself, as for a single field
+    assert (error.field, error.value) == (error.errors[0].field, error.errors[0].value)
+
+
+def test_one_bad_field_is_a_plain_single_field_error() -> None:
+    error = refusal(guards.validate_register_body, register_body(cap_titolare="42"), environment="production")
+    assert error.errors == (error,)
+    assert error.fields == ("cap_titolare",)
+    assert str(error) == "cap_titolare: '42' is not valid (allowed: five digits, e.g. 00042)"
+
+
+def test_combine_flattens_and_keeps_a_single_error() -> None:
+    a, b, c = (ValidationError(name, 1, "x") for name in "abc")
+    assert ValidationError.combine([a]) is a
+    both = ValidationError.combine([a, b])
+    assert ValidationError.combine([both, c]).fields == ("a", "b", "c")
+    with pytest.raises(ValueError, match="at least one"):
+        ValidationError.combine([])
+
+
+def test_communication_and_user_bodies_report_every_bad_field() -> None:
+    comm = refusal(
+        guards.validate_communication_body,
+        {"casella_pec": "x", "qualifica": "boss", "nome": "Mario"},
+        strict_identifiers=False,
+    )
+    assert {"casella_pec", "qualifica", "cf", "cognome", "email"} <= set(comm.fields)
+    assert "nome" not in comm.fields
+    user = refusal(guards.validate_user_body, {"nome": "Anna", "email_gestione_password": "nope"})
+    assert user.fields == ("cognome", "descrizione", "email_gestione_password")
+
+
 def test_register_foreign_holder_cap() -> None:
     body = guards.validate_register_body(
         register_body(nazione_titolare="FR", cap_titolare="75001 Paris", provincia_titolare="EE"),
@@ -510,7 +568,9 @@ def _check_error(error: ValidationError | None, fields: set[str] | None = None) 
     assert error.field.split(".")[0].split(" ")[0] in str(error)
     if fields is not None:
         assert error.field.split(".")[0].split(" ")[0] in fields
-    assert len(str(error)) < 2000
+    # no value is copied whole into a message: each field's part stays short
+    assert all(len(str(single)) < 2000 for single in error.errors)
+    assert len(str(error)) <= sum(len(str(single)) + 8 for single in error.errors) + 40
 
 
 @given(value=ANYTHING, optional=st.booleans())
