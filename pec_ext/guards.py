@@ -51,8 +51,11 @@ from pec_ext.identifiers import check_cf_or_piva, check_codice_fiscale, invalid
 __all__ = [
     "BOX_DOMAINS",
     "MAX_TEXT_LENGTH",
+    "REGISTER_FIELDS",
+    "REGISTER_REQUIRED",
     "Environment",
     "allowed_box_domains",
+    "box_domains",
     "check_box_address",
     "check_callback",
     "check_cap",
@@ -66,6 +69,7 @@ __all__ = [
     "check_years",
     "invalid",
     "normalize_enum",
+    "registration_refusal",
     "validate_communication_body",
     "validate_register_body",
     "validate_user_body",
@@ -219,6 +223,34 @@ def check_box_address(
     return f"{local.lower()}@{domain}"
 
 
+def box_domains(environment: object) -> dict[str, list[TipoCasella]]:
+    """The domains a new box may have in ``environment`` (without an own domain), with their types."""
+    env = check_environment(environment)
+    domains: dict[str, list[TipoCasella]] = {}
+    for (box_env, tipo), domain in BOX_DOMAINS.items():
+        if box_env == env:
+            domains.setdefault(domain, []).append(tipo)
+    return domains
+
+
+def registration_refusal(address: object, environment: object) -> str | None:
+    """Why ``register_mailbox`` refuses ``address`` in ``environment`` whatever the box type, or None.
+
+    An address on no provider domain of the environment can still be registered with
+    ``own_domain=True``, but only on a certified domain the account owns.
+    """
+    _local, domain = _split_address("casella_pec", address, _EMAIL_FORMAT)
+    env = check_environment(environment)
+    accepted = box_domains(env)
+    if domain in accepted:
+        return None
+    listed = "; ".join(f"@{d} ({', '.join(t.value for t in types)})" for d, types in accepted.items())
+    text = f"a new box in {env} must be on one of: {listed}"
+    if domain in _PROVIDER_DOMAINS:
+        return f"{text}; @{domain} belongs to the other environment"
+    return f"{text}, or on a certified domain the account owns (own_domain)"
+
+
 def check_upgrade(current: object, new: object) -> TipoCasella:
     """The new type of a type change: only upgrades along STANDARD < BRONZE < SILVER < GOLD."""
     upgradable = list(TYPE_RANK)
@@ -253,12 +285,12 @@ def check_service_allowed(tipo_casella: object, service: str) -> TipoCasella:
 
 
 def check_years(years: object, *, maximum: int | None = None) -> int:
-    """A number of years: an ``int`` (not a bool) of at least 1, and at most ``maximum`` if given."""
+    """``anni``, the years of a renewal: an ``int`` (not a bool) of at least 1, at most ``maximum``."""
     allowed = "an integer >= 1" + (f" and <= {maximum}" if maximum is not None else "")
     if isinstance(years, bool) or not isinstance(years, int):
-        raise invalid("years", years, allowed, reason="must be an integer")
+        raise invalid("anni", years, allowed, reason="must be an integer")
     if years < 1 or (maximum is not None and years > maximum):
-        raise invalid("years", years, allowed)
+        raise invalid("anni", years, allowed)
     return years
 
 
@@ -419,6 +451,20 @@ _REGISTER_REQUIRED_TEXT = (
     "nazione_titolare",
     "provincia_titolare",
 )
+REGISTER_FIELDS = _REGISTER_KEYS
+"""Every field of a ``POST /pec`` body, in the spec's order."""
+REGISTER_REQUIRED = (
+    "casella_pec",
+    "tipo_casella",
+    "tipo_cliente",
+    *_REGISTER_REQUIRED_TEXT,
+    "email",
+    "codice_fiscale_richiedente",
+    "data_nascita_richiedente",
+    "sesso_richiedente",
+    "cap_titolare",
+)
+"""The fields :func:`validate_register_body` refuses to do without (the rest are optional)."""
 _REGISTER_OPTIONAL_TEXT = (
     "cellulare",
     "comune_nascita_richiedente",

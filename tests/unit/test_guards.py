@@ -265,7 +265,7 @@ def test_years_accepts(years: int) -> None:
 @pytest.mark.parametrize("years", [0, -1, True, False, 1.0, "1", None])
 def test_years_refuses(years: object) -> None:
     error = refusal(guards.check_years, years)
-    assert error.field == "years"
+    assert error.field == "anni"
     assert ">= 1" in str(error.allowed)
 
 
@@ -401,6 +401,38 @@ _REQUIRED = [
 def test_register_required_fields(missing: str, how: object) -> None:
     error = refusal(guards.validate_register_body, register_body(**{missing: how}), environment="production")
     assert error.field == missing
+
+
+def test_register_required_is_what_the_guard_refuses_to_do_without() -> None:
+    assert set(guards.REGISTER_REQUIRED) == set(_REQUIRED)
+    full = register_body()
+    for key in guards.REGISTER_FIELDS:
+        without = {k: v for k, v in full.items() if k != key}
+        error = outcome(guards.validate_register_body, without, environment="production")[1]
+        assert (error is not None) == (key in guards.REGISTER_REQUIRED), key
+
+
+@pytest.mark.parametrize(
+    ("address", "env", "expected"),
+    [
+        ("a@testcert.legalmail.it", "sandbox", None),
+        ("a@test.domiciliodigitale.com", "sandbox", None),
+        ("a@legalmail.it", "production", None),
+        ("a@gmail.com", "sandbox", "own_domain"),
+        ("a@legalmail.it", "sandbox", "belongs to the other environment"),
+        ("a@testcert.legalmail.it", "production", "@legalmail.it (STANDARD, BRONZE, SILVER, GOLD)"),
+    ],
+)
+def test_registration_refusal_follows_the_box_domains(address: str, env: str, expected: str | None) -> None:
+    why = guards.registration_refusal(address, env)
+    if expected is None:
+        assert why is None
+        return
+    assert why is not None
+    assert expected in why
+    # what it says is what register does: every type is refused for that address
+    for tipo in TipoCasella:
+        assert refusal(guards.check_box_address, address, tipo, env).field == "casella_pec"
 
 
 def test_register_required_list_matches_spec() -> None:
