@@ -51,6 +51,8 @@ from pec_ext.identifiers import check_cf_or_piva, check_codice_fiscale, invalid
 __all__ = [
     "BOX_DOMAINS",
     "MAX_TEXT_LENGTH",
+    "REGISTER_DATES",
+    "REGISTER_ENUMS",
     "REGISTER_FIELDS",
     "REGISTER_REQUIRED",
     "Environment",
@@ -465,6 +467,16 @@ REGISTER_REQUIRED = (
     "cap_titolare",
 )
 """The fields :func:`validate_register_body` refuses to do without (the rest are optional)."""
+REGISTER_ENUMS: Mapping[str, type[Enum]] = {
+    "tipo_casella": TipoCasella,
+    "tipo_cliente": TipoCliente,
+    "sottotipo_cliente": SottotipoCliente,
+    "sesso_richiedente": SessoRichiedente,
+    "tipo_documento": TipoDocumento,
+}
+"""The fields that take one value of a closed set (any letter case), and the set."""
+REGISTER_DATES = ("data_nascita_richiedente", "data_scadenza_documento", "data_rilascio_documento")
+"""The date fields (``dd/mm/yyyy``): the applicant's birth date first, then the document's."""
 _REGISTER_OPTIONAL_TEXT = (
     "cellulare",
     "comune_nascita_richiedente",
@@ -615,9 +627,8 @@ def validate_register_body(
         data.get("codice_fiscale_richiedente"),
         strict=strict_identifiers,
     )
-    fields["data_nascita_richiedente"] = errors.check(
-        _check_birth_date, "data_nascita_richiedente", data.get("data_nascita_richiedente")
-    )
+    birth = REGISTER_DATES[0]
+    fields[birth] = errors.check(_check_birth_date, birth, data.get(birth))
     sesso = errors.check(normalize_enum, "sesso_richiedente", data.get("sesso_richiedente"), SessoRichiedente)
     fields["sesso_richiedente"] = sesso.value if sesso else None
 
@@ -638,7 +649,7 @@ def validate_register_body(
         normalize_enum, "tipo_documento", data.get("tipo_documento"), TipoDocumento, optional=True
     )
     fields["tipo_documento"] = documento.value if documento else None
-    for key in ("data_scadenza_documento", "data_rilascio_documento"):
+    for key in REGISTER_DATES[1:]:
         value = data.get(key)
         fields[key] = None if _blank(value) else errors.check(check_date, key, value)
     issued, expires = fields["data_rilascio_documento"], fields["data_scadenza_documento"]

@@ -6,6 +6,7 @@ rich is imported inside the functions, so that importing the command line stays 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pec_ext.client import TOKEN_ENV
 from pec_ext.errors import ApiError, OutcomeUnknownError, PecError, ValidationError
 
 from .exit_codes import ExitCode
@@ -45,7 +47,31 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(to_data(data), indent=2, ensure_ascii=False, default=str))
 
 
-def cell(value: Any) -> str:
+def _italian_time() -> dt.tzinfo:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo("Europe/Rome")
+    except (ImportError, KeyError, ValueError):  # no tz database on this machine
+        return dt.UTC
+
+
+def when(epoch: object) -> str:
+    """An epoch time (the API's ``timestamp`` fields) as dd/mm/yyyy HH:MM, Italian time."""
+    if isinstance(epoch, bool) or not isinstance(epoch, int | float):
+        return cell(epoch)
+    try:
+        return dt.datetime.fromtimestamp(epoch, _italian_time()).strftime("%d/%m/%Y %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return str(epoch)
+
+
+def cell(value: Any, key: str | None = None) -> str:
+    """One value for a table; ``key`` is its field, since ``timestamp`` holds epoch numbers."""
+    if key == "timestamp":
+        if isinstance(value, Mapping):
+            return ", ".join(f"{k} {when(v)}" for k, v in value.items())
+        return when(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -62,7 +88,7 @@ def table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *, title: s
     for column in columns:
         out.add_column(column, overflow="fold")
     for row in rows:
-        out.add_row(*(cell(row.get(column)) for column in columns))
+        out.add_row(*(cell(row.get(column), column) for column in columns))
     console().print(out)
 
 
@@ -74,7 +100,7 @@ def record(data: Mapping[str, Any], *, title: str | None = None) -> None:
     out.add_column("field", style="bold")
     out.add_column("value", overflow="fold")
     for key, value in data.items():
-        out.add_row(key, cell(value))
+        out.add_row(key, cell(value, key))
     console().print(out)
 
 
@@ -123,6 +149,8 @@ def error_text(exc: BaseException) -> str:
         return (
             f"API error{code}{name}, HTTP {exc.status_code}: {exc.message}\n  request: {exc.method} {exc.url}"
         )
+    if isinstance(exc, ValidationError) and exc.field == TOKEN_ENV:
+        return str(exc)
     if isinstance(exc, ValidationError):
         return f"invalid input: {exc}"
     if isinstance(exc, OutcomeUnknownError):

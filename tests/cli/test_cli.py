@@ -53,7 +53,9 @@ def test_domain_check_is_charged(pec: Pec, sb: Sandbox) -> None:
 def test_available_single(pec: Pec) -> None:
     assert f"{ADDRESS}: available" in pec.ok("available", ADDRESS).stdout
     pec.register()
-    assert pec.json("available", ADDRESS) == {"pec": ADDRESS, "available": False}
+    assert pec.json("available", ADDRESS) == [
+        {"pec": ADDRESS, "available": False, "registrable": False, "note": None, "error": None}
+    ]
 
 
 def test_available_bulk_from_file_with_progress(pec: Pec, tmp_path: Path) -> None:
@@ -70,8 +72,8 @@ def test_available_bulk_from_file_with_progress(pec: Pec, tmp_path: Path) -> Non
     assert "13/13" in result.stderr
 
     csv_out = pec.ok("available", "--file", str(listing), "--format", "csv", "--no-progress").stdout
-    assert csv_out.splitlines()[0] == "pec,available,error"
-    assert csv_out.splitlines()[1] == f"{ADDRESS},no,"
+    assert csv_out.splitlines()[0] == "pec,available,registrable,note,error"
+    assert csv_out.splitlines()[1] == f"{ADDRESS},no,no,,"
     table = pec.ok("available", "--file", str(listing)).stdout
     assert "user11@testcert.legalmail.it" in table
 
