@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from pec_ext.enums import ACTIVE_BOX_STATES
+
 from . import output, samples
 
 APPLICANT = {
@@ -46,6 +48,14 @@ COMPANY = {
     "provincia": "RM",
 }
 FAST_WAIT = {"timeout": 5.0, "poll": 0.01}
+NEXT_STEPS = (
+    "pec --embedded-db demo.sqlite boxes register --template > applicant.toml   # fill it in, then",
+    "pec --embedded-db demo.sqlite boxes register --from-file applicant.toml    # no token needed",
+    "pec --embedded-db demo.sqlite boxes list",
+    "pec sandbox serve        # a sandbox over HTTP; it prints the variables to export",
+    "pec boxes register --help   # every field, which are required, the allowed values",
+    "in tests: the pec_sandbox pytest fixture (README, 'Testing your own code with the sandbox')",
+)
 
 
 @dataclass
@@ -199,7 +209,11 @@ def _with(record: Any, describe: Callable[[Any], str] | None = None) -> tuple[An
     if describe is not None:
         return record, describe(record)
     parts = [f"{record.casella_pec}" if hasattr(record, "casella_pec") else "", f"stato {record.stato}"]
-    for attr, label in (("tipo_casella", "type"), ("spazio_disco", "disco MB"), ("data_scadenza", "expires")):
+    shown = [("tipo_casella", "type"), ("data_scadenza", "expires")]
+    if record.stato in ACTIVE_BOX_STATES:
+        # a box gets its space on activation: before that the API reports 0 MB, which misleads
+        shown.insert(1, ("spazio_disco", "disco MB"))
+    for attr, label in shown:
         value = getattr(record, attr, None)
         if isinstance(value, str | int) and value != "":
             parts.append(f"{label} {value}")
@@ -234,3 +248,6 @@ def _finish(t: Transcript, sb: Any) -> None:
     t.console.print(
         f"\n[bold]total spent[/bold]: EUR {total:.2f}   [bold]final balance[/bold]: EUR {sb.balance:.2f}"
     )
+    t.console.print("\n[bold]What to try next[/bold]", highlight=False)
+    for line in NEXT_STEPS:
+        t.console.print(f"  {line}", highlight=False, markup=False)
