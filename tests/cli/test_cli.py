@@ -313,7 +313,7 @@ def test_a_paid_command_asks_on_a_terminal(pec: Pec, sb: Sandbox, monkeypatch: p
     balance = sb.balance
     monkeypatch.setattr("pec_ext.cli.app.stdin_is_terminal", lambda: True)
     declined = pec("boxes", "renew", box_id, input="n\n")
-    assert declined.exit_code != 0
+    assert declined.exit_code == ExitCode.DECLINED
     assert "Renew box" in declined.stderr
     assert sb.balance == balance
     accepted = pec("boxes", "renew", box_id, "--years", "2", input="y\n")
