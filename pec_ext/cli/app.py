@@ -76,7 +76,7 @@ def json_option(f: F) -> F:
         is_flag=True,
         expose_value=False,
         callback=set_json,
-        help="Print machine-readable JSON instead of tables.",
+        help="Print JSON instead of tables: " + output.JSON_SHAPES.get(f.__name__, "see the README") + ".",
     )(f)
 
 
@@ -405,11 +405,8 @@ def available(
 ) -> None:
     """Whether addresses are free, and whether `boxes register` would accept them here.
 
-    \b
-    --json (or --format json) prints a list, one object per address, however many:
-      [{"pec": ..., "available": true|false|null, "registrable": true|false|null,
-        "note": why a free address cannot be registered, or null, "error": null or the error}]
-    Several addresses, or --file, run concurrently.
+    Several addresses, or --file, run concurrently. "registrable" is false, with a "note" saying
+    why, for a free address on a domain register refuses in this environment.
     """
     from pec_ext.guards import check_email
 

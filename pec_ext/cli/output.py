@@ -23,6 +23,41 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+BOX = "the box, an object as the API's Casella (id, casella_pec, tipo_casella, stato, ...)"
+COMMUNICATION = "the communication, an object as the API's RichiestaComunicazionePec"
+JSON_SHAPES = {
+    "domain_check": 'an object {"dominio", "eligible"}',
+    "available": 'a list, one object per address however many: {"pec", "available", "registrable", '
+    '"note", "error"}',
+    "boxes_list": "a list of boxes (empty when there are none)",
+    "boxes_show": BOX,
+    "boxes_register": BOX,
+    "boxes_activate": BOX,
+    "boxes_revoke": BOX,
+    "boxes_space": BOX,
+    "boxes_upgrade": BOX,
+    "boxes_conservazione": BOX,
+    "boxes_renew": BOX,
+    "boxes_users_add": BOX,
+    "boxes_users_list": 'a list of users {"id_utenza", "userid", "nome", "cognome", '
+    '"email_gestione_password"}',
+    "boxes_form": 'an object {"id", "path", "bytes"}',
+    "boxes_expiring": "a list of rows, one per box, with the columns of the table",
+    "comunica_create": COMMUNICATION,
+    "comunica_show": COMMUNICATION,
+    "comunica_upload": COMMUNICATION,
+    "comunica_list": "a list of communications (empty when there are none)",
+    "comunica_form": 'an object {"id", "path", "bytes"}',
+    "sandbox_advance": 'an object: "completed" (jobs done) and the sandbox\'s state',
+    "sandbox_state": "an object: the sandbox's balance and counts",
+    "demo": 'an object {"steps", "total_cost", "final_balance", "ledger"}',
+}
+"""What ``--json`` prints on stdout, by command function: one shape each, whatever the data.
+
+Errors are never on stdout: with ``--json`` they are ``{"error": {...}}`` on stderr.
+"""
+
+
 def console(*, stderr: bool = False) -> Console:
     """A console on the current stdout/stderr; wide when not a terminal, so nothing is cut."""
     from rich.console import Console

@@ -10,11 +10,12 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 from cli_support import ADDRESS, APPLICANT, COMPANY, Pec, flags
 from click.testing import CliRunner, Result
 
-from pec_ext.cli import ExitCode, cli, samples
+from pec_ext.cli import ExitCode, cli, output, samples
 from pec_ext.enums import MEANINGS, SOTTOTIPI_BY_TIPO_CLIENTE
 from pec_ext.guards import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
 from pec_ext.sandbox import Sandbox
@@ -227,6 +228,49 @@ def test_listings_are_lists_for_none_one_and_many(pec: Pec, command: list[str]) 
     pec.register("second@testcert.legalmail.it")
     pec.ok("comunica", "create", "--yes", *flags({**COMPANY, "casella_pec": "other@pec.example.it"}))
     assert len(pec.json(*command)) == 2
+
+
+def commands(
+    group: click.Group, prefix: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], click.Command]]:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from commands(command, (*prefix, name))
+        else:
+            yield (*prefix, name), command
+
+
+def test_every_json_option_documents_its_shape() -> None:
+    documented = 0
+    for path, command in commands(cli):
+        option = next((p for p in command.params if p.name == "json_output"), None)
+        if option is None or command.callback is None:
+            continue
+        shape = output.JSON_SHAPES.get(command.callback.__name__)
+        assert shape is not None, path
+        assert shape in " ".join(CliRunner().invoke(cli, [*path, "--help"]).stdout.split()), path
+        documented += 1
+    assert documented >= len(output.JSON_SHAPES) - 1  # the root --json applies to all
+
+
+def test_json_output_has_the_documented_shape(pec: Pec, sb: Sandbox) -> None:
+    box_id = pec.active_box()
+    comm_id = pec.json("comunica", "create", "--yes", *flags(COMPANY))["id"]
+    runs = {
+        "available": ["available", ADDRESS],
+        "boxes_list": ["boxes", "list"],
+        "boxes_show": ["boxes", "show", box_id],
+        "boxes_users_list": ["boxes", "users", "list", box_id],
+        "boxes_expiring": ["boxes", "expiring", "--within", "5y", "--no-progress"],
+        "comunica_list": ["comunica", "list"],
+        "comunica_show": ["comunica", "show", comm_id],
+        "domain_check": ["domain", "check", "legalmail.it", "--yes"],
+        "sandbox_state": ["sandbox", "state"],
+    }
+    for name, args in runs.items():
+        data = pec.json(*args)
+        expected = list if output.JSON_SHAPES[name].startswith("a list") else dict
+        assert isinstance(data, expected), (name, data)
 
 
 # -- 7: declining is its own outcome ----------------------------------------------------------------
