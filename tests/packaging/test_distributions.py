@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tarfile
@@ -115,3 +116,14 @@ def test_changelog_keeps_an_unreleased_section_and_this_version() -> None:
     assert f"## [{VERSION}] - " in text
     assert text.index("## [Unreleased]") < text.index(f"## [{VERSION}]")
     assert f"[{VERSION}]: {REPO_URL}/releases/tag/v{VERSION}" in text
+
+
+def test_readme_links_work_on_the_package_index(dists: dict[str, Path]) -> None:
+    description = wheel_metadata(dists["wheel"]).get_payload()
+    assert isinstance(description, str)
+    assert "openapi-pec" in description
+    targets = re.findall(r"\]\(([^)]+)\)", description)
+    assert targets  # the README does link somewhere
+    assert [t for t in targets if not t.startswith("https://")] == []
+    assert f"{REPO_URL}/blob/main/bench/results.md" in targets
+    assert "What needs a checkout" in description
