@@ -14,10 +14,11 @@ from typing import Any
 import click
 
 from pec_ext.enums import ACTIVE_BOX_STATES
+from pec_ext.fields import CommunicationFields, RegisterFields
 
 from . import output, samples
 
-APPLICANT: dict[str, Any] = {
+APPLICANT: RegisterFields = {
     "tipo_cliente": "PV",
     "nome_richiedente": "Mario",
     "cognome_richiedente": "Rossi",
@@ -35,7 +36,7 @@ APPLICANT: dict[str, Any] = {
     "nazione_titolare": "IT",
     "provincia_titolare": "RM",
 }
-COMPANY = {
+COMPANY: CommunicationFields = {
     "cf": "RSSMRA80A01H501U",
     "nome": "Mario",
     "cognome": "Rossi",
@@ -130,7 +131,7 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
         )
         box = t.step(
             "register (BRONZE)",
-            lambda: _with(pec.register_mailbox(casella_pec=address, tipo_casella="BRONZE", **APPLICANT)),
+            lambda: _with(pec.register_mailbox(APPLICANT, casella_pec=address, tipo_casella="BRONZE")),
         )
         box_id = box.id
         form = t.step(
@@ -175,9 +176,7 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
         t.step("renew 1 year", lambda: _with(pec.renew_mailbox(box_id, anni=1)))
         comm = t.step(
             "business register: request",
-            lambda: _with(
-                pec.communicate_pec(casella_pec=address, **COMPANY), lambda c: f"{c.id}: {c.stato}"
-            ),
+            lambda: _with(pec.communicate_pec(COMPANY, casella_pec=address), lambda c: f"{c.id}: {c.stato}"),
         )
         comm_id = comm.id
         t.step(
