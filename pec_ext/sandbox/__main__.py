@@ -41,7 +41,7 @@ def connection_lines(url: str) -> str:
             "  pec boxes register --template > applicant.toml   # fill it in, then:",
             "  pec boxes register --from-file applicant.toml",
             f"Complete pending processing: pec sandbox advance  (or curl -X POST {url}/_sandbox/advance)",
-            f"In Python: PecClient(base_url={url!r}, token={DEFAULT_TOKEN!r}). Stop with Ctrl-C.",
+            "PecClient() and AsyncPecClient() read the same two variables. Stop with Ctrl-C.",
         ]
     )
 
