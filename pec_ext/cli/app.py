@@ -421,7 +421,22 @@ def available(
         with cfg.client() as pec:
             rows = [{"pec": items[0], "available": pec.is_available(address), "error": None}]
     else:
-        rows, worst = bulk.availability(cfg, items, concurrency=concurrency, progress=progress)
+        # malformed lines are reported without a request (or a token); the rest are asked
+        refused: dict[int, dict[str, Any]] = {}
+        for index, item in enumerate(items):
+            try:
+                check_email("pec", item)
+            except ValidationError as exc:
+                refused[index] = {"pec": item, "available": None, "error": str(exc)}
+                worst = ExitCode.VALIDATION
+        asked = [item for index, item in enumerate(items) if index not in refused]
+        answers: list[dict[str, Any]] = []
+        if asked:
+            answers, failed = bulk.availability(cfg, asked, concurrency=concurrency, progress=progress)
+            codes = [code for code in (worst, failed) if code is not None]
+            worst = max(codes) if codes else None
+        answered = iter(answers)
+        rows = [refused[index] if index in refused else next(answered) for index in range(len(items))]
     rows = [registrability(cfg, row) for row in rows]
     if len(rows) == 1 and file is None and fmt is None and not cfg.json:
         row = rows[0]

@@ -57,6 +57,17 @@ def test_bad_input_is_reported_before_the_missing_token(args: list[str], field: 
     assert "token" not in result.stderr.lower()
 
 
+def test_a_file_of_malformed_addresses_needs_no_token(tmp_path: Path) -> None:
+    listing = tmp_path / "addresses.txt"
+    listing.write_text("not-an-address\nalso@bad@twice\n", encoding="utf-8")
+    result = without_token("--json", "available", "-f", str(listing))
+    assert result.exit_code == ExitCode.VALIDATION
+    rows = json.loads(result.stdout)
+    assert [r["pec"] for r in rows] == ["not-an-address", "also@bad@twice"]
+    assert all(r["available"] is None and r["error"].startswith("pec:") for r in rows)
+    assert "token" not in result.stderr.lower()
+
+
 def test_the_missing_token_speaks_the_cli_s_language() -> None:
     result = without_token("available", ADDRESS)
     assert result.exit_code == ExitCode.VALIDATION
