@@ -98,7 +98,9 @@ def _subtypes_by_customer() -> list[str]:
 
 def option_help(name: str) -> str:
     """The ``--help`` text of one field's option."""
-    text = ("REQUIRED. " if name in REGISTER_REQUIRED else "Optional. ") + DESCRIPTIONS[name].capitalize()
+    description = DESCRIPTIONS[name]
+    label = "REQUIRED. " if name in REGISTER_REQUIRED else "Optional. "
+    text = label + description[0].upper() + description[1:]
     if name == "casella_pec":
         text += f"; domain by type, {_domains_text()}"
     elif name == "sottotipo_cliente":

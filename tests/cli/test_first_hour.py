@@ -16,6 +16,7 @@ from cli_support import ADDRESS, APPLICANT, COMPANY, Pec, flags
 from click.testing import CliRunner, Result
 
 from pec_ext.cli import ExitCode, cli, output, samples
+from pec_ext.cli.applicant import DESCRIPTIONS as APPLICANT_DESCRIPTIONS
 from pec_ext.enums import MEANINGS, SOTTOTIPI_BY_TIPO_CLIENTE
 from pec_ext.guards import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
 from pec_ext.sandbox import Sandbox
@@ -159,6 +160,7 @@ def test_register_help_shows_required_fields_and_allowed_values(pec: Pec) -> Non
         text = option_help(out, name)
         assert text.startswith("REQUIRED." if name in REGISTER_REQUIRED else "Optional."), (name, text)
         assert "API field" not in text
+        assert APPLICANT_DESCRIPTIONS[name][1:] in text  # the description as written, case kept
         if name in REGISTER_DATES:
             assert "dd/mm/yyyy" in text
     for name, enum_cls in REGISTER_ENUMS.items():
