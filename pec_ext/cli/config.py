@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pec_ext.client import TOKEN_ENV
+from pec_ext.config import BASE_URL_ENV as BASE_URL_ENV  # re-exported: the CLI's options name it
+from pec_ext.config import TOKEN_ENV
 from pec_ext.errors import ValidationError
 
 from . import prices
@@ -35,7 +36,6 @@ class MissingTokenError(ValidationError):
         )
 
 
-BASE_URL_ENV = "OPENAPI_PEC_BASE_URL"
 EMBEDDED_ENV = "OPENAPI_PEC_EMBEDDED"
 EMBEDDED_DB_ENV = "OPENAPI_PEC_EMBEDDED_DB"
 

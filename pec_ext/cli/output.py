@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pec_ext.client import TOKEN_ENV
+from pec_ext.config import TOKEN_ENV
 from pec_ext.errors import ApiError, OutcomeUnknownError, PecError, ValidationError
 
 from .exit_codes import ExitCode
