@@ -101,9 +101,13 @@ def when(epoch: object) -> str:
         return str(epoch)
 
 
+EPOCH_FIELDS = frozenset({"timestamp", "now"})
+"""Fields holding epoch seconds (the API's ``timestamp``, the sandbox's ``now``), shown as dates."""
+
+
 def cell(value: Any, key: str | None = None) -> str:
-    """One value for a table; ``key`` is its field, since ``timestamp`` holds epoch numbers."""
-    if key == "timestamp":
+    """One value for a table; ``key`` is its field, since some fields hold epoch numbers."""
+    if key in EPOCH_FIELDS:
         if isinstance(value, Mapping):
             return ", ".join(f"{k} {when(v)}" for k, v in value.items())
         return when(value)

@@ -354,7 +354,7 @@ def test_the_renewal_field_is_anni(pec: Pec, sb: Sandbox) -> None:
 def test_tables_show_dates_not_epoch_numbers(pec: Pec) -> None:
     box_id = pec.register()
     pec.ok("comunica", "create", "--yes", *flags(COMPANY))
-    for args in (["boxes", "show", box_id], ["comunica", "list"]):
+    for args in (["boxes", "show", box_id], ["comunica", "list"], ["sandbox", "state"]):
         out = pec.ok(*args).stdout
         assert re.search(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", out), out
         assert not re.search(r"\b1\d{9}\b", out), out  # no epoch seconds
