@@ -88,3 +88,21 @@ async def test_a_streamed_upload_arrives_whole_in_process(pec_sandbox: Sandbox) 
         assert str((await apec.activate_mailbox(box.id, documents)).stato) == "in_evasione"
     for stored in pec_sandbox.mailboxes():
         assert len(stored["documenti_attivazione"]) == 2
+
+
+async def test_clients_report_every_bad_field_at_once_and_send_nothing(pec_sandbox: Sandbox) -> None:
+    from pec_ext import ValidationError
+
+    body = box_body("a@testcert.legalmail.it")
+    body.update(tipo_casella="platinum", sesso_richiedente="X")
+    del body["email"]
+    with pec_sandbox.client() as pec, pytest.raises(ValidationError) as sync_refusal:
+        pec.register_mailbox(body)
+    async with pec_sandbox.async_client() as apec:
+        with pytest.raises(ValidationError) as async_refusal:
+            await apec.register_mailbox(body)
+    for refusal in (sync_refusal.value, async_refusal.value):
+        assert set(refusal.fields) == {"tipo_casella", "sesso_richiedente", "email"}
+        assert str(refusal).startswith("3 fields are not valid:")
+    assert pec_sandbox.ledger == []
+    assert pec_sandbox.mailboxes() == []
