@@ -152,6 +152,7 @@ def option_help(help_text: str, name: str) -> str:
 
 
 def test_register_help_shows_required_fields_and_allowed_values(pec: Pec) -> None:
+    assert set(APPLICANT_DESCRIPTIONS) == set(REGISTER_FIELDS)
     out = pec.ok("boxes", "register", "--help").stdout
     flat = " ".join(out.split())
     for name in REGISTER_FIELDS:
