@@ -379,10 +379,12 @@ def registrability(cfg: Config, row: dict[str, Any]) -> dict[str, Any]:
     """``registrable``: free, and on a domain ``boxes register`` accepts here; ``note`` says why not."""
     from pec_ext.guards import registration_refusal
 
-    why = None if row["available"] is None else registration_refusal(row["pec"], cfg.effective_environment)
-    registrable = None if row["available"] is None else bool(row["available"]) and why is None
+    if row["available"] is None:  # not answered: nothing to say about it
+        return {**row, "registrable": None, "note": None}
     env = cfg.effective_environment
+    why = registration_refusal(row["pec"], env)
     note = f"cannot be registered in this environment ({env}): {why}" if row["available"] and why else None
+    registrable = bool(row["available"]) and why is None
     return {**row, "registrable": registrable, "note": note}
 
 
@@ -525,8 +527,8 @@ def boxes_register(
     )
     tipo = body["tipo_casella"]
     item = (f"register.{tipo}", f"registration of a {tipo} box (first year)", 1)
-    confirm_paid(cfg, yes, [item], f"Register {body['casella_pec']}")
-    with cfg.client() as pec:
+    with cfg.client() as pec:  # the token is looked for before anyone is asked to pay
+        confirm_paid(cfg, yes, [item], f"Register {body['casella_pec']}")
         box = pec.register_mailbox(body, own_domain=own_domain)
     show_box(cfg, box, f"registered {box.casella_pec}")
 
@@ -804,8 +806,8 @@ def comunica_create(
 
     body = validate_communication_body(fields, strict_identifiers=cfg.effective_strict_identifiers)
     cost = ("comunica_pec", f"communication of {body['casella_pec']} to the business register", 1)
-    confirm_paid(cfg, yes, [cost], f"Communicate {body['casella_pec']}")
-    with cfg.client() as pec:
+    with cfg.client() as pec:  # the token is looked for before anyone is asked to pay
+        confirm_paid(cfg, yes, [cost], f"Communicate {body['casella_pec']}")
         item = pec.communicate_pec(body)
     show_comm(cfg, item, f"communication {item.id}")
 

@@ -58,6 +58,21 @@ def test_bad_input_is_reported_before_the_missing_token(args: list[str], field: 
     assert "token" not in result.stderr.lower()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["boxes", "register", *flags({"casella_pec": ADDRESS, "tipo_casella": "BRONZE", **APPLICANT})],
+        ["comunica", "create", *flags(COMPANY)],
+    ],
+)
+def test_good_input_without_a_token_is_not_priced_or_asked(args: list[str]) -> None:
+    result = without_token(*args, "--yes")
+    assert result.exit_code == ExitCode.VALIDATION
+    for hint in TOKEN_HINTS:
+        assert hint in result.stderr
+    assert "EUR" not in result.stderr
+
+
 def test_a_file_of_malformed_addresses_needs_no_token(tmp_path: Path) -> None:
     listing = tmp_path / "addresses.txt"
     listing.write_text("not-an-address\nalso@bad@twice\n", encoding="utf-8")
