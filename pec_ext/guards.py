@@ -1,7 +1,8 @@
 """Input guards: pure checks run before any request is sent.
 
 Each guard returns the normalized value or raises :class:`~pec_ext.errors.ValidationError`
-naming the field, the value and what is allowed. Nothing here performs I/O, and no input, however
+naming the field, the value and what is allowed. The body validators check every field and raise
+once, with all the refusals in ``errors``. Nothing here performs I/O, and no input, however
 odd (``None``, bytes, nested containers, huge integers), makes a guard raise anything else.
 
 Choices the spec leaves open, and how they are settled here:
