@@ -8,8 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-mypy_api = pytest.importorskip("mypy.api")
+from mypy import api as mypy_api
 
 ROOT = Path(__file__).resolve().parents[2]
 
