@@ -39,7 +39,7 @@ class MissingTokenError(ValidationError):
     def __init__(self, target: str) -> None:
         super().__init__(TOKEN_ENV, "", "a token from https://console.openapi.com", reason="not set")
         self.args = (
-            f"{TOKEN_ENV} is not set, and {target} needs a token. Set it to your Openapi token "
+            f"{TOKEN_ENV} is not set: a token is needed to talk to {target}. Set it to your Openapi token "
             f"(export {TOKEN_ENV}=...), or try without one: `pec --embedded ...` talks to the "
             "embedded in-process sandbox (--embedded-db FILE keeps its state between commands), "
             f"and `pec sandbox serve` prints the {BASE_URL_ENV} and {TOKEN_ENV} lines for a local one.",
