@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, Unpack
 
 import httpx
 
@@ -18,8 +18,12 @@ from ._flows import Settings
 from .callbacks import secret_bytes
 from .clock import Clock
 from .config import BASE_URLS, ENVIRONMENT_ENV, TOKEN_ENV
+from .fields import CommunicationFields, RegisterFields, UserFields
 
 if TYPE_CHECKING:
+    from pec_api.models.body_post_comunica_pec import BodyPostComunicaPec
+    from pec_api.models.body_post_multiutenza import BodyPostMultiutenza
+    from pec_api.models.body_post_pec import BodyPostPec
     from pec_api.models.casella import Casella
     from pec_api.models.caselle import Caselle
     from pec_api.models.check_availability_response_200_data import CheckAvailabilityResponse200Data
@@ -27,6 +31,11 @@ if TYPE_CHECKING:
     from pec_api.models.richieste_comunicazione_pec import RichiesteComunicazionePec
 
     from .documents import DocumentSource
+
+# A generated body model or a mapping, positionally; keyword fields given too override it.
+RegisterBody: TypeAlias = "BodyPostPec | Mapping[str, Any] | None"
+CommunicationBody: TypeAlias = "BodyPostComunicaPec | Mapping[str, Any] | None"
+UserBody: TypeAlias = "BodyPostMultiutenza | Mapping[str, Any] | None"
 
 __all__ = ["BASE_URLS", "ENVIRONMENT_ENV", "TOKEN_ENV", "AsyncPecClient", "PecClient"]
 
@@ -129,7 +138,9 @@ class PecClient(_PecSetup, SyncDriver):
         """The account's boxes (an empty list when there are none)."""
         return self._run(_flows.list_mailboxes())
 
-    def register_mailbox(self, body: Any = None, /, *, own_domain: bool = False, **fields: Any) -> Casella:
+    def register_mailbox(
+        self, body: RegisterBody = None, /, *, own_domain: bool = False, **fields: Unpack[RegisterFields]
+    ) -> Casella:
         """Register a box (paid). Fields as keyword arguments named as the API's, or a body model."""
         return self._run(_flows.register_mailbox(self.settings, body, fields, own_domain))
 
@@ -184,13 +195,15 @@ class PecClient(_PecSetup, SyncDriver):
         """Renew for ``anni`` years (paid; never retried)."""
         return self._run(_flows.renew_mailbox(id, anni))
 
-    def add_user(self, id: str, body: Any = None, /, **fields: Any) -> Casella:
+    def add_user(self, id: str, body: UserBody = None, /, **fields: Unpack[UserFields]) -> Casella:
         return self._run(_flows.add_user(id, body, fields))
 
     def list_communications(self) -> list[RichiesteComunicazionePec]:
         return self._run(_flows.list_communications())
 
-    def communicate_pec(self, body: Any = None, /, **fields: Any) -> RichiestaComunicazionePec:
+    def communicate_pec(
+        self, body: CommunicationBody = None, /, **fields: Unpack[CommunicationFields]
+    ) -> RichiestaComunicazionePec:
         """Ask for the communication of a PEC address to the business register (paid)."""
         return self._run(_flows.communicate_pec(self.settings, body, fields))
 
@@ -313,7 +326,7 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         return await self._run(_flows.list_mailboxes())
 
     async def register_mailbox(
-        self, body: Any = None, /, *, own_domain: bool = False, **fields: Any
+        self, body: RegisterBody = None, /, *, own_domain: bool = False, **fields: Unpack[RegisterFields]
     ) -> Casella:
         """Register a box (paid). Fields as keyword arguments named as the API's, or a body model."""
         return await self._run(_flows.register_mailbox(self.settings, body, fields, own_domain))
@@ -369,13 +382,15 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         """Renew for ``anni`` years (paid; never retried)."""
         return await self._run(_flows.renew_mailbox(id, anni))
 
-    async def add_user(self, id: str, body: Any = None, /, **fields: Any) -> Casella:
+    async def add_user(self, id: str, body: UserBody = None, /, **fields: Unpack[UserFields]) -> Casella:
         return await self._run(_flows.add_user(id, body, fields))
 
     async def list_communications(self) -> list[RichiesteComunicazionePec]:
         return await self._run(_flows.list_communications())
 
-    async def communicate_pec(self, body: Any = None, /, **fields: Any) -> RichiestaComunicazionePec:
+    async def communicate_pec(
+        self, body: CommunicationBody = None, /, **fields: Unpack[CommunicationFields]
+    ) -> RichiestaComunicazionePec:
         """Ask for the communication of a PEC address to the business register (paid)."""
         return await self._run(_flows.communicate_pec(self.settings, body, fields))
 

@@ -3,7 +3,8 @@
 The tree::
 
     PecError
-    ├── ValidationError (also ValueError)   bad input, raised before any request is sent
+    ├── ValidationError (also ValueError)   bad input, raised before any request is sent;
+    │                                        ``errors`` lists every bad field of a body at once
     ├── ApiError                             the server answered with an error
     │   ├── BadRequestError                  400
     │   ├── UnauthorizedError                401  missing or invalid token
@@ -103,7 +104,12 @@ class PecError(Exception):
 
 
 class ValidationError(PecError, ValueError):
-    """Input refused before any request is sent; names the field, the value and what is allowed."""
+    """Input refused before any request is sent; names the field, the value and what is allowed.
+
+    A body with several bad fields is refused once, with every field: ``errors`` holds one
+    single-field ``ValidationError`` each (see :meth:`combine`), and ``field``, ``value``,
+    ``allowed`` and ``reason`` are the first one's. A single-field error's ``errors`` is ``(self,)``.
+    """
 
     def __init__(
         self,
@@ -118,6 +124,7 @@ class ValidationError(PecError, ValueError):
             allowed = ", ".join(str(item) for item in allowed)
         self.allowed = allowed
         self.reason = reason
+        self.errors: tuple[ValidationError, ...] = (self,)
         try:
             shown = _short_repr.repr(value)
         except Exception:  # a hostile __repr__ must not hide the real error
@@ -128,6 +135,26 @@ class ValidationError(PecError, ValueError):
         if allowed:
             text += f" (allowed: {allowed})"
         super().__init__(text)
+
+    @classmethod
+    def combine(cls, errors: Iterable[ValidationError]) -> ValidationError:
+        """One error reporting all of ``errors`` (flattened); a single one comes back unchanged."""
+        flat = [single for error in errors for single in error.errors]
+        if not flat:
+            raise ValueError("combine() needs at least one ValidationError")
+        if len(flat) == 1:
+            return flat[0]
+        first = flat[0]
+        combined = cls(first.field, first.value, first.allowed, first.reason)
+        combined.errors = tuple(flat)
+        lines = "".join(f"\n  - {error}" for error in flat)
+        combined.args = (f"{len(flat)} fields are not valid:{lines}",)
+        return combined
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The name of every field refused, in the order they were checked."""
+        return tuple(error.field for error in self.errors)
 
 
 class ApiError(PecError):

@@ -14,6 +14,9 @@ sys.path.insert(0, str(ROOT / "spec"))
 
 import pipeline  # noqa: E402
 
+# pytester runs small test files through the installed pec_sandbox plugin (tests/sandbox)
+pytest_plugins = ("pytester",)
+
 
 @pytest.fixture(scope="session")
 def upstream_spec() -> dict[str, Any]:

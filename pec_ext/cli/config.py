@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pec_ext import config, retry
 from pec_ext.config import BASE_URL_ENV, ENVIRONMENT_ENV, TOKEN_ENV
+from pec_ext.errors import ValidationError
 
 from . import prices
 
@@ -21,7 +22,29 @@ if TYPE_CHECKING:
     from pec_ext.client import AsyncPecClient, PecClient
     from pec_ext.sandbox import Sandbox
 
-__all__ = ["BASE_URL_ENV", "EMBEDDED_DB_ENV", "EMBEDDED_ENV", "ENVIRONMENT_ENV", "TOKEN_ENV", "Config"]
+__all__ = [
+    "BASE_URL_ENV",
+    "EMBEDDED_DB_ENV",
+    "EMBEDDED_ENV",
+    "ENVIRONMENT_ENV",
+    "TOKEN_ENV",
+    "Config",
+    "MissingTokenError",
+]
+
+
+class MissingTokenError(ValidationError):
+    """No ``OPENAPI_PEC_TOKEN``: says where a token comes from, and how to do without one."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(TOKEN_ENV, "", "a token from https://console.openapi.com", reason="not set")
+        self.args = (
+            f"{TOKEN_ENV} is not set: a token is needed to talk to {target}. Set it to your Openapi token "
+            f"(export {TOKEN_ENV}=...), or try without one: `pec --embedded ...` talks to the "
+            "embedded in-process sandbox (--embedded-db FILE keeps its state between commands), "
+            f"and `pec sandbox serve` prints the {BASE_URL_ENV} and {TOKEN_ENV} lines for a local one.",
+        )
+
 
 EMBEDDED_ENV = "OPENAPI_PEC_EMBEDDED"
 EMBEDDED_DB_ENV = "OPENAPI_PEC_EMBEDDED_DB"
@@ -69,10 +92,19 @@ class Config:
             self.sandbox = None
             self._own_sandbox = False
 
-    def token(self) -> str | None:
-        """The token from the environment (None lets the client refuse with its own message)."""
+    @property
+    def effective_strict_identifiers(self) -> bool:
+        """As the client decides it: strict checksums in production unless told otherwise."""
+        if self.strict_identifiers is not None:
+            return self.strict_identifiers
+        return self.effective_environment == "production"
+
+    def token(self) -> str:
+        """The token from the environment; its absence is explained in the command line's terms."""
         value = os.environ.get(TOKEN_ENV, "")
-        return value if value.strip() else None
+        if not value.strip():
+            raise MissingTokenError(self.describe_target())
+        return value
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any output."""

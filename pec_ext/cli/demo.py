@@ -13,9 +13,12 @@ from typing import Any
 
 import click
 
+from pec_ext.enums import ACTIVE_BOX_STATES
+from pec_ext.fields import CommunicationFields, RegisterFields
+
 from . import output, samples
 
-APPLICANT: dict[str, Any] = {
+APPLICANT: RegisterFields = {
     "tipo_cliente": "PV",
     "nome_richiedente": "Mario",
     "cognome_richiedente": "Rossi",
@@ -33,7 +36,7 @@ APPLICANT: dict[str, Any] = {
     "nazione_titolare": "IT",
     "provincia_titolare": "RM",
 }
-COMPANY = {
+COMPANY: CommunicationFields = {
     "cf": "RSSMRA80A01H501U",
     "nome": "Mario",
     "cognome": "Rossi",
@@ -47,6 +50,14 @@ COMPANY = {
 }
 # Virtual time: the sandbox-bound client waits on the sandbox clock, which processes due work.
 WAIT_TIMEOUT, WAIT_POLL = 3600.0, 30.0
+NEXT_STEPS = (
+    "pec --embedded-db demo.sqlite boxes register --template > applicant.toml   # fill it in, then",
+    "pec --embedded-db demo.sqlite boxes register --from-file applicant.toml    # no token needed",
+    "pec --embedded-db demo.sqlite boxes list",
+    "pec sandbox serve        # a sandbox over HTTP; it prints the variables to export",
+    "pec boxes register --help   # every field, which are required, the allowed values",
+    "in tests: the pec_sandbox pytest fixture (README, 'Testing your own code with the sandbox')",
+)
 
 
 @dataclass
@@ -120,7 +131,7 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
         )
         box = t.step(
             "register (BRONZE)",
-            lambda: _with(pec.register_mailbox(casella_pec=address, tipo_casella="BRONZE", **APPLICANT)),
+            lambda: _with(pec.register_mailbox(APPLICANT, casella_pec=address, tipo_casella="BRONZE")),
         )
         box_id = box.id
         form = t.step(
@@ -165,9 +176,7 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
         t.step("renew 1 year", lambda: _with(pec.renew_mailbox(box_id, anni=1)))
         comm = t.step(
             "business register: request",
-            lambda: _with(
-                pec.communicate_pec(casella_pec=address, **COMPANY), lambda c: f"{c.id}: {c.stato}"
-            ),
+            lambda: _with(pec.communicate_pec(COMPANY, casella_pec=address), lambda c: f"{c.id}: {c.stato}"),
         )
         comm_id = comm.id
         t.step(
@@ -209,7 +218,11 @@ def _with(record: Any, describe: Callable[[Any], str] | None = None) -> tuple[An
     if describe is not None:
         return record, describe(record)
     parts = [f"{record.casella_pec}" if hasattr(record, "casella_pec") else "", f"stato {record.stato}"]
-    for attr, label in (("tipo_casella", "type"), ("spazio_disco", "disco MB"), ("data_scadenza", "expires")):
+    shown = [("tipo_casella", "type"), ("data_scadenza", "expires")]
+    if record.stato in ACTIVE_BOX_STATES:
+        # a box gets its space on activation: before that the API reports 0 MB, which misleads
+        shown.insert(1, ("spazio_disco", "disco MB"))
+    for attr, label in shown:
         value = getattr(record, attr, None)
         if isinstance(value, str | int) and value != "":
             parts.append(f"{label} {value}")
@@ -244,3 +257,6 @@ def _finish(t: Transcript, sb: Any) -> None:
     t.console.print(
         f"\n[bold]total spent[/bold]: EUR {total:.2f}   [bold]final balance[/bold]: EUR {sb.balance:.2f}"
     )
+    t.console.print("\n[bold]What to try next[/bold]", highlight=False)
+    for line in NEXT_STEPS:
+        t.console.print(f"  {line}", highlight=False, markup=False)

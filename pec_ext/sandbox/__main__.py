@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .core import Sandbox
+from .core import DEFAULT_TOKEN, Sandbox
 from .server import SandboxServer
 
 
@@ -37,6 +37,21 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return parser
 
 
+def connection_lines(url: str) -> str:
+    """What to paste in another shell to point the ``pec`` command (or a PecClient) at ``url``."""
+    return "\n".join(
+        [
+            "Point the pec command at it from another shell:",
+            f"  export OPENAPI_PEC_BASE_URL={url}",
+            f"  export OPENAPI_PEC_TOKEN={DEFAULT_TOKEN}   # the sandbox takes any non-empty token",
+            "  pec boxes register --template > applicant.toml   # fill it in, then:",
+            "  pec boxes register --from-file applicant.toml",
+            f"Complete pending processing: pec sandbox advance  (or curl -X POST {url}/_sandbox/advance)",
+            "PecClient() and AsyncPecClient() read the same two variables. Stop with Ctrl-C.",
+        ]
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     sandbox = Sandbox(
@@ -48,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     server = SandboxServer(sandbox, args.host, args.port, verbose=args.verbose)
     print(f"PEC sandbox listening on {server.url}", flush=True)
-    print(f"advance processing with: curl -X POST {server.url}/_sandbox/advance", flush=True)
+    print(connection_lines(server.url), flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
