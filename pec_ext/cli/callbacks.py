@@ -42,7 +42,7 @@ json_flag = click.option(
     is_flag=True,
     expose_value=False,
     callback=_json_flag,
-    help="One JSON object per line instead of text.",
+    help="Print JSON instead of text: " + output.JSON_SHAPES["callbacks_listen"] + ".",
 )
 secret_option = click.option(
     "--secret",
@@ -115,7 +115,7 @@ def _reporting(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[by
 @click.option("--store", default=None, help="SQLite file of handled transitions (default: in memory).")
 @json_flag
 @pass_cfg
-def listen(cfg: Config, host: str, port: int, secret: str, store: str | None) -> None:
+def callbacks_listen(cfg: Config, host: str, port: int, secret: str, store: str | None) -> None:
     """Print each verified callback as it arrives (confirmed with a GET of the record)."""
     from pec_ext.callback_store import MemoryTransitionStore, SqliteTransitionStore
     from pec_ext.receiver import CallbackReceiver
@@ -156,7 +156,9 @@ def listen(cfg: Config, host: str, port: int, secret: str, store: str | None) ->
 @click.option("--field", default=None, help="Form field holding the record (method POST).")
 @click.option("--data", "data_json", default=None, help="Your own data, a JSON object echoed back.")
 @secret_option
-def sign(url: str, method: str | None, field: str | None, data_json: str | None, secret: str) -> None:
+def callbacks_sign(
+    url: str, method: str | None, field: str | None, data_json: str | None, secret: str
+) -> None:
     """Print a callback object carrying a token, for a request body (e.g. --from-file)."""
     from pec_ext.callbacks import sign_callback
 

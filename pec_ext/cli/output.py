@@ -51,6 +51,8 @@ JSON_SHAPES = {
     "sandbox_advance": 'an object: "completed" (jobs done) and the sandbox\'s state',
     "sandbox_state": "an object: the sandbox's balance and counts",
     "demo": 'an object {"steps", "total_cost", "final_balance", "ledger"}',
+    "callbacks_listen": 'one object per line and event: {"kind", "id", "stato", "claimed_stato", "data", '
+    '"record"}',
 }
 """What ``--json`` prints on stdout, by command function: one shape each, whatever the data.
 
