@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
@@ -11,16 +14,34 @@ from urllib.parse import parse_qsl, urlsplit
 from . import app
 from .core import Sandbox
 
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_MAX_BODY = 32 * 1024 * 1024  # a handful of base64 PDFs fits many times over
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # bursts of 100 concurrent clients must not be refused by a short accept backlog
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox, verbose: bool) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        sandbox: Sandbox,
+        verbose: bool,
+        read_timeout: float | None,
+        max_body: int,
+    ) -> None:
         self.sandbox = sandbox
         self.verbose = verbose
+        self.read_timeout = read_timeout
+        self.max_body = max_body
         super().__init__(address, _Handler)
+
+
+def _refusal(status: int, message: str) -> app.Response:
+    body = {"success": False, "message": message, "error": None, "data": None}
+    return app.Response(status, json.dumps(body).encode())
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -29,24 +50,67 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
+    def setup(self) -> None:
+        # a silent or slow client is dropped after the timeout, not waited on forever by a thread
+        super().setup()
+        self.connection.settimeout(self.server.read_timeout)
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # The stdlib answers an HTML 501 to a method without a ``do_`` handler: route every
+        # method to the sandbox, which answers an unknown one 405 with the JSON envelope.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def _read_body(self) -> bytes | app.Response:
+        """The whole body, or the refusal to answer instead (the connection is then closed)."""
+        if "transfer-encoding" in self.headers:
+            return _refusal(411, "Transfer-Encoding is not supported: send a Content-Length")
+        values = self.headers.get_all("content-length") or []
+        if not values:
+            return b""
+        if len(set(values)) != 1 or not _CONTENT_LENGTH.fullmatch(values[0].strip()):
+            shown = ", ".join(values)
+            return _refusal(400, f"Content-Length must be one non-negative integer, got {shown!r}")
+        length = int(values[0])
+        if length > self.server.max_body:
+            return _refusal(413, f"the body is {length} bytes, more than the {self.server.max_body} accepted")
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            return _refusal(408, f"the body did not arrive within {self.server.read_timeout} s")
+        if len(body) != length:
+            # the client stopped early: a short body is never processed as if it were complete
+            return _refusal(400, f"the body ended after {len(body)} of {length} bytes")
+        return body
+
     def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        body = self._read_body()
+        if isinstance(body, app.Response):
+            self.close_connection = True  # what remains of the stream cannot be trusted
+            self._send(body)
+            return
         split = urlsplit(self.path)
-        response = self.server.sandbox.handle(
-            app.Request(
-                method=self.command,
-                path=split.path,
-                query=dict(parse_qsl(split.query, keep_blank_values=True)),
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=body,
+        self._send(
+            self.server.sandbox.handle(
+                app.Request(
+                    method=self.command,
+                    path=split.path,
+                    query=dict(parse_qsl(split.query, keep_blank_values=True)),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
             )
         )
+
+    def _send(self, response: app.Response) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
@@ -68,9 +132,13 @@ class SandboxServer:
         port: int = 0,
         *,
         verbose: bool = False,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
+        """``read_timeout``: seconds a connection may stay silent (``None``: forever);
+        ``max_body``: the largest request body accepted, in bytes (larger ones are answered 413)."""
         self.sandbox = sandbox if sandbox is not None else Sandbox()
-        self._httpd = _Server((host, port), self.sandbox, verbose)
+        self._httpd = _Server((host, port), self.sandbox, verbose, read_timeout, max_body)
         self._thread: threading.Thread | None = None
 
     @property
