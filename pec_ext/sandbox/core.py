@@ -213,14 +213,15 @@ class Sandbox:
     def _transaction(self, *, force: bool = False) -> Iterator[None]:
         """One request's changes, saved together on exit; on any failure none of them remains.
 
-        Called under the lock. A refusal (``SandboxError``) is raised before anything changes, so
-        it is passed through; anything else, including a failed save, rolls the state back to the
-        file's, and a failed save becomes a 503 that says nothing was applied.
+        Called under the lock. A refusal (``SandboxError``) comes before anything changes, so
+        there is nothing to save; any other failure, including a failed save, rolls the state back
+        to the file's, and a failed save becomes a 503 that says nothing was applied.
         """
         try:
             yield
         except SandboxError:
-            self._persist(force=force)
+            if self.state.dirty:  # a handler changed something before refusing: undo it
+                self._rollback()
             raise
         except BaseException:
             self._rollback()
