@@ -361,9 +361,9 @@ def on_response(
                 "%s %s -> %d; retry %d in %.2fs", request.method, request.url, status, attempt + 1, delay
             )
             return Retry(delay, api_error(request, response, body, options))
-        if not call.operation.idempotent and status in (502, 504):
-            # A gateway failed: the API behind it may have done the work.
-            raise OutcomeUncertain(call, request, api_error(request, response, body, options))
+    if not call.operation.idempotent and retry.leaves_outcome_unknown(status):
+        # A gateway, or the API itself, failed after the work may have been done: read it back.
+        raise OutcomeUncertain(call, request, api_error(request, response, body, options))
     if status >= 300:
         raise api_error(request, response, body, options)
     if status == 204 and not body and call.operation.may_answer_no_content:

@@ -66,13 +66,14 @@ def test_retry_after_is_a_finite_delay_or_nothing(value):
     delay = retry.retry_after_seconds({"retry-after": value}, now=1_700_000_000.0)
     assert delay is None or (math.isfinite(delay) and delay >= 0)
     for attempt in (0, 3, 10_000):
-        assert math.isfinite(retry.backoff_seconds(attempt, delay))
+        assert math.isfinite(retry.backoff_seconds(attempt, delay, uniform=lambda low, high: high))
 
 
 @pytest.mark.parametrize("value", HOSTILE_RETRY_AFTER)
 @pytest.mark.parametrize("status", [429, 503])
 async def test_a_hostile_retry_after_never_escapes_a_call(pec, api, data, clock, value, status):
-    api.reply("get_mailbox", *[httpx.Response(status, headers={"retry-after": value})] * 5)
+    header = [(b"retry-after", value.encode("latin-1"))]
+    api.reply("get_mailbox", *[httpx.Response(status, headers=header)] * 5)
     with pytest.raises(PecError) as caught:
         await pec("get_mailbox", data.BOX_ID)
     assert caught.value.retry_after is None or math.isfinite(caught.value.retry_after)
@@ -83,7 +84,8 @@ async def test_a_hostile_retry_after_never_escapes_a_call(pec, api, data, clock,
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 async def test_any_retry_after_on_a_paid_call_is_a_pec_error(pec, api, data, clock, value):
     api.queued.clear()
-    api.reply("register_mailbox", *[httpx.Response(429, headers={"retry-after": value})] * 5)
+    header = [(b"retry-after", value.encode("latin-1"))]
+    api.reply("register_mailbox", *[httpx.Response(429, headers=header)] * 5)
     api.reply("list_mailboxes", httpx.Response(404, json={"success": False, "message": "x", "error": 200}))
     with contextlib.suppress(PecError):
         await pec("register_mailbox", **data.register_fields())
@@ -92,21 +94,35 @@ async def test_any_retry_after_on_a_paid_call_is_a_pec_error(pec, api, data, clo
 # -- 2: a paid call answered 5xx is reconciled, never reported as a plain error --------------------
 
 
-@pytest.mark.parametrize("status", [500, 507, 520])
-async def test_a_paid_call_answered_500_is_reconciled(pec, api, data, clock, status):
-    """The server may have applied it: the box shows the renewal, so the call returns it."""
-    api.reply("renew_mailbox", httpx.Response(status))
-    box = await pec("renew_mailbox", data.BOX_ID, anni=1)
-    assert box.id == api.examples["get_mailbox"]["data"]["id"]
-    assert api.operations() == ["renew_mailbox", "get_mailbox"]
+@pytest.mark.parametrize("status", [500, 502, 504, 507, 520])
+async def test_a_mutation_answered_5xx_is_reconciled(pec, api, data, clock, status):
+    """The server may have applied it: the box shows the revocation, so the call returns it."""
+    api.reply("revoke_mailbox", httpx.Response(status))
+    api.reply("get_mailbox", api.box(stato="revocata"))
+    box = await pec("revoke_mailbox", data.BOX_ID)
+    assert box.stato == "revocata"
+    assert api.operations() == ["revoke_mailbox", "get_mailbox"]
     assert clock.sleeps == []
 
 
-async def test_a_register_answered_500_is_found_by_listing(pec, api, data):
+async def test_a_renewal_answered_500_is_outcome_unknown_with_the_box(pec, api, data, clock):
+    api.reply("renew_mailbox", httpx.Response(500))
+    with pytest.raises(OutcomeUnknownError) as caught:
+        await pec("renew_mailbox", data.BOX_ID, anni=1)
+    assert isinstance(caught.value.__cause__, ServerError)
+    assert caught.value.known is not None
+    assert api.operations() == ["renew_mailbox", "get_mailbox"]
+
+
+async def test_a_register_answered_500_is_looked_up_not_resent(pec, api, data):
+    address = data.register_fields()["casella_pec"]
+    listing = api.example("list_mailboxes")
+    listing["data"][0].update(casella_pec=address, stato="registrata")
     api.reply("register_mailbox", httpx.Response(500))
-    await pec("register_mailbox", **data.register_fields())
-    assert api.operations()[:2] == ["register_mailbox", "list_mailboxes"]
-    assert len(api.sent("register_mailbox")) == 1
+    api.reply("list_mailboxes", httpx.Response(200, json=listing))
+    box = await pec("register_mailbox", **data.register_fields())
+    assert box.id == api.examples["get_mailbox"]["data"]["id"]
+    assert api.operations() == ["register_mailbox", "list_mailboxes", "get_mailbox"]
 
 
 async def test_a_revoke_answered_500_that_did_not_apply_is_outcome_unknown(pec, api, data):
