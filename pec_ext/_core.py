@@ -474,10 +474,12 @@ def _invalid(
 
 def _pdf(request: httpx.Request, response: httpx.Response, body: bytes) -> bytes:
     if not body.lstrip()[:1024].startswith(b"%PDF-") and b"%PDF-" not in body[:1024]:
+        content_type = response.headers.get("content-type") or "no content type"
+        what = "the body is empty" if not body else f"it starts with {body[:40]!r}"
         raise _invalid(
             request,
             response,
-            "expected a PDF, got " + (response.headers.get("content-type") or "no content type"),
+            f"expected a PDF ({content_type}), but the body does not start with %PDF-: {what}",
         )
     return body
 
