@@ -57,7 +57,7 @@ def test_unsavable_paid_call_is_refused_not_charged(tmp_path: Path, mode: str) -
         faults=2,
         survived=3,
         typed_errors=2,
-        outcome="503 (930), nothing charged; the retry charged once",
+        outcome="503 (930), nothing charged, the retry charged once",
     )
 
 
