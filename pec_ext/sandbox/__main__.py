@@ -48,7 +48,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--read-timeout",
         type=float,
         default=DEFAULT_READ_TIMEOUT,
-        help=f"seconds a connection may stay silent before it is closed (default: {DEFAULT_READ_TIMEOUT:g})",
+        help=(
+            "seconds a connection may stay silent, and a request may take to arrive in full, "
+            f"before the connection is closed (default: {DEFAULT_READ_TIMEOUT:g}; 0: no limit)"
+        ),
     )
     parser.add_argument(
         "--max-body",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import sys
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -17,6 +20,43 @@ from .core import Sandbox
 DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_MAX_BODY = 32 * 1024 * 1024  # a handful of base64 PDFs fits many times over
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
+
+
+class _ArrivalDeadlines:
+    """Cuts off a connection whose next request has not fully arrived in time.
+
+    The socket timeout alone bounds each silence, not the whole request: a client sending a
+    byte now and then would hold a thread forever. One watcher thread shuts such sockets down.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._due: dict[socket.socket, float] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        threading.Thread(target=self._watch, name="pec-sandbox-deadlines", daemon=True).start()
+
+    def expect(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._due[conn] = time.monotonic() + self.limit
+
+    def arrived(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._due.pop(conn, None)
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(min(0.1, self.limit / 4)):
+            now = time.monotonic()
+            with self._lock:
+                late = [conn for conn, due in self._due.items() if due <= now]
+                for conn in late:
+                    del self._due[conn]
+            for conn in late:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
 
 
 class _Server(ThreadingHTTPServer):
@@ -36,7 +76,13 @@ class _Server(ThreadingHTTPServer):
         self.verbose = verbose
         self.read_timeout = read_timeout
         self.max_body = max_body
+        self.deadlines = _ArrivalDeadlines(read_timeout) if read_timeout is not None else None
         super().__init__(address, _Handler)
+
+    def server_close(self) -> None:
+        if self.deadlines is not None:
+            self.deadlines.close()
+        super().server_close()
 
 
 def _refusal(status: int, message: str) -> app.Response:
@@ -54,6 +100,24 @@ class _Handler(BaseHTTPRequestHandler):
         # a silent or slow client is dropped after the timeout, not waited on forever by a thread
         super().setup()
         self.connection.settimeout(self.server.read_timeout)
+
+    def handle(self) -> None:
+        # a client cut off (by a deadline, or its own reset) is no error worth a traceback
+        with contextlib.suppress(OSError):
+            super().handle()
+
+    def handle_one_request(self) -> None:
+        # the request line, headers and body must all arrive within the read timeout
+        if self.server.deadlines is not None:
+            self.server.deadlines.expect(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            self._arrived()
+
+    def _arrived(self) -> None:
+        if self.server.deadlines is not None:
+            self.server.deadlines.arrived(self.connection)
 
     def __getattr__(self, name: str) -> Callable[[], None]:
         # The stdlib answers an HTML 501 to a method without a ``do_`` handler: route every
@@ -86,6 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         body = self._read_body()
+        self._arrived()  # handling the request may take its time; only the arrival is timed
         if isinstance(body, app.Response):
             self.close_connection = True  # what remains of the stream cannot be trusted
             self._send(body)

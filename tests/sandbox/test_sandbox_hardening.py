@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import select
 import signal
 import socket
 import sqlite3
@@ -318,6 +319,33 @@ def test_silent_connections_are_closed_after_the_read_timeout() -> None:
         finally:
             for sock in slow:
                 sock.close()
+
+
+@pytest.mark.parametrize(
+    "head", [b"GET /pec HTTP/1.1\r\nX-Slow: ", b"POST /pec HTTP/1.1\r\nContent-Length: 999\r\n\r\n"]
+)
+def test_a_dribbling_client_is_cut_off_at_the_deadline(head: bytes) -> None:
+    """One byte every 0.1 s never trips a 0.5 s socket timeout; the request deadline still does."""
+    with SandboxServer(Sandbox(callback_sender=record_only), read_timeout=0.5) as srv:
+        with socket.create_connection((srv.host, srv.port), timeout=5) as sock:
+            sock.sendall(head)
+            start = time.monotonic()
+            closed = False
+            while not closed and time.monotonic() - start < 5:
+                try:
+                    sock.sendall(b"x")
+                except OSError:
+                    break
+                ready, _, _ = select.select([sock], [], [], 0.1)
+                if ready:
+                    try:
+                        closed = sock.recv(65536) == b"" or closed
+                        while not closed:  # an answer (400/408) may come first, then the close
+                            closed = sock.recv(65536) == b""
+                    except OSError:
+                        closed = True
+            assert time.monotonic() - start < 3
+        assert httpx.get(srv.url + "/_sandbox/state").status_code == 200
 
 
 def test_a_body_over_the_limit_is_a_413(server: SandboxServer) -> None:
