@@ -126,19 +126,37 @@ class _Handler(BaseHTTPRequestHandler):
             return self._serve
         raise AttributeError(name)
 
-    def _read_body(self) -> bytes | app.Response:
-        """The whole body, or the refusal to answer instead (the connection is then closed)."""
+    def _body_length(self) -> int | app.Response:
+        """The announced body size, or the refusal to answer instead."""
         if "transfer-encoding" in self.headers:
             return _refusal(411, "Transfer-Encoding is not supported: send a Content-Length")
         values = self.headers.get_all("content-length") or []
         if not values:
-            return b""
+            return 0
         if len(set(values)) != 1 or not _CONTENT_LENGTH.fullmatch(values[0].strip()):
             shown = ", ".join(values)
             return _refusal(400, f"Content-Length must be one non-negative integer, got {shown!r}")
         length = int(values[0])
         if length > self.server.max_body:
             return _refusal(413, f"the body is {length} bytes, more than the {self.server.max_body} accepted")
+        return length
+
+    def handle_expect_100(self) -> bool:
+        # a body that will be refused is refused before the client sends it
+        length = self._body_length()
+        if isinstance(length, app.Response):
+            self.close_connection = True
+            self._send(length)
+            return False
+        return super().handle_expect_100()
+
+    def _read_body(self) -> bytes | app.Response:
+        """The whole body, or the refusal to answer instead (the connection is then closed)."""
+        length = self._body_length()
+        if isinstance(length, app.Response):
+            return length
+        if length == 0:
+            return b""
         try:
             body = self.rfile.read(length)
         except TimeoutError:

@@ -351,6 +351,9 @@ def test_a_dribbling_client_is_cut_off_at_the_deadline(head: bytes) -> None:
 def test_a_body_over_the_limit_is_a_413(server: SandboxServer) -> None:
     head = request_bytes("POST", "/pec", content_length=str(64 * 1024 + 1))
     assert "more than the 65536 accepted" in raw_envelope(raw_exchange(server, head), 413)
+    # with Expect: 100-continue the refusal comes instead of the "100 Continue"
+    expect = head.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
+    assert "more than the 65536 accepted" in raw_envelope(raw_exchange(server, expect), 413)
     assert server.sandbox.mailboxes() == []
 
 
