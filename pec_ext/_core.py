@@ -420,9 +420,9 @@ def on_response(
                 "%s %s -> %d; retry %d in %.2fs", request.method, request.url, status, attempt + 1, delay
             )
             return Retry(delay, api_error(request, response, body, options))
-        if not call.operation.idempotent and status in (502, 504):
-            # A gateway failed: the API behind it may have done the work.
-            raise OutcomeUncertain(call, request, api_error(request, response, body, options))
+    if not call.operation.idempotent and retry.leaves_outcome_unknown(status):
+        # A gateway, or the API itself, failed after the work may have been done: read it back.
+        raise OutcomeUncertain(call, request, api_error(request, response, body, options))
     if status >= 300:
         raise api_error(request, response, body, options)
     if status == 204 and not body and call.operation.may_answer_no_content:
@@ -533,10 +533,12 @@ def _invalid(
 
 def _pdf(request: httpx.Request, response: httpx.Response, body: bytes) -> bytes:
     if not body.lstrip()[:1024].startswith(b"%PDF-") and b"%PDF-" not in body[:1024]:
+        content_type = response.headers.get("content-type") or "no content type"
+        what = "the body is empty" if not body else f"it starts with {body[:40]!r}"
         raise _invalid(
             request,
             response,
-            "expected a PDF, got " + (response.headers.get("content-type") or "no content type"),
+            f"expected a PDF ({content_type}), but the body does not start with %PDF-: {what}",
         )
     return body
 

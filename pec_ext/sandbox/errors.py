@@ -41,6 +41,9 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
     "route_not_found": ErrorSpec(404, None, "no such endpoint: {method} {path}"),
     "method_not_allowed": ErrorSpec(405, None, "method {method} not allowed on {path}"),
     "bad_json": ErrorSpec(400, 920, "the request body must be a JSON object"),
+    "storage_failed": ErrorSpec(
+        503, 930, "the sandbox could not save this request ({reason}); nothing was applied, retry it"
+    ),
     # GET /domini_pec/{dominio}
     "domain_required": ErrorSpec(428, 400, "domain required"),
     "domain_invalid": ErrorSpec(406, 401, "domain not valid"),

@@ -64,6 +64,11 @@ class Job:
         return cls(float(raw["due"]), str(raw["kind"]), str(raw["id"]), str(raw["action"]))
 
 
+RECORD_KINDS: Final = ("box", "comm")
+# marks a change to the wallet alone (a charge with no record touched, e.g. a domain check)
+WALLET_CHANGED: Final = ("wallet", "")
+
+
 @dataclass(slots=True)
 class State:
     balance_cents: int

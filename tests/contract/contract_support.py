@@ -963,9 +963,17 @@ def run_sandbox_lifecycle(recorder: Recorder, *, balance: float = 1000.0) -> dic
     Uses a fresh sandbox with a fixed clock; returns the ids it created.
     """
     from pec_ext.errors import ApiError
-    from pec_ext.sandbox import ManualClock, Sandbox, record_only
+    from pec_ext.sandbox import DEFAULT_TOKEN, ManualClock, Sandbox, record_only
+    from pec_ext.sandbox.auth import ALL_SCOPES
 
-    sandbox = Sandbox(balance=balance, clock=ManualClock(1_700_000_000), callback_sender=record_only)
+    # strict tokens, as a real gateway: only the client's own token is let through
+    sandbox = Sandbox(
+        balance=balance,
+        clock=ManualClock(1_700_000_000),
+        callback_sender=record_only,
+        tokens={DEFAULT_TOKEN: ALL_SCOPES},
+        strict_tokens=True,
+    )
     errors: list[str] = []
 
     def expect_error(status: int, call: Callable[[], Any]) -> None:
@@ -982,6 +990,10 @@ def run_sandbox_lifecycle(recorder: Recorder, *, balance: float = 1000.0) -> dic
             # an empty account: both lists answer 404 (the client turns them into [])
             assert client.list_mailboxes() == []
             assert client.list_communications() == []
+            with sandbox.client(
+                token="expired-token", transport=recorder.wrap(sandbox.transport()), max_retries=0
+            ) as stranger:
+                expect_error(401, stranger.list_mailboxes)
             client.check_availability("contract.box@testcert.legalmail.it")
             client.check_domain("example.it")
             callback = {"url": "https://hooks.example.com/pec", "method": "POST", "field": "data", "data": {}}
