@@ -16,6 +16,12 @@ Behaviour worth knowing:
   credit, 906 missing field, 907 missing activation documents, 908 not a p7m, 909 box not active,
   910 nothing to modify, 911 bad ``anni``, 920 body not a JSON object). See ``errors.ERRORS``.
 * A callback fires on every change of ``stato`` of a record whose request carried one.
+* Openapi's OAuth v2 account service is emulated on the same server under ``/oauth`` (or for a
+  request whose ``Host`` is ``oauth.openapi.com``/``test.oauth.openapi.com``): Basic auth with any
+  e-mail and key (or only ``Sandbox(account=(email, key))``), tokens whose scopes and expiry the PEC
+  side enforces (401 expired or deleted, 403 missing scope; unknown tokens are 401 with
+  ``strict_tokens=True``), the same wallet (its transactions are the PEC charges) and scopes priced
+  from the sandbox's price table. See ``oauth.py``.
 * Admin paths outside the API: ``POST /_sandbox/advance`` (``{"seconds": N}`` optional),
   ``GET /_sandbox/state``, ``POST /_sandbox/reset``; they need no token.
 """

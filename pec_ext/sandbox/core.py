@@ -19,6 +19,7 @@ from .callbacks import CallbackSender, HttpCallbackSender, SentCallback, deliver
 from .clock import Clock, ManualClock
 from .errors import SandboxError
 from .lifecycle import Context, apply_job
+from .oauth import OAuthService, is_oauth_request
 from .persistence import SqliteStore
 from .state import Record, State, box_view, comm_view
 from .wallet import Prices, to_cents
@@ -47,6 +48,7 @@ class Sandbox:
         owner: str = "sandbox@example.com",
         callback_sender: CallbackSender | None = None,
         db_path: str | Path | None = None,
+        account: tuple[str, str] | None = None,
     ) -> None:
         self._lock = threading.RLock()
         self.clock: Clock = clock if clock is not None else ManualClock()
@@ -59,6 +61,9 @@ class Sandbox:
         self._sender: CallbackSender = callback_sender or HttpCallbackSender()
         self.callbacks_sent: list[SentCallback] = []
         self.state = State(balance_cents=self._initial_cents)
+        self.created_at = self.clock.now()
+        # The OAuth v2 account service on the same server (``/oauth/...``; see oauth.py).
+        self.oauth = OAuthService(self, account)
         self._store = SqliteStore(db_path) if db_path is not None else None
         if self._store is not None:
             self._restore(self._store)
@@ -73,6 +78,8 @@ class Sandbox:
         self.state.boxes, self.state.comms, self.state.ledger = snap.boxes, snap.comms, snap.ledger
         if snap.now is not None and snap.now > self.clock.now():
             self.clock.set(snap.now)
+        for token, record in self.state.tokens.items():
+            self.tokens.add(token, record["scopes"], expires_at=record["expires"])
 
     # ------------------------------------------------------------ inspection
 
@@ -150,6 +157,8 @@ class Sandbox:
 
     def reset(self) -> None:
         with self._lock:
+            for token in self.state.tokens:
+                self.tokens.revoke(token)
             self.state = State(balance_cents=self._initial_cents)
             self.callbacks_sent.clear()
             if self._store is not None:
@@ -192,13 +201,15 @@ class Sandbox:
         path = app.normalise_path(request.path)
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             return self._admin(request, path)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if is_oauth_request(path, headers):
+            return self._oauth(request, path, headers)
         text_errors = False
         outbox: list[tuple[Record, Record]] = []
         try:
             route, handler, arg = app.resolve(request.method, path)
             text_errors = route.text_errors
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            self.tokens.check(headers.get("authorization"), request.method, path)
+            self.tokens.check(headers.get("authorization"), request.method, path, now=self.clock.now())
             with self._lock:
                 ctx = self._context()
                 outbox = ctx.outbox
@@ -214,6 +225,13 @@ class Sandbox:
             return app.Response(500, json.dumps(body).encode())
         finally:
             self._deliver(outbox)
+
+    def _oauth(self, request: app.Request, path: str, headers: dict[str, str]) -> app.Response:
+        with self._lock:
+            answer = self.oauth.handle(request.method, path, request.query, headers, request.body)
+            if request.method.upper() != "GET" and answer.status == 200:
+                self._persist(force=True)
+        return app.Response(answer.status, json.dumps(answer.body).encode())
 
     def _admin(self, request: app.Request, path: str) -> app.Response:
         action = path[len(ADMIN_PREFIX) :].strip("/")
