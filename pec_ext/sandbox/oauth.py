@@ -236,7 +236,7 @@ class OAuthService:
         record = self._issue(
             scopes, str(body.get("name") or ""), self._ttl(body.get("ttl")), body.get("limits")
         )
-        return _data(_view(record))
+        return Answer(200, _view(record))
 
     def list_tokens(self, request: _Request, _: str) -> Answer:
         skip, limit = request.page()
@@ -244,7 +244,7 @@ class OAuthService:
         return _data([_view(r) for r in records[skip : skip + limit]])
 
     def get_token(self, request: _Request, token: str) -> Answer:
-        return _data(_view(self._find(token, 120)))
+        return Answer(200, _view(self._find(token, 120)))
 
     def update_token(self, request: _Request, token: str) -> Answer:
         if not token:
@@ -256,7 +256,7 @@ class OAuthService:
                 raise OAuthError(401, 130, "Unauthorized")
             self._drop(token)
             fresh = self._issue(list(record["scopes"]), record["name"], record["ttl"], record.get("limits"))
-            return _data(_view(fresh))
+            return Answer(200, _view(fresh))
         body = request.json()
         scopes = self._valid_scopes(body["scopes"], 100, 110) if "scopes" in body else record["scopes"]
         now = self._now()
@@ -271,7 +271,7 @@ class OAuthService:
             record["limits"] = body["limits"]
         record["updatedAt"] = iso(now)
         self.sandbox.tokens.add(token, scopes, expires_at=record["expires"])
-        return _data(_view(record))
+        return Answer(200, _view(record))
 
     def delete_token(self, request: _Request, token: str) -> Answer:
         if not token:
@@ -397,6 +397,7 @@ def _data(data: Any) -> Answer:
 
 
 def _view(record: Record) -> Record:
+    # POST /tokens, GET and PATCH /tokens/{token} answer the TokenDetail itself, not in `data`.
     return {k: v for k, v in record.items() if k not in ("expires", "ttl")}
 
 

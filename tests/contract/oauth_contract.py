@@ -27,7 +27,7 @@ def run_oauth_sandbox(recorder: cs.Recorder) -> int:
     sandbox = Sandbox(balance=100.0, callback_sender=record_only)
     transport = recorder.wrap(sandbox.transport())
     with httpx.Client(transport=transport, base_url=OAUTH_HOST, auth=CREDENTIALS) as http:
-        token = http.post("/tokens", json={"scopes": SCOPES, "name": "contract", "ttl": 3600}).json()["data"]
+        token = http.post("/tokens", json={"scopes": SCOPES, "name": "contract", "ttl": 3600}).json()
         http.get("/tokens")
         http.get(f"/tokens/{token['token']}")
         http.patch(f"/tokens/{token['token']}", json={"name": "renamed", "ttl": 7200})
@@ -55,7 +55,7 @@ def run_oauth_sandbox(recorder: cs.Recorder) -> int:
             f"/tokens/{token['token']}",
             headers={"Authorization": f"Bearer {token['refreshToken']}"},
             json={},
-        ).json()["data"]
+        ).json()
         refreshed.patch(f"/tokens/{renewed['token']}", headers={"Authorization": "Bearer wrong"}, json={})
         http.delete(f"/tokens/{renewed['token']}")
     sandbox.close()

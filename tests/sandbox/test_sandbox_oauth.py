@@ -24,7 +24,7 @@ def pec(sb: Sandbox, token: str) -> httpx.Client:
 def create(http: httpx.Client, scopes: list[str], **extra: object) -> dict[str, object]:
     response = http.post("/tokens", json={"scopes": scopes, **extra})
     assert response.status_code == 200, response.text
-    data: dict[str, object] = response.json()["data"]
+    data: dict[str, object] = response.json()  # a TokenDetail, as the spec says: no envelope
     return data
 
 
@@ -103,7 +103,7 @@ def test_refresh_token_renews_and_retires_the_old_token(sb: Sandbox) -> None:
         f"/tokens/{old['token']}", headers={"Authorization": f"Bearer {old['refreshToken']}"}, json={}
     )
     assert renewed.status_code == 200
-    new = renewed.json()["data"]
+    new = renewed.json()
     assert new["token"] != old["token"]
     assert new["scopes"] == READ
     assert pec(sb, str(old["token"])).get("/pec").status_code == 401
@@ -120,7 +120,7 @@ def test_basic_update_changes_scopes_and_ttl(sb: Sandbox) -> None:
     updated = http.patch(
         f"/tokens/{token['token']}", json={"scopes": ["GET:pec.openapi.it/domini_pec"], "ttl": 1000}
     )
-    assert updated.json()["data"]["scopes"] == ["GET:pec.openapi.it/domini_pec"]
+    assert updated.json()["scopes"] == ["GET:pec.openapi.it/domini_pec"]
     sb.clock.advance(20)
     assert pec(sb, str(token["token"])).get("/pec").status_code == 403
 
@@ -142,7 +142,7 @@ def test_token_creation_refusals_use_the_specs_codes(sb: Sandbox, body: dict[str
 def test_token_lookups(sb: Sandbox) -> None:
     http = account(sb)
     token = create(http, READ)
-    assert http.get(f"/tokens/{token['token']}").json()["data"]["token"] == token["token"]
+    assert http.get(f"/tokens/{token['token']}").json()["token"] == token["token"]
     assert [t["token"] for t in http.get("/tokens").json()["data"]] == [token["token"]]
     assert http.get("/tokens/xyz").json()["error"] == 60
     assert http.get("/tokens/" + "0" * 24).json()["error"] == 120
@@ -180,9 +180,8 @@ def test_tokens_survive_a_restart_with_the_same_database(tmp_path) -> None:
 def test_over_http_one_server_serves_both() -> None:
     sb = Sandbox(balance=10, strict_tokens=True, callback_sender=record_only)
     with SandboxServer(sb) as server:
-        token = httpx.post(server.url + "/oauth/tokens", auth=("a@b.it", "k"), json={"scopes": READ}).json()[
-            "data"
-        ]["token"]
+        created = httpx.post(server.url + "/oauth/tokens", auth=("a@b.it", "k"), json={"scopes": READ})
+        token = created.json()["token"]
         answer = httpx.get(server.url + "/pec", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 404
         assert httpx.get(server.url + "/oauth/wallet", auth=("a@b.it", "k")).json()["data"]["credit"] == 10
