@@ -51,7 +51,9 @@ class Token:
 
         token = text(detail.token)
         if not token:
-            raise InvalidResponseError("the account service answered a token without its value")
+            raise InvalidResponseError(
+                "the account service answered a token without its value", status_code=200
+            )
         scopes = detail.scopes if isinstance(detail.scopes, list) else []
         return cls(
             token=token,
@@ -78,7 +80,9 @@ def check_scopes(scopes: Iterable[str]) -> list[str]:
         raise ValidationError("scopes", chosen, "at least one scope such as GET:pec.openapi.it/pec")
     for scope in chosen:
         if not isinstance(scope, str) or not SCOPE_FORMAT.match(scope):
-            raise ValidationError("scopes", scope, "METHOD:host/first-path-segment, e.g. GET:pec.openapi.it/pec")
+            raise ValidationError(
+                "scopes", scope, "METHOD:host/first-path-segment, e.g. GET:pec.openapi.it/pec"
+            )
     return chosen
 
 

@@ -15,7 +15,17 @@ def _op(
 ) -> Operation:
     if model == "":
         model = f"{name}_response_200:{''.join(part.title() for part in name.split('_'))}Response200"
-    return Operation(name, method, path, idempotent, model, models="oauth_api", result=result)
+    return Operation(
+        name,
+        method,
+        path,
+        idempotent,
+        model,
+        models="oauth_api",
+        result=result,
+        strict_envelope=False,
+        secret_params=("token",) if "{token}" in path else (),
+    )
 
 
 ACCOUNT_OPERATIONS: dict[str, Operation] = {

@@ -27,8 +27,12 @@ class Operation:
     # service (see _account_operations.py).
     models: str = "pec_api"
     # Where the result is: "data" of the API's envelope, or (account service: tokens) the whole
-    # body is the model. The account service's envelopes may lack `success`.
+    # body is the model.
     result: str = "data"
+    # The PEC API's envelope always says `success`; the account service's may be `{"data": ...}` only.
+    strict_envelope: bool = True
+    # Path parameters that are secrets (a token's value): masked wherever a URL is logged or shown.
+    secret_params: tuple[str, ...] = ()
 
     def url(self, **path_params: str) -> str:
         return self.path.format(**{name: encode_path_param(value) for name, value in path_params.items()})

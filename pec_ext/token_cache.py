@@ -211,6 +211,16 @@ class TokenProvider:
             self._current = entry
             return entry.token
 
+    def forget(self) -> None:
+        """The token was refused (deleted elsewhere, say): drop it here and in the file."""
+        self._current = None
+        with self.cache.locked():
+            self.cache.remove(self.key)
+
+    async def aforget(self) -> None:
+        self._current = None
+        await asyncio.to_thread(self.forget)
+
     def token(self, issue: Issue) -> str:
         return self.cached() or self._from_file_or_issue(issue)
 

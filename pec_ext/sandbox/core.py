@@ -21,12 +21,14 @@ from .callbacks import CallbackSender, HttpCallbackSender, SentCallback, deliver
 from .clock import Clock, ManualClock
 from .errors import SandboxError
 from .lifecycle import Context, apply_job
+from .oauth import PATH_PREFIX as OAUTH_PREFIX
 from .oauth import OAuthService, is_oauth_request
 from .persistence import SqliteStore
 from .state import Record, State, box_view, comm_view
 from .wallet import Prices, to_cents
 
 if TYPE_CHECKING:
+    from pec_ext.account import AccountClient, AsyncAccountClient
     from pec_ext.client import AsyncPecClient, PecClient
 
 SANDBOX_BASE_URL = "https://sandbox.pec.invalid"
@@ -329,3 +331,29 @@ class Sandbox:
         from pec_ext.client import AsyncPecClient
 
         return AsyncPecClient(**self._client_options(kwargs, self.transport()))
+
+    def _account_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # Any e-mail and key do (unless the sandbox was given account=...); the service is at /oauth.
+        email, key = self.oauth.account or ("sandbox@example.com", "sandbox-api-key")
+        kwargs.setdefault("email", email)
+        kwargs.setdefault("api_key", key)
+        kwargs.setdefault("base_url", SANDBOX_BASE_URL + OAUTH_PREFIX)
+        if "http_client" not in kwargs:
+            kwargs.setdefault("transport", self.transport())
+        kwargs.setdefault("clock", self.virtual_clock())
+        return kwargs
+
+    def account_client(self, **kwargs: Any) -> AccountClient:
+        """A ``pec_ext.account.AccountClient`` on this sandbox's OAuth emulation (no socket).
+
+        Its ``pec_client()`` talks to this sandbox too, on the same virtual clock.
+        """
+        from pec_ext.account import AccountClient
+
+        return AccountClient(**self._account_options(kwargs))
+
+    def async_account_client(self, **kwargs: Any) -> AsyncAccountClient:
+        """A ``pec_ext.account.AsyncAccountClient`` on this sandbox's OAuth emulation (no socket)."""
+        from pec_ext.account import AsyncAccountClient
+
+        return AsyncAccountClient(**self._account_options(kwargs))
