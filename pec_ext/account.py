@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -37,7 +38,7 @@ from ._core import Flow, OutcomeUncertain
 from ._driver import AsyncDriver, SyncDriver
 from .client import AsyncPecClient, PecClient
 from .clock import Clock
-from .errors import InsufficientBalanceError, PecError, ValidationError
+from .errors import ApiError, InsufficientBalanceError, PecError, ValidationError
 from .scopes import pec_scopes, warn_if_not_read_only
 from .token_cache import CachedToken, TokenCache, TokenProvider
 from .wallet_check import amount, charge_of
@@ -71,6 +72,28 @@ OAUTH_BASE_URLS: Final[Mapping[str, str]] = {
 DEFAULT_TOKEN_TTL: Final = 24 * 3600
 # The PEC client's Authorization until the account's token replaces it on each request.
 _PLACEHOLDER_TOKEN: Final = "set-per-request-by-the-account"  # noqa: S105 - not a token
+
+
+class _MaskTokenPaths(logging.Filter):
+    """httpx logs each request's URL at INFO; the account service's URLs can hold a token's value.
+
+    Installed once on the ``httpx`` logger (its public logging, a standard ``logging.Filter``): it
+    rewrites ``.../tokens/<value>`` to ``.../tokens/***`` in those lines and drops nothing.
+    """
+
+    PATTERN: Final = re.compile(r"(/tokens/)[^/\s\"?#]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "/tokens/" in message:
+            record.msg, record.args = self.PATTERN.sub(r"\1***", message), ()
+        return True
+
+
+def _mask_token_paths_in_httpx_logs() -> None:
+    httpx_logger = logging.getLogger("httpx")
+    if not any(isinstance(f, _MaskTokenPaths) for f in httpx_logger.filters):
+        httpx_logger.addFilter(_MaskTokenPaths())
 
 
 def _email(value: str | None) -> str:
@@ -168,6 +191,7 @@ class _AccountSetup:
         if not url.startswith(("http://", "https://")):
             raise ValidationError("base_url", url, "an http:// or https:// URL")
         self._prices = _PriceCache()
+        _mask_token_paths_in_httpx_logs()
         return url, f"Basic {basic}"
 
     def _pec_defaults(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +218,13 @@ class _AccountSetup:
 
 
 def _redacted(exc: BaseException, call_token: str | None) -> BaseException:
-    """The same error, a token value that was in the URL path replaced by ``***``."""
+    """The same error, a token value that was in the URL path replaced by ``***``.
+
+    The account service's error codes are its own: they are not named after the PEC spec's.
+    """
+    if isinstance(exc, ApiError):
+        exc.codes = None
+        exc.args = (str(exc),)
     if not call_token:
         return exc
     encoded = call_token

@@ -160,13 +160,16 @@ class ApiError(PecError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    #: The codes ``code_name`` names; None for the account service, whose codes are its own.
+    codes: type[ErrorCode] | None = ErrorCode
+
     @property
     def code_name(self) -> str | None:
         """The symbolic name of ``code`` when the spec documents it."""
-        if self.code is None:
+        if self.code is None or self.codes is None:
             return None
         try:
-            return ErrorCode(self.code).name
+            return self.codes(self.code).name
         except ValueError:
             return None
 
