@@ -90,12 +90,13 @@ def token_create(cfg: Config, operations: Sequence[str], all_operations: bool, t
              "expires": _when(token.expire_at)}
         )  # fmt: skip
         return
-    output.record(
-        {"name": token.name, "scopes": list(token.scopes), "expires": _when(token.expire_at)},
-        title="token created",
+    click.echo(
+        f"token {token.name!r} created on {cfg.describe_target()}, expires {_when(token.expire_at)}; "
+        f"scopes: {', '.join(token.scopes)}",
+        err=True,
     )
-    # The value goes to stdout alone, so that `export OPENAPI_PEC_TOKEN=$(pec token create ...)`
-    # style scripting can take it; it is shown this once.
+    # The value alone on stdout, so `export OPENAPI_PEC_TOKEN=$(pec token create ...)` takes it;
+    # it is shown this once and never again.
     click.echo(token.token)
 
 

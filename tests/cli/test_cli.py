@@ -94,7 +94,7 @@ def test_register_from_flags_shows_price_first(pec: Pec, sb: Sandbox) -> None:
     result = pec.ok(
         "boxes", "register", "--yes", *flags({"casella_pec": ADDRESS, "tipo_casella": "bronze", **APPLICANT})
     )
-    assert "embedded sandbox price list" in result.stderr
+    assert "REAL prices of your account's scopes (embedded sandbox" in result.stderr
     assert "registration of a BRONZE box" in result.stderr
     assert "8.00" in result.stderr
     assert "500.00" in result.stderr
