@@ -434,7 +434,7 @@ def test_demo_json(pec: Pec) -> None:
     assert data["final_balance"] == pytest.approx(100 - data["total_cost"])
     assert data["total_cost"] == pytest.approx(sum(e["amount"] for e in data["ledger"]))
     titles = [s["title"] for s in data["steps"]]
-    assert titles[0] == "domain check"
+    assert titles[:3] == ["least-privilege token", "wallet", "domain check"]
     assert titles[-1] == "revoke"
     form_step = next(s for s in data["steps"] if s["title"] == "download activation form")
     assert "a real PDF" in form_step["detail"]

@@ -103,3 +103,16 @@ def test_with_credentials_a_paid_command_shows_the_real_price_and_balance(server
     assert "9.50" in registered.stderr
     assert "77.00" in registered.stderr  # the balance before
     assert server.sandbox.balance == 77 - 9.5
+
+
+def test_demo_starts_with_a_least_privilege_token_and_ends_with_the_transactions(pec: Pec) -> None:
+    data = pec.json("demo", "--balance", "100")
+    first, second = data["steps"][:2]
+    assert first["title"] == "least-privilege token"
+    assert "DELETE:test.pec.openapi.it/pec" in first["detail"]
+    assert "dominio" not in first["detail"]  # the demo never calls /dominio: no scope for it
+    assert (second["title"], second["detail"]) == ("wallet", "EUR 100.00")
+    assert len(data["transactions"]) == len(data["ledger"]) > 0
+    assert sum(float(t["amount"]) for t in data["transactions"]) == pytest.approx(-data["total_cost"])
+    table = pec.ok("demo")
+    assert "the wallet's transactions" in table.stdout
