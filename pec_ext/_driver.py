@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 import http.cookiejar
 import logging
 from collections.abc import Callable, Mapping
@@ -114,15 +115,25 @@ class RawResponse(Generic[T]):
 class _Seen:
     """The last answer of a run, kept for ``with_raw_response``."""
 
-    __slots__ = ("body", "response")
+    __slots__ = ("body", "elapsed", "response")
 
     def __init__(self) -> None:
         self.response: httpx.Response | None = None
         self.body: bytes = b""
+        self.elapsed = 0.0
+
+    def keep(self, response: httpx.Response, body: bytes | None, elapsed: float) -> None:
+        self.response, self.body, self.elapsed = response, body or b"", elapsed
 
     def wrap(self, result: Any) -> RawResponse[Any]:
-        assert self.response is not None, "a flow always makes a call"
-        return RawResponse(self.response, self.body, result)
+        response = self.response
+        assert response is not None, "a flow always makes a call"
+        try:
+            response.elapsed  # noqa: B018 - httpx sets it when it timed the exchange itself
+        except RuntimeError:
+            # An in-process transport that answered with a body already read is never timed.
+            response.elapsed = datetime.timedelta(seconds=self.elapsed)
+        return RawResponse(response, self.body, result)
 
 
 class _RawView:
@@ -332,6 +343,7 @@ class SyncDriver(_Base):
         attempt = 0
         while True:
             request = self._request(call, deadline)
+            started = self._options.clock.monotonic()
             try:
                 response = self._http.send(request, stream=True, follow_redirects=False)
                 try:
@@ -343,7 +355,7 @@ class SyncDriver(_Base):
             except httpx.TransportError as exc:
                 outcome: Any = _core.on_transport_error(call, request, exc, attempt, self._options)
             else:
-                seen.response, seen.body = response, body or b""
+                seen.keep(response, body, self._options.clock.monotonic() - started)
                 outcome = _core.on_response(call, request, response, body, attempt, self._options)
             if not isinstance(outcome, Retry):
                 return outcome
@@ -413,12 +425,13 @@ class AsyncDriver(_Base):
                 request = await asyncio.to_thread(self._request, call, deadline)
             else:
                 request = self._request(call, deadline)
+            started = self._options.clock.monotonic()
             try:
                 response, body = await self._exchange(call, request, deadline)
             except httpx.TransportError as exc:
                 outcome: Any = _core.on_transport_error(call, request, exc, attempt, self._options)
             else:
-                seen.response, seen.body = response, body or b""
+                seen.keep(response, body, self._options.clock.monotonic() - started)
                 outcome = _core.on_response(call, request, response, body, attempt, self._options)
             if not isinstance(outcome, Retry):
                 return outcome

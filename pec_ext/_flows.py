@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import guards
-from ._core import Blocking, Call, Flow, OutcomeUncertain, Sleep
+from ._core import Blocking, Call, Flow, OutcomeUncertain, Sleep, base64_bodies
 from ._operations import OPERATIONS, Operation
 from .config import Environment
 from .enums import (
@@ -274,10 +274,9 @@ def revoke_mailbox(id: str) -> Flow[Casella]:
 
 
 def activate_mailbox(id: str, documents: Sequence[DocumentSource]) -> Flow[Casella]:
-    from . import documents as docs
-
     box = yield from get_mailbox(check_id(id))
-    encoded = yield Blocking(docs.prepare_activation_documents, (documents, _box_type(box)))
+    checked = yield Blocking(_documents, ("check_activation_documents", documents, _box_type(box)))
+    encoded = base64_bodies(checked)
     return (
         yield from _mutate_box(
             "activate_mailbox",
@@ -326,13 +325,14 @@ def set_space(id: str, disco: int | None, storico: int | None, conservazione: in
 
 
 def activate_conservation(id: str, documents: Sequence[DocumentSource], space: int | None) -> Flow[Casella]:
-    from . import documents as docs
     from . import spaces
 
     box = yield from get_mailbox(check_id(id))
     _refuse_single_document_types(box, "conservazione")
     payload: dict[str, Any] = {
-        "documenti": (yield Blocking(docs.prepare_pdf_documents, ("documenti", documents)))
+        "documenti": base64_bodies(
+            (yield Blocking(_documents, ("check_pdf_documents", "documenti", documents)))
+        )
     }
     if space is not None:
         payload["spazio_conservazione"] = spaces.check_size("spazio_conservazione", space)
@@ -409,11 +409,9 @@ def communicate_pec(
 
 
 def upload_communication_documents(id: str, documents: Any) -> Flow[RichiestaComunicazionePec]:
-    from . import documents as docs
-
     check_id(id)
     sources = [documents] if isinstance(documents, str | bytes | bytearray | os.PathLike) else list(documents)
-    encoded = yield Blocking(docs.prepare_p7m_documents, (sources,))
+    encoded = base64_bodies((yield Blocking(_documents, ("check_p7m_documents", sources))))
     try:
         item: RichiestaComunicazionePec = yield call(
             "upload_communication_documents", path_params={"id": id}, json={"documenti": encoded}
@@ -523,6 +521,14 @@ def wait_for_communication(
         get_communication, check_id(id), until, set(), timeout, poll, "communication", monotonic
     )
     return item
+
+
+def _documents(function: str, *args: Any) -> Any:
+    """Run a checker of ``pec_ext.documents``, importing it there: a blocking step, so the first
+    import of pypdf and Pillow happens in the worker thread too, not on an event loop."""
+    from . import documents
+
+    return getattr(documents, function)(*args)
 
 
 def _box_view(box: Casella) -> dict[str, Any]:
