@@ -196,6 +196,13 @@ class _AccountSetup:
 
     def _pec_defaults(self, options: dict[str, Any]) -> dict[str, Any]:
         """Where pec_client() talks: beside the account on a sandbox server (``.../oauth``)."""
+        if "http_client" in options:
+            raise ValidationError(
+                "http_client",
+                type(options["http_client"]).__name__,
+                "not with pec_client(): the token rides on an httpx.Auth of the client made here; pass "
+                "transport=, or PecClient(token=account.create_pec_token(...).token, http_client=...)",
+            )
         if "base_url" not in options and self.base_url.rstrip("/").endswith("/oauth"):
             options["base_url"] = self.base_url.rstrip("/")[: -len("/oauth")]
         options.setdefault("environment", self.environment)

@@ -21,7 +21,8 @@ Behaviour worth knowing:
   e-mail and key (or only ``Sandbox(account=(email, key))``), tokens whose scopes and expiry the PEC
   side enforces (401 expired or deleted, 403 missing scope; unknown tokens are 401 with
   ``strict_tokens=True``), the same wallet (its transactions are the PEC charges) and scopes priced
-  from the sandbox's price table. See ``oauth.py``.
+  from the sandbox's price table. See ``oauth.py``; ``Sandbox.account_client()`` gives an
+  ``AccountClient`` on it, whose ``pec_client()`` talks to this sandbox on its virtual clock.
 * Admin paths outside the API: ``POST /_sandbox/advance`` (``{"seconds": N}`` optional),
   ``GET /_sandbox/state``, ``POST /_sandbox/reset``; they need no token.
 """

@@ -263,3 +263,31 @@ def test_async_wallet_check_refuses_too(sb: Sandbox, cache: TokenCache) -> None:
 
     sb.prices.table["domini_pec"] = 1.0
     asyncio.run(main())
+
+
+def test_the_callbacks_log_lists_what_the_sandbox_sent(sb: Sandbox, cache: TokenCache) -> None:
+    from pec_ext.cli import samples
+
+    operations = ["register_mailbox", "download_activation_form", "activate_mailbox"]
+    with sb.account_client() as account:
+        with account.pec_client(operations, cache=cache) as pec:
+            box = pec.register_mailbox(
+                casella_pec="e@testcert.legalmail.it",
+                tipo_casella="BRONZE",
+                callback={"url": "https://hooks.example/pec", "method": "JSON"},
+                **APPLICANT,
+            )
+            assert account.callbacks() == []  # a callback fires on a change of stato
+            form = pec.download_activation_form(box.id)
+            pec.activate_mailbox(
+                box.id, [form, samples.identity_document_pdf("Mario Rossi", "RSSMRA80A01H501U")]
+            )
+        (listed,) = account.callbacks()
+        assert listed.url == "https://hooks.example/pec"
+        detail = account.callback(str(listed.id))
+        assert detail.data["stato"] == "in_evasione"
+
+
+def test_pec_client_refuses_an_http_client_of_its_own(sb: Sandbox) -> None:
+    with sb.account_client() as account, pytest.raises(ValidationError, match="http_client"):
+        account.pec_client(["list_mailboxes"], http_client=httpx.Client())
