@@ -291,3 +291,19 @@ def test_the_callbacks_log_lists_what_the_sandbox_sent(sb: Sandbox, cache: Token
 def test_pec_client_refuses_an_http_client_of_its_own(sb: Sandbox) -> None:
     with sb.account_client() as account, pytest.raises(ValidationError, match="http_client"):
         account.pec_client(["list_mailboxes"], http_client=httpx.Client())
+
+
+def test_scope_prices_are_cached_for_a_limited_time(sb: Sandbox) -> None:
+    from pec_ext.quotes import PRICES_TTL
+
+    with sb.account_client() as account:
+        assert (
+            account.quote("register_mailbox", key="register.GOLD").amount == DEFAULT_PRICES["register.GOLD"]
+        )
+        sb.prices.table["register.GOLD"] = 99.0
+        sb.clock.advance(PRICES_TTL - 1)
+        assert (
+            account.quote("register_mailbox", key="register.GOLD").amount == DEFAULT_PRICES["register.GOLD"]
+        )
+        sb.clock.advance(2)
+        assert account.quote("register_mailbox", key="register.GOLD").amount == 99.0
