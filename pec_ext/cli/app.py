@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pec_ext import retry
 from pec_ext.errors import PecError, ValidationError
 
 from . import output
@@ -255,7 +256,13 @@ Start with `pec demo`: the whole lifecycle against an embedded sandbox, no token
     default=None,
     help="Check codice fiscale / partita IVA checksums (default: strict in production only).",
 )
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=retry.DEFAULT_TIMEOUT_SECONDS,
+    show_default=True,
+    help="Deadline in seconds for each call, retries included.",
+)
 @click.option(
     "--max-retries", type=click.IntRange(0, 10), default=None, help="Retries of safe calls (default: 3)."
 )

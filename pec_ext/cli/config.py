@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pec_ext.client import TOKEN_ENV
+from pec_ext import config, retry
+from pec_ext.config import BASE_URL_ENV, ENVIRONMENT_ENV, TOKEN_ENV
 
 from . import prices
 
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
     from pec_ext.client import AsyncPecClient, PecClient
     from pec_ext.sandbox import Sandbox
 
-BASE_URL_ENV = "OPENAPI_PEC_BASE_URL"
+__all__ = ["BASE_URL_ENV", "EMBEDDED_DB_ENV", "EMBEDDED_ENV", "ENVIRONMENT_ENV", "TOKEN_ENV", "Config"]
+
 EMBEDDED_ENV = "OPENAPI_PEC_EMBEDDED"
 EMBEDDED_DB_ENV = "OPENAPI_PEC_EMBEDDED_DB"
 
@@ -40,7 +42,7 @@ class Config:
     """A sandbox to talk to in-process; when the caller gives one, the caller closes it."""
     strict_identifiers: bool | None = None
     json: bool = False
-    timeout: float = 30.0
+    timeout: float = retry.DEFAULT_TIMEOUT_SECONDS
     max_retries: int | None = None
     _own_sandbox: bool = field(default=False, repr=False)
 
@@ -54,7 +56,7 @@ class Config:
     def effective_environment(self) -> str:
         if self.is_embedded:
             return "sandbox"
-        return self.environment or os.environ.get("OPENAPI_PEC_ENVIRONMENT") or "sandbox"
+        return config.environment(self.environment)
 
     def embedded_sandbox(self) -> Sandbox:
         if self.sandbox is None:

@@ -152,11 +152,13 @@ class Recorder:
     def record(self, request: httpx.Request, response: httpx.Response, content: bytes) -> None:
         content_type = response.headers.get("content-type", "")
         request_body: Any = None
-        if request.content:
+        # A streamed body (uploads) is read again here; the client's streams can be replayed.
+        sent = request.read()
+        if sent:
             try:
-                request_body = _elide_documents(json.loads(request.content))
+                request_body = _elide_documents(json.loads(sent))
             except ValueError:
-                request_body = f"<{len(request.content)} bytes>"
+                request_body = f"<{len(sent)} bytes>"
         violations: list[dict[str, Any]] = []
         raw = response.headers.get("sl-violations")
         if raw:
