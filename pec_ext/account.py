@@ -23,6 +23,7 @@ the ``Authorization`` header (which httpx masks), and a token in a URL path is s
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import re
@@ -605,7 +606,7 @@ class _AccountTokenAuth(httpx.Auth):
         if self.base_path and path.startswith(self.base_path):
             path = path[len(self.base_path) :]
         try:
-            body = httpx.Response(200, content=request.content).json() if request.content else None
+            body = json.loads(request.content) if request.content else None
         except (httpx.RequestNotRead, ValueError):
             body = None  # a streamed upload: the charge does not depend on the documents
         return charge_of(request.method, "/" + path.lstrip("/"), dict(request.url.params), body)

@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from pec_ext._operations import OPERATIONS
+from pec_ext.quotes import operation_for_key
 from pec_ext.scopes import PAID_OPERATIONS, pec_scopes, read_only_caveats
 
 from . import output, prices
@@ -27,6 +28,7 @@ PRICE_COLUMNS = ("operation", "scope", "price key", "EUR")
 
 
 def _json_flag(f: Any) -> Any:
+    # app.py's json_option, not imported: app.py imports this module to register its commands.
     def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         if value:
             ctx.ensure_object(Config).json = True
@@ -153,8 +155,6 @@ def prices_command(cfg: Config, operations: Sequence[str]) -> None:
     """What the paid operations cost: the account's real prices, else the indicative list (said so)."""
     chosen = sorted(operations or PAID_OPERATIONS)
     plist = cfg.price_list()
-    from pec_ext.quotes import operation_for_key
-
     rows = [
         {
             "operation": operation_for_key(key),
