@@ -956,6 +956,13 @@ def demo(cfg: Config, balance: float, address: str) -> None:
     demo_module.run(balance=balance, address=address, as_json=cfg.json)
 
 
+from .account import prices_command, token_group, wallet_command  # noqa: E402 - needs `cli` defined
+
+cli.add_command(token_group)
+cli.add_command(wallet_command)
+cli.add_command(prices_command)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The ``pec`` console script."""
     cli.main(args=argv, prog_name="pec")

@@ -17,6 +17,13 @@ Behaviour worth knowing:
   910 nothing to modify, 911 bad ``anni``, 920 body not a JSON object, 930 the request could not be
   saved and was not applied, answered 503). See ``errors.ERRORS``.
 * A callback fires on every change of ``stato`` of a record whose request carried one.
+* Openapi's OAuth v2 account service is emulated on the same server under ``/oauth`` (or for a
+  request whose ``Host`` is ``oauth.openapi.com``/``test.oauth.openapi.com``): Basic auth with any
+  e-mail and key (or only ``Sandbox(account=(email, key))``), tokens whose scopes and expiry the PEC
+  side enforces (401 expired or deleted, 403 missing scope; unknown tokens are 401 with
+  ``strict_tokens=True``), the same wallet (its transactions are the PEC charges) and scopes priced
+  from the sandbox's price table. See ``oauth.py``; ``Sandbox.account_client()`` gives an
+  ``AccountClient`` on it, whose ``pec_client()`` talks to this sandbox on its virtual clock.
 * Admin paths outside the API: ``POST /_sandbox/advance`` (``{"seconds": N}`` optional),
   ``GET /_sandbox/state``, ``POST /_sandbox/reset``; they need no token. ``seconds`` must be a
   finite number >= 0 that keeps the clock before the year 9999 (400 otherwise).
