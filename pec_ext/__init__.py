@@ -13,6 +13,7 @@ from .errors import (
     BadRequestError,
     ErrorCode,
     ForbiddenError,
+    InsufficientBalanceError,
     InvalidResponseError,
     NotAcceptableError,
     NotFoundError,
@@ -35,12 +36,15 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountClient",
     "ApiError",
+    "AsyncAccountClient",
     "AsyncPecClient",
     "BadRequestError",
     "Clock",
     "ErrorCode",
     "ForbiddenError",
+    "InsufficientBalanceError",
     "InvalidResponseError",
     "NotAcceptableError",
     "NotFoundError",
@@ -61,3 +65,12 @@ __all__ = [
     "WaitError",
     "WaitTimeoutError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The account side (token cache, file lock) is imported on first use: `import pec_ext` stays fast.
+    if name in ("AccountClient", "AsyncAccountClient"):
+        from . import account
+
+        return getattr(account, name)
+    raise AttributeError(f"module 'pec_ext' has no attribute {name!r}")

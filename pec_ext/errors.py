@@ -21,6 +21,7 @@ The tree::
     ├── TransportError                       the request could not be completed
     │   └── RequestTimeoutError              ... because it timed out
     ├── OutcomeUnknownError                  a paid call may or may not have been applied
+    ├── InsufficientBalanceError             the wallet check refused a paid call, nothing sent
     ├── WaitError                            wait_for_mailbox / wait_for_communication ended early
     │   ├── UnexpectedStateError             ... on a final state it was not waiting for
     │   └── WaitTimeoutError                 ... out of time
@@ -189,13 +190,16 @@ class ApiError(PecError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    #: The codes ``code_name`` names; None for the account service, whose codes are its own.
+    codes: type[ErrorCode] | None = ErrorCode
+
     @property
     def code_name(self) -> str | None:
         """The symbolic name of ``code`` when the spec documents it."""
-        if self.code is None:
+        if self.code is None or self.codes is None:
             return None
         try:
-            return ErrorCode(self.code).name
+            return self.codes(self.code).name
         except ValueError:
             return None
 
@@ -274,6 +278,22 @@ class OutcomeUnknownError(PecError):
         self.url = url
         self.known = known
         super().__init__(message)
+
+
+class InsufficientBalanceError(PecError):
+    """The opt-in wallet check read the balance before a paid call and it does not cover the price.
+
+    Raised before the paid request is sent: nothing was charged. ``price`` and ``balance`` are EUR.
+    """
+
+    def __init__(self, operation: str, price: float, balance: float) -> None:
+        self.operation = operation
+        self.price = price
+        self.balance = balance
+        super().__init__(
+            f"{operation}: the wallet holds EUR {balance:.2f}, the price is EUR {price:.2f}; "
+            "not sent (top up the wallet in the Openapi console)"
+        )
 
 
 class WaitError(PecError):

@@ -957,6 +957,11 @@ def demo(cfg: Config, balance: float, address: str) -> None:
     demo_module.run(balance=balance, address=address, as_json=cfg.json)
 
 
+from .account import prices_command, token_group, wallet_command  # noqa: E402 - needs `cli` defined
+
+cli.add_command(token_group)
+cli.add_command(wallet_command)
+cli.add_command(prices_command)
 cli.add_command(callbacks_group)
 
 

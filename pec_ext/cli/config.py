@@ -4,6 +4,9 @@ Targets, most specific first: a :class:`~pec_ext.sandbox.Sandbox` handed in by t
 ``pec demo``); the embedded in-process sandbox (``--embedded``, optionally kept in a SQLite file
 with ``--embedded-db``); a base URL (``--base-url``, e.g. a ``pec sandbox serve``); Openapi's
 sandbox or production API. The token is read from ``OPENAPI_PEC_TOKEN`` and never printed.
+
+With account credentials (``OPENAPI_EMAIL`` and ``OPENAPI_API_KEY``), or on the embedded sandbox,
+the account service is reachable too: real prices and the wallet before a paid call, tokens.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pec_ext.errors import ValidationError
 from . import prices
 
 if TYPE_CHECKING:
+    from pec_ext.account import AccountClient
     from pec_ext.client import AsyncPecClient, PecClient
     from pec_ext.sandbox import Sandbox
 
@@ -108,8 +112,27 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any output."""
-        values = (os.environ.get(name, "").strip() for name in (TOKEN_ENV, CALLBACK_SECRET_ENV))
+        values = (os.environ.get(name, "").strip() for name in (TOKEN_ENV, "OPENAPI_API_KEY", CALLBACK_SECRET_ENV))
         return [value for value in values if len(value) >= 4]
+
+    # -- account (OAuth v2) -----------------------------------------------------------------------
+
+    @property
+    def has_account(self) -> bool:
+        """The account service is reachable: the embedded sandbox, or credentials in the environment."""
+        from pec_ext.account import API_KEY_ENV, EMAIL_ENV
+
+        return self.is_embedded or all(os.environ.get(name, "").strip() for name in (EMAIL_ENV, API_KEY_ENV))
+
+    def account_client(self) -> AccountClient:
+        """The account client for this target (credentials from OPENAPI_EMAIL / OPENAPI_API_KEY)."""
+        if self.is_embedded:
+            client: AccountClient = self.embedded_sandbox().account_client(timeout=self.timeout)
+            return client
+        from pec_ext.account import AccountClient
+
+        base_url = self.base_url.rstrip("/") + "/oauth" if self.base_url else None
+        return AccountClient(environment=self.effective_environment, base_url=base_url, timeout=self.timeout)
 
     def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"strict_identifiers": self.strict_identifiers, "timeout": self.timeout}
@@ -142,11 +165,10 @@ class Config:
     # -- prices ---------------------------------------------------------------------------------
 
     def price_list(self) -> prices.PriceList:
-        if self.is_embedded:
-            sb = self.embedded_sandbox()
-            return prices.PriceList(
-                sb.prices.table, prices.SANDBOX_LABEL, indicative=False, balance=sb.balance
-            )
+        """The account's real prices and balance when it is reachable, else the indicative list."""
+        if self.has_account:
+            with self.account_client() as account:
+                return prices.from_account(account, self.describe_target())
         return prices.indicative()
 
     def describe_target(self) -> str:

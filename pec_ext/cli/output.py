@@ -50,7 +50,12 @@ JSON_SHAPES = {
     "comunica_form": 'an object {"id", "path", "bytes"}',
     "sandbox_advance": 'an object: "completed" (jobs done) and the sandbox\'s state',
     "sandbox_state": "an object: the sandbox's balance and counts",
-    "demo": 'an object {"steps", "total_cost", "final_balance", "ledger"}',
+    "demo": 'an object {"steps", "total_cost", "final_balance", "ledger", "transactions"}',
+    "token_create": 'an object {"token", "name", "scopes", "expires"}',
+    "token_list": 'a list of tokens {"token" (masked), "name", "scopes", "expires"}',
+    "wallet_command": 'an object {"credit", "transactions": [{"when", "amount", "description"}]}',
+    "prices_command": 'an object {"source", "indicative", "balance", "prices": [{"operation", "scope", '
+    '"price key", "EUR"}]}',
     "callbacks_listen": 'one object per line and event: {"kind", "id", "stato", "claimed_stato", "data", '
     '"record"}',
 }

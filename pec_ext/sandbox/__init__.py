@@ -20,6 +20,13 @@ Behaviour worth knowing:
 * A receiver that does not answer, or answers 408/429/5xx, is retried with a doubling backoff
   (``callback_attempts``, ``callback_backoff``); in-process the retries happen inline, behind
   :class:`SandboxServer` a worker thread delivers so that no API answer waits for a receiver.
+* Openapi's OAuth v2 account service is emulated on the same server under ``/oauth`` (or for a
+  request whose ``Host`` is ``oauth.openapi.com``/``test.oauth.openapi.com``): Basic auth with any
+  e-mail and key (or only ``Sandbox(account=(email, key))``), tokens whose scopes and expiry the PEC
+  side enforces (401 expired or deleted, 403 missing scope; unknown tokens are 401 with
+  ``strict_tokens=True``), the same wallet (its transactions are the PEC charges) and scopes priced
+  from the sandbox's price table. See ``oauth.py``; ``Sandbox.account_client()`` gives an
+  ``AccountClient`` on it, whose ``pec_client()`` talks to this sandbox on its virtual clock.
 * Admin paths outside the API: ``POST /_sandbox/advance`` (``{"seconds": N}`` optional),
   ``GET /_sandbox/state``, ``POST /_sandbox/reset``, ``GET /_sandbox/callbacks`` (every delivery
   and its attempts: number, status, elapsed); they need no token. ``seconds`` must be a finite

@@ -24,11 +24,14 @@ from .callbacks import CallbackDispatcher, CallbackSender, HttpCallbackSender, S
 from .clock import Clock, ManualClock
 from .errors import SandboxError, fail
 from .lifecycle import Context, apply_job
+from .oauth import PATH_PREFIX as OAUTH_PREFIX
+from .oauth import OAuthService, is_oauth_request
 from .persistence import Snapshot, SqliteStore
 from .state import Record, State, box_view, comm_view
 from .wallet import Prices, to_cents
 
 if TYPE_CHECKING:
+    from pec_ext.account import AccountClient, AsyncAccountClient
     from pec_ext.client import AsyncPecClient, PecClient
 
 SANDBOX_BASE_URL = "https://sandbox.pec.invalid"
@@ -58,6 +61,7 @@ class Sandbox:
         callback_sender: CallbackSender | None = None,
         db_path: str | Path | None = None,
         db_busy_timeout: float = 10.0,
+        account: tuple[str, str] | None = None,
         callback_attempts: int = 5,
         callback_backoff: float = 0.5,
     ) -> None:
@@ -79,6 +83,9 @@ class Sandbox:
             backoff=callback_backoff,
         )
         self.state = State(balance_cents=self._initial_cents)
+        self.created_at = self.clock.now()
+        # The OAuth v2 account service on the same server (``/oauth/...``; see oauth.py).
+        self.oauth = OAuthService(self, account)
         self._store = None if db_path is None else SqliteStore(db_path, busy_timeout=db_busy_timeout)
         if self._store is not None:
             self._restore(self._store)
@@ -92,6 +99,8 @@ class Sandbox:
         self._load(snap)
         if snap.now is not None and snap.now > self.clock.now():
             self.clock.set(snap.now)
+        for token, record in self.state.tokens.items():
+            self.tokens.add(token, record["scopes"], expires_at=record["expires"])
 
     def _load(self, snap: Snapshot) -> None:
         state = State(balance_cents=self._initial_cents)
@@ -192,6 +201,8 @@ class Sandbox:
 
     def reset(self) -> None:
         with self._lock:
+            for token in self.state.tokens:
+                self.tokens.revoke(token)
             self.state = State(balance_cents=self._initial_cents)
             self.callbacks_sent.clear()
             if self._store is not None:
@@ -272,13 +283,15 @@ class Sandbox:
             return app.error_response(fail("method_not_allowed", method=request.method.upper(), path=path))
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             return self._admin(request, path)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if is_oauth_request(path, headers):
+            return self._oauth(request, path, headers)
         text_errors = False
         outbox: list[tuple[Record, Record]] = []
         try:
             route, handler, arg = app.resolve(request.method, path)
             text_errors = route.text_errors
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            self.tokens.check(headers.get("authorization"), request.method, path)
+            self.tokens.check(headers.get("authorization"), request.method, path, now=self.clock.now())
             with self._lock:
                 ctx = self._context()
                 with self._transaction():
@@ -295,6 +308,13 @@ class Sandbox:
             return _internal_error(exc)
         finally:
             self._deliver(outbox)
+
+    def _oauth(self, request: app.Request, path: str, headers: dict[str, str]) -> app.Response:
+        with self._lock:
+            answer = self.oauth.handle(request.method, path, request.query, headers, request.body)
+            if request.method.upper() != "GET" and answer.status == 200:
+                self._persist(force=True)
+        return app.Response(answer.status, json.dumps(answer.body).encode())
 
     def _admin(self, request: app.Request, path: str) -> app.Response:
         try:
@@ -396,6 +416,32 @@ class Sandbox:
         from pec_ext.client import AsyncPecClient
 
         return AsyncPecClient(**self._client_options(kwargs, self.transport()))
+
+    def _account_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # Any e-mail and key do (unless the sandbox was given account=...); the service is at /oauth.
+        email, key = self.oauth.account or ("sandbox@example.com", "sandbox-api-key")
+        kwargs.setdefault("email", email)
+        kwargs.setdefault("api_key", key)
+        kwargs.setdefault("base_url", SANDBOX_BASE_URL + OAUTH_PREFIX)
+        if "http_client" not in kwargs:
+            kwargs.setdefault("transport", self.transport())
+        kwargs.setdefault("clock", self.virtual_clock())
+        return kwargs
+
+    def account_client(self, **kwargs: Any) -> AccountClient:
+        """A ``pec_ext.account.AccountClient`` on this sandbox's OAuth emulation (no socket).
+
+        Its ``pec_client()`` talks to this sandbox too, on the same virtual clock.
+        """
+        from pec_ext.account import AccountClient
+
+        return AccountClient(**self._account_options(kwargs))
+
+    def async_account_client(self, **kwargs: Any) -> AsyncAccountClient:
+        """A ``pec_ext.account.AsyncAccountClient`` on this sandbox's OAuth emulation (no socket)."""
+        from pec_ext.account import AsyncAccountClient
+
+        return AsyncAccountClient(**self._account_options(kwargs))
 
 
 def _internal_error(exc: BaseException) -> app.Response:

@@ -78,6 +78,8 @@ class State:
     ledger: list[Record] = field(default_factory=list)
     seq: int = 0
     reject_next: int = 0
+    # the OAuth emulation's tokens, by token value (see oauth.py)
+    tokens: dict[str, Record] = field(default_factory=dict)
     # what persistence still has to write; never serialised itself
     dirty: set[tuple[str, str]] = field(default_factory=set)
 
@@ -95,6 +97,7 @@ class State:
             "jobs": [j.to_json() for j in self.jobs],
             "seq": self.seq,
             "reject_next": self.reject_next,
+            "tokens": self.tokens,
         }
 
     def load_meta(self, raw: Record) -> None:
@@ -102,6 +105,7 @@ class State:
         self.jobs = [Job.from_json(j) for j in raw.get("jobs", [])]
         self.seq = int(raw.get("seq", 0))
         self.reject_next = int(raw.get("reject_next", 0))
+        self.tokens = dict(raw.get("tokens", {}))
 
 
 def ddmmyyyy(ts: float) -> str:

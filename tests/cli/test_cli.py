@@ -96,7 +96,7 @@ def test_register_from_flags_shows_price_first(pec: Pec, sb: Sandbox) -> None:
     result = pec.ok(
         "boxes", "register", "--yes", *flags({"casella_pec": ADDRESS, "tipo_casella": "bronze", **APPLICANT})
     )
-    assert "embedded sandbox price list" in result.stderr
+    assert "REAL prices of your account's scopes (embedded sandbox" in result.stderr
     assert "registration of a BRONZE box" in result.stderr
     assert "8.00" in result.stderr
     assert "500.00" in result.stderr
@@ -436,7 +436,7 @@ def test_demo_json(pec: Pec) -> None:
     assert data["final_balance"] == pytest.approx(100 - data["total_cost"])
     assert data["total_cost"] == pytest.approx(sum(e["amount"] for e in data["ledger"]))
     titles = [s["title"] for s in data["steps"]]
-    assert titles[0] == "domain check"
+    assert titles[:3] == ["least-privilege token", "wallet", "domain check"]
     assert titles[-1] == "revoke"
     form_step = next(s for s in data["steps"] if s["title"] == "download activation form")
     assert "a real PDF" in form_step["detail"]
