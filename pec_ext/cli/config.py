@@ -112,7 +112,8 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any output."""
-        values = (os.environ.get(name, "").strip() for name in (TOKEN_ENV, "OPENAPI_API_KEY", CALLBACK_SECRET_ENV))
+        names = (TOKEN_ENV, "OPENAPI_API_KEY", CALLBACK_SECRET_ENV)
+        values = (os.environ.get(name, "").strip() for name in names)
         return [value for value in values if len(value) >= 4]
 
     # -- account (OAuth v2) -----------------------------------------------------------------------
