@@ -18,7 +18,8 @@ from . import app
 from .core import Sandbox
 
 DEFAULT_READ_TIMEOUT = 30.0
-DEFAULT_MAX_BODY = 32 * 1024 * 1024  # a handful of base64 PDFs fits many times over
+# The largest activation the client sends, two documents of 25 MiB base64-encoded (~67 MiB), with room.
+DEFAULT_MAX_BODY = 96 * 1024 * 1024
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
 
 

@@ -409,3 +409,12 @@ def test_token_option_is_validated_and_documented(capsys: pytest.CaptureFixture[
     help_text = parser.format_help()
     assert "TOKEN=SCOPE" in help_text
     assert "strict-token mode" in help_text
+
+
+def test_the_default_body_limit_admits_the_largest_activation_the_client_sends() -> None:
+    from pec_ext.documents import DEFAULT_MAX_BYTES
+    from pec_ext.sandbox.server import DEFAULT_MAX_BODY
+
+    # two documents of the client's largest size, base64-encoded, plus the JSON around them
+    largest = 2 * 4 * -(-DEFAULT_MAX_BYTES // 3) + 1024
+    assert DEFAULT_MAX_BODY >= largest
