@@ -96,11 +96,7 @@ def register(fields: Mapping[str, Any], own_domain: bool = False) -> Intent:
 
     def reconcile(_: Any) -> ClientFlow[Any]:
         boxes = yield ClientStep("list_mailboxes")
-        live = [
-            b
-            for b in boxes
-            if str(b.casella_pec).lower() == address and str(b.stato) not in _TERMINAL
-        ]
+        live = [b for b in boxes if str(b.casella_pec).lower() == address and str(b.stato) not in _TERMINAL]
         if not live:
             return Decision.NOT_APPLIED
         if len(live) > 1 or not isinstance(live[0].id, str):
@@ -143,9 +139,7 @@ def renew(box_id: str, anni: int = 1) -> Intent:
     )
 
 
-def _space_intent(
-    operation: str, box_id: str, asked: Mapping[str, int | None], *, increment: bool
-) -> Intent:
+def _space_intent(operation: str, box_id: str, asked: Mapping[str, int | None], *, increment: bool) -> Intent:
     wanted = {f"spazio_{name}": value for name, value in asked.items() if value is not None}
 
     def prestate() -> ClientFlow[dict[str, int]]:
@@ -341,9 +335,7 @@ class AsyncJournaledClient:
     async def register_mailbox(self, *, key: str, own_domain: bool = False, **fields: Any) -> Casella:
         return await self._run(key, register(fields, own_domain))  # type: ignore[no-any-return]
 
-    async def activate_mailbox(
-        self, id: str, documents: Sequence[DocumentSource], /, *, key: str
-    ) -> Casella:
+    async def activate_mailbox(self, id: str, documents: Sequence[DocumentSource], /, *, key: str) -> Casella:
         return await self._run(key, activate(id, documents))  # type: ignore[no-any-return]
 
     async def renew_mailbox(self, id: str, /, anni: int = 1, *, key: str) -> Casella:

@@ -36,9 +36,7 @@ CREATE TABLE IF NOT EXISTS journal (
 );
 CREATE INDEX IF NOT EXISTS journal_expires ON journal (expires_at);
 """
-_COLUMNS = (
-    "key, fingerprint, operation, owner, state, lease_until, attempts, created_at, expires_at, prestate, result"
-)
+_COLUMNS = "key, fingerprint, operation, owner, state, lease_until, attempts, created_at, expires_at, prestate, result"
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:
@@ -111,7 +109,16 @@ class SqliteJournalStore:
                 if row is None or row[8] <= now:
                     conn.execute(
                         f"INSERT OR REPLACE INTO journal ({_COLUMNS}) VALUES (?,?,?,?,?,?,1,?,?,NULL,NULL)",
-                        (key, fingerprint, operation, owner, State.CLAIMED.value, lease_until, now, expires_at),
+                        (
+                            key,
+                            fingerprint,
+                            operation,
+                            owner,
+                            State.CLAIMED.value,
+                            lease_until,
+                            now,
+                            expires_at,
+                        ),
                     )
                 else:
                     entry = _entry(row)
@@ -151,13 +158,17 @@ class SqliteJournalStore:
 
     def get(self, key: str) -> Entry | None:
         with self._lock:
-            row = self._connection().execute(f"SELECT {_COLUMNS} FROM journal WHERE key = ?", (key,)).fetchone()
+            row = (
+                self._connection().execute(f"SELECT {_COLUMNS} FROM journal WHERE key = ?", (key,)).fetchone()
+            )
         return None if row is None else _entry(row)
 
     def entries(self) -> list[Entry]:
         """Every entry, oldest first (for reports and tests)."""
         with self._lock:
-            rows = self._connection().execute(f"SELECT {_COLUMNS} FROM journal ORDER BY created_at").fetchall()
+            rows = (
+                self._connection().execute(f"SELECT {_COLUMNS} FROM journal ORDER BY created_at").fetchall()
+            )
         return [_entry(row) for row in rows]
 
     def purge(self, now: float) -> int:
