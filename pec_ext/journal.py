@@ -51,7 +51,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from .errors import IdempotencyKeyBusyError, OutcomeUnknownError, PecError, ValidationError
@@ -67,7 +67,7 @@ DEFAULT_RETENTION_SECONDS = 90 * 86400.0
 INTERRUPTED_LEASE_SECONDS = 10.0
 
 
-class State(str, Enum):
+class State(StrEnum):
     """Where an intent stands in the journal."""
 
     CLAIMED = "claimed"  # leased; nothing sent yet

@@ -130,12 +130,10 @@ class RedisJournalStore:
         return bool(self._release(keys=[self.prefix + key], args=[owner]))
 
     def get(self, key: str) -> Entry | None:
-        flat = self.redis.execute_command("HGETALL", self.prefix + key)
-        if not flat:
+        fields: Any = self.redis.hgetall(self.prefix + key)
+        if not fields:
             return None
-        if isinstance(flat, dict):
-            flat = [item for pair in flat.items() for item in pair]
-        return _entry(key, list(flat))
+        return _entry(key, [item for pair in fields.items() for item in pair])
 
     def entries(self) -> list[Entry]:
         """Every entry under the prefix (for reports and tests)."""

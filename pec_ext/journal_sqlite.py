@@ -36,7 +36,14 @@ CREATE TABLE IF NOT EXISTS journal (
 );
 CREATE INDEX IF NOT EXISTS journal_expires ON journal (expires_at);
 """
-_COLUMNS = "key, fingerprint, operation, owner, state, lease_until, attempts, created_at, expires_at, prestate, result"
+_SELECT = (
+    "SELECT key, fingerprint, operation, owner, state, lease_until, attempts, created_at, expires_at, "
+    "prestate, result FROM journal"
+)
+_INSERT = (
+    "INSERT OR REPLACE INTO journal (key, fingerprint, operation, owner, state, lease_until, attempts, "
+    "created_at, expires_at, prestate, result) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, NULL, NULL)"
+)
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:
@@ -105,10 +112,10 @@ class SqliteJournalStore:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE key = ?", (key,)).fetchone()
+                row = conn.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
                 if row is None or row[8] <= now:
                     conn.execute(
-                        f"INSERT OR REPLACE INTO journal ({_COLUMNS}) VALUES (?,?,?,?,?,?,1,?,?,NULL,NULL)",
+                        _INSERT,
                         (
                             key,
                             fingerprint,
@@ -127,10 +134,11 @@ class SqliteJournalStore:
                         conn.execute("COMMIT")
                         return entry
                     conn.execute(
-                        "UPDATE journal SET owner = ?, lease_until = ?, attempts = attempts + 1 WHERE key = ?",
+                        "UPDATE journal SET owner = ?, lease_until = ?, attempts = attempts + 1 "
+                        "WHERE key = ?",
                         (owner, lease_until, key),
                     )
-                row = conn.execute(f"SELECT {_COLUMNS} FROM journal WHERE key = ?", (key,)).fetchone()
+                row = conn.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -158,17 +166,13 @@ class SqliteJournalStore:
 
     def get(self, key: str) -> Entry | None:
         with self._lock:
-            row = (
-                self._connection().execute(f"SELECT {_COLUMNS} FROM journal WHERE key = ?", (key,)).fetchone()
-            )
+            row = self._connection().execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
         return None if row is None else _entry(row)
 
     def entries(self) -> list[Entry]:
         """Every entry, oldest first (for reports and tests)."""
         with self._lock:
-            rows = (
-                self._connection().execute(f"SELECT {_COLUMNS} FROM journal ORDER BY created_at").fetchall()
-            )
+            rows = self._connection().execute(_SELECT + " ORDER BY created_at").fetchall()
         return [_entry(row) for row in rows]
 
     def purge(self, now: float) -> int:

@@ -23,7 +23,7 @@ def fresh_redis(redis_url: str) -> Iterator[str]:
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     client.close()
-    yield redis_url
+    return redis_url
 
 
 @pytest.fixture(params=["sqlite", "redis"])

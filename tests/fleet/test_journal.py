@@ -65,7 +65,9 @@ def test_same_key_returns_the_recorded_result_and_sends_once(sandbox: Sandbox, s
     assert type(again.stato).__name__ == "StatoCasella"  # the same typed value, enums included
     assert charges(sandbox, "POST /pec") == 1
     entry = store.get("register:uno")
-    assert entry is not None and entry.state is State.DONE and entry.result["id"] == first.id
+    assert entry is not None
+    assert entry.state is State.DONE
+    assert entry.result["id"] == first.id
 
 
 def test_same_key_with_another_body_is_refused_before_any_request(
@@ -112,7 +114,9 @@ def test_a_dead_renewal_that_was_applied_is_recorded_not_resent(
     assert box.data_scadenza != before.data_scadenza
     assert charges(sandbox, "GET /pec/{id}/rinnovo") == 1
     entry = store.get("renew:1")
-    assert entry is not None and entry.state is State.DONE and entry.attempts == 2
+    assert entry is not None
+    assert entry.state is State.DONE
+    assert entry.attempts == 2
 
 
 def test_a_dead_renewal_that_never_arrived_is_sent_once(sandbox: Sandbox, store: JournalStore) -> None:
@@ -165,7 +169,8 @@ def test_add_space_is_judged_by_its_increment(sandbox: Sandbox, store: JournalSt
         journaled(sandbox, store, clock=clock).add_space(box_id, key="space:b", disco=1024)
     assert charges(sandbox, "PATCH /pec/{id}/modifica") == 2
     entry = store.get("space:b")
-    assert entry is not None and entry.state is State.UNCERTAIN
+    assert entry is not None
+    assert entry.state is State.UNCERTAIN
 
 
 def test_a_dead_registration_is_found_among_the_boxes(sandbox: Sandbox, store: JournalStore) -> None:
