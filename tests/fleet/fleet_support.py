@@ -95,11 +95,10 @@ def redis_server(workdir: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def sandbox_server(db: Path, *, balance: float = 1_000_000.0, script: str | None = None) -> Iterator[str]:
-    """``python -m pec_ext.sandbox --db`` (or another server script printing ``listening on URL``)."""
-    args = [script] if script else ["-m", "pec_ext.sandbox", "--db", str(db), "--balance", str(balance)]
+def server_process(args: list[str]) -> Iterator[str]:
+    """A Python server in a process of its own that prints ``... listening on URL``; its URL."""
     proc = subprocess.Popen(
-        [PYTHON, *args, "--port", "0"],
+        [PYTHON, *args],
         cwd=ROOT,
         env=env(),
         stdout=subprocess.PIPE,
@@ -122,6 +121,17 @@ def sandbox_server(db: Path, *, balance: float = 1_000_000.0, script: str | None
         yield url
     finally:
         kill(proc, signal.SIGTERM)
+
+
+def sandbox_server(db: Path, *, balance: float = 1_000_000.0) -> contextlib.AbstractContextManager[str]:
+    """``python -m pec_ext.sandbox --db``: the sandbox over HTTP, its state in SQLite."""
+    return server_process(
+        ["-m", "pec_ext.sandbox", "--db", str(db), "--balance", str(balance), "--port", "0"]
+    )
+
+
+def slow_proxy(upstream: str) -> contextlib.AbstractContextManager[str]:
+    return server_process([str(Path(__file__).with_name("slow_proxy.py")), upstream, "--port", "0"])
 
 
 def provision(db: Path, count: int, *, balance: float = 1_000_000.0, prefix: str = "box") -> list[str]:
