@@ -130,8 +130,10 @@ def sandbox_server(db: Path, *, balance: float = 1_000_000.0) -> contextlib.Abst
     )
 
 
-def slow_proxy(upstream: str) -> contextlib.AbstractContextManager[str]:
-    return server_process([str(Path(__file__).with_name("slow_proxy.py")), upstream, "--port", "0"])
+def slow_proxy(upstream: str, hold: float = 30.0) -> contextlib.AbstractContextManager[str]:
+    """A proxy that forwards paid calls at once and answers them ``hold`` seconds later."""
+    script = str(Path(__file__).with_name("slow_proxy.py"))
+    return server_process([script, upstream, "--port", "0", "--hold", str(hold)])
 
 
 def provision(db: Path, count: int, *, balance: float = 1_000_000.0, prefix: str = "box") -> list[str]:

@@ -1,8 +1,8 @@
-"""A proxy in front of the sandbox that forwards a renewal at once and holds back its answer.
+"""A proxy in front of the sandbox that forwards a paid call at once and holds back its answer.
 
-``python slow_proxy.py UPSTREAM_URL --port 0``: the renewal reaches (and is charged by) the
-sandbox immediately, but its caller waits ``HOLD_SECONDS`` for the answer -- long enough to be
-killed in the middle of its call.
+``python slow_proxy.py UPSTREAM_URL --port 0 [--hold SECONDS]``: a renewal, registration or space
+change reaches (and is charged by) the sandbox immediately, but its caller waits ``--hold``
+seconds for the answer: the window in which a caller killed has paid without knowing it.
 """
 
 from __future__ import annotations
@@ -13,13 +13,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
-HOLD_SECONDS = 30.0
+PAID = ("/rinnovo", "/modifica")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("upstream")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--hold", type=float, default=30.0)
     args = parser.parse_args()
     upstream = httpx.Client(base_url=args.upstream, timeout=10)
 
@@ -31,8 +32,8 @@ def main() -> None:
             body = self.rfile.read(length) if length else b""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
             answer = upstream.request(self.command, self.path, headers=headers, content=body)
-            if "/rinnovo" in self.path:
-                time.sleep(HOLD_SECONDS)
+            if self.path.endswith(PAID) or (self.command == "POST" and self.path == "/pec"):
+                time.sleep(args.hold)
             self.send_response(answer.status_code)
             self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))
             self.send_header("Content-Length", str(len(answer.content)))
