@@ -48,7 +48,7 @@ from celery import Task, shared_task
 from .client import PecClient
 from .errors import IdempotencyKeyBusyError, ValidationError
 from .journal import Journal, open_store
-from .journal_ops import JournaledClient, encode_box
+from .journal_ops import JournaledClient, encode_box, expiry_date, renewal_key
 
 JOURNAL_URL_ENV = "PEC_JOURNAL_URL"
 JOURNAL_LEASE_ENV = "PEC_JOURNAL_LEASE"
@@ -133,13 +133,6 @@ def _documents_digest(paths: Sequence[str]) -> str:
     return digest.hexdigest()
 
 
-def parse_expiry(text: object) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(str(text).strip(), "%d/%m/%Y").date()
-    except ValueError:
-        return None
-
-
 @shared_task(base=PecTask, bind=True, name="pec.register")
 def register(self: PecTask, fields: dict[str, Any]) -> dict[str, Any]:
     """Register one box; ``fields`` as the API names them."""
@@ -161,8 +154,8 @@ def activate(self: PecTask, box_id: str, document_paths: list[str]) -> dict[str,
 @shared_task(base=PecTask, bind=True, name="pec.renew")
 def renew(self: PecTask, box_id: str, expiry: str, anni: int = 1) -> dict[str, Any]:
     """Renew the box whose expiry (``YYYY-MM-DD``, as read when the job was planned) is ``expiry``."""
-    period = dt.date.fromisoformat(expiry).isoformat()
-    return self.journaled(lambda pec: pec.renew_mailbox(box_id, anni, key=f"renew:{box_id}:{period}"))
+    key = renewal_key(box_id, dt.date.fromisoformat(expiry))
+    return self.journaled(lambda pec: pec.renew_mailbox(box_id, anni, key=key))
 
 
 @shared_task(base=PecTask, bind=True, name="pec.add_space")
@@ -205,14 +198,16 @@ def register_file(self: PecTask, path: str) -> int:
 
 
 @shared_task(base=PecTask, bind=True, name="pec.renew_expiring")
-def renew_expiring(self: PecTask, within_days: int, anni: int = 1) -> int:
-    """One ``pec.renew`` task per live box expiring within ``within_days`` (expired ones too)."""
+def renew_expiring(self: PecTask, within_days: int, anni: int = 1, as_of: str | None = None) -> int:
+    """One ``pec.renew`` task per processed box expiring within ``within_days`` of ``as_of``
+    (``YYYY-MM-DD``, default today; expired boxes too)."""
     if not 0 <= within_days <= MAX_RENEW_WINDOW_DAYS:
         raise ValidationError("within_days", within_days, f"0 to {MAX_RENEW_WINDOW_DAYS}")
-    horizon = dt.date.today() + dt.timedelta(days=within_days)
+    today = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    horizon = today + dt.timedelta(days=within_days)
     planned = 0
     for box in self.pec.client.list_mailboxes():
-        when = parse_expiry(box.data_scadenza)
+        when = expiry_date(box.data_scadenza)
         if isinstance(box.id, str) and when is not None and when <= horizon and str(box.stato) == "evasa":
             renew.delay(box.id, when.isoformat(), anni)
             planned += 1

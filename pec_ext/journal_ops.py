@@ -27,6 +27,7 @@ the idempotency key per call.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 from collections.abc import Mapping, Sequence
@@ -266,6 +267,22 @@ def activate(box_id: str, documents: Sequence[DocumentSource]) -> Intent:
         reconcile=reconcile,
         read_prestate=prestate,
     )
+
+
+def expiry_date(data_scadenza: object) -> dt.date | None:
+    """A box's ``data_scadenza`` (``dd/mm/yyyy``) as a date; None when blank or malformed."""
+    try:
+        return dt.datetime.strptime(str(data_scadenza).strip(), "%d/%m/%Y").date()
+    except ValueError:
+        return None
+
+
+def renewal_key(box_id: str, expiry: dt.date) -> str:
+    """The key of "renew this box for the period ending at ``expiry``" (read when planning).
+
+    Once renewed, the box has another expiry, so the same plan never selects it twice.
+    """
+    return f"renew:{box_id}:{expiry.isoformat()}"
 
 
 class JournaledClient:

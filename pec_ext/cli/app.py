@@ -877,6 +877,11 @@ def demo(cfg: Config, balance: float, address: str) -> None:
     demo_module.run(balance=balance, address=address, as_json=cfg.json)
 
 
+from .provisioning import bulk  # noqa: E402 - the group's module builds on the helpers above
+
+cli.add_command(bulk)
+
+
 def main(argv: list[str] | None = None) -> None:
     """The ``pec`` console script."""
     cli.main(args=argv, prog_name="pec")
