@@ -5,7 +5,9 @@
 ...     pec.is_available("mario.rossi@testcert.legalmail.it")
 """
 
+from ._driver import RawResponse
 from .client import AsyncPecClient, PecClient
+from .clock import Clock
 from .errors import (
     ApiError,
     BadRequestError,
@@ -37,6 +39,7 @@ __all__ = [
     "ApiError",
     "AsyncPecClient",
     "BadRequestError",
+    "Clock",
     "ErrorCode",
     "ForbiddenError",
     "IdempotencyKeyBusyError",
@@ -49,6 +52,7 @@ __all__ = [
     "PecError",
     "PreconditionRequiredError",
     "RateLimitError",
+    "RawResponse",
     "RequestTimeoutError",
     "ServerError",
     "ServiceUnavailableError",

@@ -6,9 +6,10 @@ body means) is taken here, once, for both of them.
 
 from __future__ import annotations
 
+import binascii
 import json
 import logging
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -16,6 +17,7 @@ import httpx
 
 from . import retry
 from ._operations import Operation
+from .clock import SYSTEM_CLOCK, Clock
 from .enums import (
     StatoCasella,
     StatoComunicazione,
@@ -74,15 +76,53 @@ class Sleep:
     seconds: float
 
 
-Step = Call | Sleep
+@dataclass(frozen=True)
+class Blocking:
+    """Work that blocks (file reads, PDF checks, base64, fsync): the async driver runs it in a thread.
+
+    Its result, or its exception, is sent back into the flow like a call's.
+    """
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+
+    def run(self) -> Any:
+        return self.function(*self.args)
+
+
+Step = Call | Sleep | Blocking
 Flow = Generator[Step, Any, T]
 
 
 @dataclass(frozen=True)
+class Options:
+    """A client's per-call settings: what ``with_options`` changes, the rest stays shared.
+
+    ``timeout`` is a deadline in seconds for each call a method makes (connect, upload, download,
+    every retry and backoff included); ``None`` sets none. A method that reads before it changes,
+    or reconciles after a lost answer, gives each of its calls the whole deadline.
+    """
+
+    timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS
+    max_retries: int = retry.DEFAULT_MAX_RETRIES
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    clock: Clock = SYSTEM_CLOCK
+
+    def deadline(self) -> float | None:
+        """When a call started now must be over, on this client's clock."""
+        return None if self.timeout is None else self.clock.monotonic() + self.timeout
+
+    def remaining(self, deadline: float | None) -> float | None:
+        return None if deadline is None else deadline - self.clock.monotonic()
+
+
+@dataclass(frozen=True)
 class Retry:
-    """The driver should wait ``delay`` seconds and send the call again."""
+    """The driver should wait ``delay`` seconds and send the call again, or raise ``error`` if it
+    cannot (the call's deadline would pass first)."""
 
     delay: float
+    error: BaseException
 
 
 class OutcomeUncertain(Exception):
@@ -132,26 +172,47 @@ class Wire:
     timeout: Mapping[str, float | None]
 
     @classmethod
-    def of(cls, base_url: str, defaults: httpx.Headers, token: str, timeout: httpx.Timeout) -> Wire:
+    def of(
+        cls,
+        base_url: str,
+        defaults: httpx.Headers,
+        authorization: str,
+        timeout: httpx.Timeout,
+        extra_headers: tuple[tuple[str, str], ...] = (),
+    ) -> Wire:
+        """``defaults``: the HTTP client's own headers, read once; ``extra_headers`` win over them."""
         # Host first, as httpx orders it; given here, it is also there for a streamed body.
         common = [("host", httpx.URL(base_url).netloc.decode("ascii"))]
-        common += [(k, v) for k, v in defaults.items() if k not in ("host", "accept", "authorization")]
-        common.append(("authorization", f"Bearer {token}"))
+        ours = {"host", "accept", "authorization", *(name.lower() for name, _ in extra_headers)}
+        common += [(k, v) for k, v in defaults.items() if k not in ours]
+        common += [(k.lower(), v) for k, v in extra_headers if k.lower() not in ("host", "authorization")]
+        common.append(("authorization", authorization))
+        accept_given = any(name.lower() == "accept" for name, _ in extra_headers)
         return cls(
             base_url=base_url.rstrip("/"),
-            json_headers=(*common, *JSON_ACCEPT.items()),
-            pdf_headers=(*common, *PDF_ACCEPT.items()),
+            json_headers=(*common, *(() if accept_given else JSON_ACCEPT.items())),
+            pdf_headers=(*common, *(() if accept_given else PDF_ACCEPT.items())),
             timeout=timeout.as_dict(),
         )
 
 
-def build_request(wire: Wire, call: Call) -> httpx.Request:
+def _capped(timeout: Mapping[str, float | None], remaining: float | None) -> Mapping[str, float | None]:
+    """Each phase's limit, never beyond what is left of the call's deadline."""
+    if remaining is None:
+        return timeout
+    return {phase: remaining if limit is None else min(limit, remaining) for phase, limit in timeout.items()}
+
+
+def build_request(
+    wire: Wire, call: Call, remaining: float | None = None, expired: Callable[[], bool] | None = None
+) -> httpx.Request:
+    """The request for ``call``; ``remaining`` caps each phase's timeout, ``expired`` stops an upload."""
     op = call.operation
     url = wire.base_url + op.url(**call.path_params)
     params = {k: v for k, v in call.params.items() if v is not None} if call.params else None
     headers = wire.pdf_headers if op.returns_pdf else wire.json_headers
-    extensions = {"timeout": wire.timeout}
-    streamed = _JsonStream.for_value(call.json)
+    extensions = {"timeout": _capped(wire.timeout, remaining)}
+    streamed = _JsonStream.for_value(call.json, expired)
     if streamed is None:
         return httpx.Request(
             op.method, url, params=params or None, headers=headers, json=call.json, extensions=extensions
@@ -168,69 +229,145 @@ def build_request(wire: Wire, call: Call) -> httpx.Request:
     )
 
 
+class Base64Body:
+    """Bytes that go into a JSON body as a base64 string, encoded a slice at a time while sent.
+
+    Uploaded documents travel this way: the base64 text is never built whole, so neither memory
+    nor an event loop pays for a string of tens of megabytes (building one holds the GIL while it
+    is copied).
+    """
+
+    __slots__ = ("data",)
+    # A multiple of 3, so the slices concatenate without padding; small, so that encoding one
+    # slice on an event loop takes well under a millisecond.
+    RAW_SLICE = 3 * 64 * 1024
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return 4 * ((len(self.data) + 2) // 3)
+
+    def slices(self) -> Generator[bytes, None, None]:
+        with memoryview(self.data) as view:
+            for start in range(0, len(view), self.RAW_SLICE):
+                yield binascii.b2a_base64(view[start : start + self.RAW_SLICE], newline=False)
+
+    def __str__(self) -> str:
+        return b"".join(self.slices()).decode("ascii")
+
+    def __repr__(self) -> str:
+        return f"Base64Body(<{len(self.data)} bytes>)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Base64Body) and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
+
+def base64_bodies(documents: list[bytes]) -> list[Base64Body]:
+    return [Base64Body(data) for data in documents]
+
+
 class _JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     """A JSON body holding long strings (base64 documents), encoded a slice at a time.
 
     ``json=`` would hold the whole body as a str and as bytes next to the strings it came from
-    (4x two uploaded PDFs); sent this way, the strings are never copied whole.
+    (4x two uploaded PDFs); sent this way, the strings are never copied whole. The body is laid
+    out once (``parts``: encoded pieces, and the long strings to slice), so sending it does no
+    more than slice and encode, and stops once ``expired`` says the call's deadline has passed.
     """
 
     LONG = 1 << 20
 
-    def __init__(self, value: Any) -> None:
-        self.value = value
-        self.length = sum(len(chunk) for chunk in self._chunks(value))
+    def __init__(self, value: Any, expired: Callable[[], bool] | None = None) -> None:
+        self.parts: list[bytes | str | Base64Body] = []
+        self._lay_out(value)
+        self.length = sum(len(part) for part in self.parts)
+        self.expired = expired
 
     @classmethod
-    def for_value(cls, value: Any) -> _JsonStream | None:
-        return cls(value) if cls._has_long_string(value) else None
+    def for_value(cls, value: Any, expired: Callable[[], bool] | None = None) -> _JsonStream | None:
+        return cls(value, expired) if cls.has_long_string(value) else None
 
     @classmethod
-    def _has_long_string(cls, value: Any) -> bool:
+    def has_long_string(cls, value: Any) -> bool:
+        """Cheap (no string is scanned): whether ``value`` is a body to stream."""
+        if isinstance(value, Base64Body):
+            return True
         if isinstance(value, str):
             return len(value) > cls.LONG
         if isinstance(value, dict):
-            return all(isinstance(k, str) for k in value) and any(map(cls._has_long_string, value.values()))
+            return all(isinstance(k, str) for k in value) and any(map(cls.has_long_string, value.values()))
         if isinstance(value, list | tuple):
-            return any(map(cls._has_long_string, value))
+            return any(map(cls.has_long_string, value))
         return False
 
-    @classmethod
-    def _chunks(cls, value: Any) -> Generator[bytes, None, None]:
+    def _lay_out(self, value: Any) -> None:
+        parts = self.parts
         if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-            yield b"{"
+            parts.append(b"{")
             for index, (key, item) in enumerate(value.items()):
-                yield (b"," if index else b"") + _dumps(key) + b":"
-                yield from cls._chunks(item)
-            yield b"}"
+                parts.append((b"," if index else b"") + _dumps(key) + b":")
+                self._lay_out(item)
+            parts.append(b"}")
         elif isinstance(value, list | tuple):
-            yield b"["
+            parts.append(b"[")
             for index, item in enumerate(value):
                 if index:
-                    yield b","
-                yield from cls._chunks(item)
-            yield b"]"
-        elif (
-            isinstance(value, str)
-            and len(value) > cls.LONG
-            and value.isascii()
-            and value.isprintable()
-            and '"' not in value
-            and "\\" not in value
+                    parts.append(b",")
+                self._lay_out(item)
+            parts.append(b"]")
+        elif isinstance(value, Base64Body) or (
+            isinstance(value, str) and len(value) > self.LONG and self._plain(value)
         ):
-            yield b'"'
-            for start in range(0, len(value), cls.LONG):
-                yield value[start : start + cls.LONG].encode("ascii")
-            yield b'"'
+            # Plain ASCII: its JSON form is the string itself between quotes, one byte a character.
+            parts += (b'"', value, b'"')
         else:
-            yield _dumps(value)
+            parts.append(_dumps(value))
+
+    @classmethod
+    def _plain(cls, value: str) -> bool:
+        """ASCII needing no JSON escape. Scanned a slice at a time: a whole-string scan holds the
+        GIL for tens of milliseconds, which would stall an event loop running meanwhile."""
+        if not value.isascii():
+            return False
+        for start in range(0, len(value), cls.LONG):
+            piece = value[start : start + cls.LONG]
+            if not piece.isprintable() or '"' in piece or "\\" in piece:
+                return False
+        return True
+
+    def _chunks(self) -> Generator[bytes, None, None]:
+        for part in self.parts:
+            if isinstance(part, bytes):
+                yield part
+                continue
+            pieces = (
+                part.slices()
+                if isinstance(part, Base64Body)
+                else (
+                    part[start : start + self.LONG].encode("ascii")
+                    for start in range(0, len(part), self.LONG)
+                )
+            )
+            for piece in pieces:
+                if self.expired is not None and self.expired():
+                    raise httpx.WriteTimeout("the call's deadline passed while sending the body")
+                yield piece
 
     def __iter__(self) -> Generator[bytes, None, None]:
-        yield from self._chunks(self.value)
+        yield from self._chunks()
 
     async def __aiter__(self) -> Any:
-        for chunk in self._chunks(self.value):
+        for chunk in self._chunks():
             yield chunk
+
+
+def needs_thread(call: Call) -> bool:
+    """Whether building ``call``'s request scans megabytes (the async driver then uses a thread)."""
+    return _JsonStream.has_long_string(call.json)
 
 
 def _dumps(value: Any) -> bytes:
@@ -239,12 +376,15 @@ def _dumps(value: Any) -> bytes:
 
 
 def on_transport_error(
-    call: Call, request: httpx.Request, exc: httpx.TransportError, attempt: int, max_retries: int
+    call: Call, request: httpx.Request, exc: httpx.TransportError, attempt: int, options: Options
 ) -> Retry:
     """Retry when resending is safe; otherwise raise the typed error (or OutcomeUncertain)."""
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    if (never_sent or call.operation.idempotent) and attempt < max_retries:
-        delay = retry.backoff_seconds(attempt)
+    text = f"{request.method} {request.url}: {type(exc).__name__}: {exc}"
+    error = RequestTimeoutError(text) if isinstance(exc, httpx.TimeoutException) else TransportError(text)
+    error.__cause__ = exc
+    if (never_sent or call.operation.idempotent) and attempt < options.max_retries:
+        delay = retry.backoff_seconds(attempt, uniform=options.clock.uniform)
         logger.info(
             "%s %s failed (%s); retry %d in %.2fs",
             request.method,
@@ -253,13 +393,10 @@ def on_transport_error(
             attempt + 1,
             delay,
         )
-        return Retry(delay)
+        return Retry(delay, error)
     if not never_sent and not call.operation.idempotent:
         raise OutcomeUncertain(call, request, exc) from exc
-    text = f"{request.method} {request.url}: {type(exc).__name__}: {exc}"
-    if isinstance(exc, httpx.TimeoutException):
-        raise RequestTimeoutError(text) from exc
-    raise TransportError(text) from exc
+    raise error from exc
 
 
 def on_response(
@@ -268,26 +405,26 @@ def on_response(
     response: httpx.Response,
     body: bytes | None,
     attempt: int,
-    max_retries: int,
+    options: Options,
 ) -> Retry | Any:
     """The parsed result, a Retry, or a typed error. ``body`` is None when it was too large."""
     status = response.status_code
     logger.debug("%s %s -> %d", request.method, request.url, status)
     if status in retry.RETRYABLE_STATUS_CODES:
-        retry_after = retry.retry_after_seconds(response.headers)
+        retry_after = retry.retry_after_seconds(response.headers, now=options.clock.wall())
         resend_safe = call.operation.idempotent or status in retry.REFUSED_BEFORE_PROCESSING_STATUS_CODES
         waitable = retry_after is None or retry_after <= retry.RETRY_AFTER_MAX_SECONDS
-        if resend_safe and waitable and attempt < max_retries:
-            delay = retry.backoff_seconds(attempt, retry_after)
+        if resend_safe and waitable and attempt < options.max_retries:
+            delay = retry.backoff_seconds(attempt, retry_after, uniform=options.clock.uniform)
             logger.info(
                 "%s %s -> %d; retry %d in %.2fs", request.method, request.url, status, attempt + 1, delay
             )
-            return Retry(delay)
+            return Retry(delay, api_error(request, response, body, options))
         if not call.operation.idempotent and status in (502, 504):
             # A gateway failed: the API behind it may have done the work.
-            raise OutcomeUncertain(call, request, api_error(request, response, body))
+            raise OutcomeUncertain(call, request, api_error(request, response, body, options))
     if status >= 300:
-        raise api_error(request, response, body)
+        raise api_error(request, response, body, options)
     if status == 204 and not body and call.operation.may_answer_no_content:
         # "No Content": the answer is the status itself (GET /domini_pec: domain not eligible).
         return None
@@ -311,10 +448,13 @@ def _unusable_success(call: Call, request: httpx.Request, error: InvalidResponse
     return OutcomeUncertain(call, request, error)
 
 
-def api_error(request: httpx.Request, response: httpx.Response, body: bytes | None) -> ApiError:
+def api_error(
+    request: httpx.Request, response: httpx.Response, body: bytes | None, options: Options | None = None
+) -> ApiError:
     """The typed error for an error status, with the envelope's message and code when it has them."""
     message, code, data = _error_details(response, body)
     error_type = error_class_for_status(response.status_code)
+    now = (options.clock if options is not None else SYSTEM_CLOCK).wall()
     return error_type(
         message,
         status_code=response.status_code,
@@ -322,7 +462,9 @@ def api_error(request: httpx.Request, response: httpx.Response, body: bytes | No
         method=request.method,
         url=str(request.url),
         data=data,
-        retry_after=retry.retry_after_seconds(response.headers),
+        retry_after=retry.retry_after_seconds(response.headers, now=now),
+        request=request,
+        response=response,
     )
 
 
@@ -342,7 +484,12 @@ def undecodable(
     if response.status_code < 300:
         return _unusable_success(call, request, _invalid(request, response, why))
     return error_class_for_status(response.status_code)(
-        why, status_code=response.status_code, method=request.method, url=str(request.url)
+        why,
+        status_code=response.status_code,
+        method=request.method,
+        url=str(request.url),
+        request=request,
+        response=response,
     )
 
 
@@ -374,7 +521,13 @@ def _invalid(
     request: httpx.Request, response: httpx.Response, why: str, code: int | None = None
 ) -> InvalidResponseError:
     return InvalidResponseError(
-        why, status_code=response.status_code, code=code, method=request.method, url=str(request.url)
+        why,
+        status_code=response.status_code,
+        code=code,
+        method=request.method,
+        url=str(request.url),
+        request=request,
+        response=response,
     )
 
 
@@ -411,6 +564,8 @@ def _envelope(request: httpx.Request, response: httpx.Response, body: bytes) -> 
             method=request.method,
             url=str(request.url),
             data=envelope.get("data"),
+            request=request,
+            response=response,
         )
         refusal.refused_by_server = True
         raise refusal

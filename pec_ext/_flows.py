@@ -12,15 +12,15 @@ import json as json_module
 import math
 import os
 import tempfile
-import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from . import guards
-from ._core import Call, Flow, OutcomeUncertain, Sleep
+from ._core import Blocking, Call, Flow, OutcomeUncertain, Sleep, base64_bodies
 from ._operations import OPERATIONS, Operation
+from .config import Environment
 from .enums import (
     SINGLE_DOCUMENT_TYPES,
     TERMINAL_BOX_STATES,
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
     from .documents import DocumentSource
 
-Environment = Literal["sandbox", "production"]
 
 # A wait for a box ends early on these: the final states, and documenti_errati (upload again).
 BOX_STOP_STATES = TERMINAL_BOX_STATES | {StatoCasella.DOCUMENTI_ERRATI}
@@ -174,7 +173,7 @@ def download(name: str, id: str, to: str | os.PathLike[str] | None, overwrite: b
     pdf: bytes = yield call(name, path_params={"id": check_id(id)})
     if target is not None:
         try:
-            write_atomically(target, pdf, overwrite=overwrite)
+            yield Blocking(write_atomically, (target, pdf, overwrite))
         except FileExistsError:
             raise ValidationError(
                 "to",
@@ -185,7 +184,7 @@ def download(name: str, id: str, to: str | os.PathLike[str] | None, overwrite: b
     return pdf
 
 
-def write_atomically(target: Path, data: bytes, *, overwrite: bool) -> None:
+def write_atomically(target: Path, data: bytes, overwrite: bool) -> None:
     """Write to a temporary file beside ``target``, then rename: no half-written form, ever."""
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
@@ -275,10 +274,9 @@ def revoke_mailbox(id: str) -> Flow[Casella]:
 
 
 def activate_mailbox(id: str, documents: Sequence[DocumentSource]) -> Flow[Casella]:
-    from . import documents as docs
-
     box = yield from get_mailbox(check_id(id))
-    encoded = docs.prepare_activation_documents(documents, _box_type(box))
+    checked = yield Blocking(_documents, ("check_activation_documents", documents, _box_type(box)))
+    encoded = base64_bodies(checked)
     return (
         yield from _mutate_box(
             "activate_mailbox",
@@ -327,12 +325,15 @@ def set_space(id: str, disco: int | None, storico: int | None, conservazione: in
 
 
 def activate_conservation(id: str, documents: Sequence[DocumentSource], space: int | None) -> Flow[Casella]:
-    from . import documents as docs
     from . import spaces
 
     box = yield from get_mailbox(check_id(id))
     _refuse_single_document_types(box, "conservazione")
-    payload: dict[str, Any] = {"documenti": docs.prepare_pdf_documents("documenti", documents)}
+    payload: dict[str, Any] = {
+        "documenti": base64_bodies(
+            (yield Blocking(_documents, ("check_pdf_documents", "documenti", documents)))
+        )
+    }
     if space is not None:
         payload["spazio_conservazione"] = spaces.check_size("spazio_conservazione", space)
     return (
@@ -408,11 +409,9 @@ def communicate_pec(
 
 
 def upload_communication_documents(id: str, documents: Any) -> Flow[RichiestaComunicazionePec]:
-    from . import documents as docs
-
     check_id(id)
     sources = [documents] if isinstance(documents, str | bytes | bytearray | os.PathLike) else list(documents)
-    encoded = docs.prepare_p7m_documents(sources)
+    encoded = base64_bodies((yield Blocking(_documents, ("check_p7m_documents", sources))))
     try:
         item: RichiestaComunicazionePec = yield call(
             "upload_communication_documents", path_params={"id": id}, json={"documenti": encoded}
@@ -459,7 +458,14 @@ def raw(
 
 
 def _wait(
-    read: Any, id: str, until: Collection[str], stop: Collection[str], timeout: float, poll: float, what: str
+    read: Any,
+    id: str,
+    until: Collection[str],
+    stop: Collection[str],
+    timeout: float,
+    poll: float,
+    what: str,
+    monotonic: Callable[[], float],
 ) -> Flow[Any]:
     # A single state given as a string is one state, not a set of characters.
     if isinstance(until, str):
@@ -474,7 +480,7 @@ def _wait(
         number_like = isinstance(value, int | float) and not isinstance(value, bool)
         if not number_like or not math.isfinite(value) or value <= 0:
             raise ValidationError(name, value, "a finite number of seconds > 0")
-    deadline = time.monotonic() + timeout
+    deadline = monotonic() + timeout
     delay = poll
     while True:
         record = yield from read(id)
@@ -487,7 +493,7 @@ def _wait(
                 state=state,
                 record=record,
             )
-        remaining = deadline - time.monotonic()
+        remaining = deadline - monotonic()
         if remaining <= 0:
             raise WaitTimeoutError(
                 f"{what} {id} still {state!r} after {timeout:g}s (waiting for {sorted(wanted)})",
@@ -498,19 +504,31 @@ def _wait(
         delay = min(delay * 1.5, max(poll, 60.0))
 
 
-def wait_for_mailbox(id: str, until: Collection[str], timeout: float, poll: float) -> Flow[Casella]:
+def wait_for_mailbox(
+    id: str, until: Collection[str], timeout: float, poll: float, monotonic: Callable[[], float]
+) -> Flow[Casella]:
     stop = {str(s) for s in BOX_STOP_STATES}
-    box: Casella = yield from _wait(get_mailbox, check_id(id), until, stop, timeout, poll, "mailbox")
+    box: Casella = yield from _wait(
+        get_mailbox, check_id(id), until, stop, timeout, poll, "mailbox", monotonic
+    )
     return box
 
 
 def wait_for_communication(
-    id: str, until: Collection[str], timeout: float, poll: float
+    id: str, until: Collection[str], timeout: float, poll: float, monotonic: Callable[[], float]
 ) -> Flow[RichiestaComunicazionePec]:
     item: RichiestaComunicazionePec = yield from _wait(
-        get_communication, check_id(id), until, set(), timeout, poll, "communication"
+        get_communication, check_id(id), until, set(), timeout, poll, "communication", monotonic
     )
     return item
+
+
+def _documents(function: str, *args: Any) -> Any:
+    """Run a checker of ``pec_ext.documents``, importing it there: a blocking step, so the first
+    import of pypdf and Pillow happens in the worker thread too, not on an event loop."""
+    from . import documents
+
+    return getattr(documents, function)(*args)
 
 
 def _box_view(box: Casella) -> dict[str, Any]:

@@ -1,28 +1,24 @@
 """``PecClient`` and ``AsyncPecClient``: one method per operation, plus the helpers.
 
-Both are thin drivers over the flows of ``_flows`` (what to do) and the call path of ``_core``
-(how to judge an answer); they only differ in how they wait and send, so they stay mirrors.
+Both are thin drivers (``_driver``) over the flows of ``_flows`` (what to do) and the call path of
+``_core`` (how to judge an answer); they only differ in how they wait and send, so they stay mirrors.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-import time
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _core, _flows, retry
-from ._core import Call, Flow, Retry, Sleep
-from ._flows import Environment, Settings
-from .errors import PecError, ValidationError
+from . import _flows, config, retry
+from ._driver import AsyncDriver, SyncDriver
+from ._flows import Settings
+from .clock import Clock
+from .config import BASE_URLS, ENVIRONMENT_ENV, TOKEN_ENV
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from pec_api.models.casella import Casella
     from pec_api.models.caselle import Caselle
     from pec_api.models.check_availability_response_200_data import CheckAvailabilityResponse200Data
@@ -31,81 +27,28 @@ if TYPE_CHECKING:
 
     from .documents import DocumentSource
 
-T = TypeVar("T")
-logger = logging.getLogger("pec_ext")
-
-BASE_URLS: Mapping[str, str] = {
-    "production": "https://pec.openapi.it",
-    "sandbox": "https://test.pec.openapi.it",
-}
-TOKEN_ENV = "OPENAPI_PEC_TOKEN"  # noqa: S105 - the variable's name, not a token
-ENVIRONMENT_ENV = "OPENAPI_PEC_ENVIRONMENT"
-USER_AGENT = "openapi-pec/0.1 (python)"
+__all__ = ["BASE_URLS", "ENVIRONMENT_ENV", "TOKEN_ENV", "AsyncPecClient", "PecClient"]
 
 
-def _settings(environment: str | None, strict_identifiers: bool | None) -> Settings:
-    chosen = environment or os.environ.get(ENVIRONMENT_ENV) or "sandbox"
-    if chosen not in BASE_URLS:
-        raise ValidationError("environment", chosen, sorted(BASE_URLS))
-    env: Environment = "production" if chosen == "production" else "sandbox"
-    # Strict in production; the Openapi sandbox's own examples use invalid fiscal codes.
-    strict = env == "production" if strict_identifiers is None else strict_identifiers
-    return Settings(environment=env, strict_identifiers=strict)
+class _PecSetup:
+    """The PEC client's configuration, shared by both drivers."""
 
+    settings: Settings
+    _options: Any
 
-def _token(token: str | None) -> str:
-    value = token if token is not None else os.environ.get(TOKEN_ENV, "")
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("token", "", f"a bearer token: pass token= or set {TOKEN_ENV}")
-    value = value.strip()
-    if not all(" " < char < "\x7f" for char in value):
-        # Never echo it: a header error from the HTTP layer would quote the token.
-        raise ValidationError("token", "***", "printable ASCII without spaces")
-    return value
-
-
-class _ClientBase:
-    """Configuration shared by both clients."""
-
-    _http: httpx.Client | httpx.AsyncClient
-    _transport: httpx.BaseTransport | httpx.AsyncBaseTransport
-
-    def __init__(
+    def _configure(
         self,
         *,
         token: str | None,
         environment: str | None,
         base_url: str | None,
-        timeout: float | httpx.Timeout,
-        max_retries: int,
         strict_identifiers: bool | None,
-        http_class: type[httpx.Client] | type[httpx.AsyncClient],
-        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
-    ) -> None:
-        self.settings = _settings(environment, strict_identifiers)
-        self.base_url = base_url or BASE_URLS[self.settings.environment]
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise ValidationError("max_retries", max_retries, "an integer >= 0")
-        self.max_retries = max_retries
-        secret = _token(token)
-        self._http = http_class(
-            transport=transport,  # type: ignore[arg-type]  # each client passes its own kind
-            base_url=self.base_url,
-            timeout=timeout,
-            headers={"user-agent": USER_AGENT},
-            follow_redirects=False,
-        )
-        # Requests go to the transport directly: the httpx client only resolves it (proxies from
-        # the environment included) and closes it. Its per-request machinery (auth and redirect
-        # flows, cookie jar, header merging) doubled the cost of a call and serves no purpose
-        # here: the token is in the template, redirects are errors, and the API sets no cookies.
-        self._wire = _core.Wire.of(self.base_url, self._http.headers, secret, self._http.timeout)
-        self._transport = self._http._transport_for_url(httpx.URL(self.base_url))
-
-    def _request(self, call: Call) -> httpx.Request:
-        if self._http.is_closed:
-            raise RuntimeError(f"{type(self).__name__} is closed: make a new one")
-        return _core.build_request(self._wire, call)
+    ) -> tuple[str, str]:
+        env = config.environment(environment)
+        # Strict in production; the Openapi sandbox's own examples use invalid fiscal codes.
+        strict = env == "production" if strict_identifiers is None else strict_identifiers
+        self.settings = Settings(environment=env, strict_identifiers=strict)
+        return config.base_url(base_url, env), f"Bearer {config.token(token)}"
 
     @property
     def environment(self) -> str:
@@ -113,14 +56,19 @@ class _ClientBase:
 
     def __repr__(self) -> str:
         name = type(self).__name__
-        return f"{name}(environment={self.environment!r}, base_url={self.base_url!r}, token='***')"
+        base_url = getattr(self, "base_url", "?")
+        return f"{name}(environment={self.environment!r}, base_url={base_url!r}, token='***')"
 
 
-class PecClient(_ClientBase):
-    """Synchronous client. Use as a context manager, or call :meth:`close`."""
+class PecClient(_PecSetup, SyncDriver):
+    """Synchronous client. Use as a context manager, or call :meth:`close`.
 
-    _http: httpx.Client
-    _transport: httpx.BaseTransport
+    ``http_client=``: an ``httpx.Client`` of yours (proxy, mTLS ``cert``, CA bundle ``verify``,
+    limits, ``http2``, event hooks, tracing); every request goes through its ``send()``. A client
+    you give is never closed by this one: close it yourself. Without it, one is made here and
+    closed by :meth:`close`. ``timeout`` is a deadline in seconds for each call, retries and backoff
+    included. ``clock`` gives the time, sleep and jitter (``Sandbox.client()`` uses virtual time).
+    """
 
     def __init__(
         self,
@@ -128,84 +76,28 @@ class PecClient(_ClientBase):
         *,
         environment: str | None = None,
         base_url: str | None = None,
-        timeout: float | httpx.Timeout = retry.DEFAULT_TIMEOUT_SECONDS,
+        timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
+        http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(
-            token=token,
-            environment=environment,
-            base_url=base_url,
+        url, authorization = self._configure(
+            token=token, environment=environment, base_url=base_url, strict_identifiers=strict_identifiers
+        )
+        self._setup(
+            base_url=url,
+            authorization=authorization,
             timeout=timeout,
             max_retries=max_retries,
-            strict_identifiers=strict_identifiers,
+            extra_headers=extra_headers,
+            clock=clock,
+            http_client=http_client,
             http_class=httpx.Client,
             transport=transport,
         )
-
-    def __enter__(self) -> PecClient:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
-
-    # -- driver -------------------------------------------------------------------------------
-
-    def _run(self, flow: Flow[T]) -> T:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                if isinstance(step, Sleep):
-                    time.sleep(step.seconds)
-                else:
-                    value = self._send(step)
-            except (PecError, _core.OutcomeUncertain) as exc:
-                error = exc
-
-    def _send(self, call: Call) -> Any:
-        attempt = 0
-        while True:
-            request = self._request(call)
-            try:
-                response = self._transport.handle_request(request)
-                response.request = request
-                try:
-                    body = self._read(response, call.max_body_bytes)
-                except httpx.DecodingError as exc:
-                    raise _core.undecodable(call, request, response, exc) from None
-                finally:
-                    response.close()
-            except httpx.TransportError as exc:
-                exc.request = request
-                outcome: Any = _core.on_transport_error(call, request, exc, attempt, self.max_retries)
-            else:
-                outcome = _core.on_response(call, request, response, body, attempt, self.max_retries)
-            if not isinstance(outcome, Retry):
-                return outcome
-            time.sleep(outcome.delay)
-            attempt += 1
-
-    @staticmethod
-    def _read(response: httpx.Response, limit: int) -> bytes | None:
-        chunks, size = [], 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -320,7 +212,7 @@ class PecClient(_ClientBase):
         self, id: str, /, until: Collection[str] = ("evasa",), *, timeout: float = 600.0, poll: float = 5.0
     ) -> Casella:
         """Poll until the box reaches a state in ``until``; stops early on another final state."""
-        return self._run(_flows.wait_for_mailbox(id, until, timeout, poll))
+        return self._run(_flows.wait_for_mailbox(id, until, timeout, poll, self._options.clock.monotonic))
 
     def wait_for_communication(
         self,
@@ -331,7 +223,9 @@ class PecClient(_ClientBase):
         timeout: float = 600.0,
         poll: float = 5.0,
     ) -> RichiestaComunicazionePec:
-        return self._run(_flows.wait_for_communication(id, until, timeout, poll))
+        return self._run(
+            _flows.wait_for_communication(id, until, timeout, poll, self._options.clock.monotonic)
+        )
 
     def request(
         self,
@@ -346,11 +240,13 @@ class PecClient(_ClientBase):
         return self._run(_flows.raw(method, path, params, json, idempotent))
 
 
-class AsyncPecClient(_ClientBase):
-    """Asynchronous client; mirrors :class:`PecClient` method for method."""
+class AsyncPecClient(_PecSetup, AsyncDriver):
+    """Asynchronous client; mirrors :class:`PecClient` method for method.
 
-    _http: httpx.AsyncClient
-    _transport: httpx.AsyncBaseTransport
+    ``http_client=`` takes an ``httpx.AsyncClient`` of yours, never closed by this one. Blocking
+    work (reading and checking documents, base64, writing forms with fsync) runs in a worker
+    thread, so the event loop is never held up by it.
+    """
 
     def __init__(
         self,
@@ -358,84 +254,28 @@ class AsyncPecClient(_ClientBase):
         *,
         environment: str | None = None,
         base_url: str | None = None,
-        timeout: float | httpx.Timeout = retry.DEFAULT_TIMEOUT_SECONDS,
+        timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
+        http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        super().__init__(
-            token=token,
-            environment=environment,
-            base_url=base_url,
+        url, authorization = self._configure(
+            token=token, environment=environment, base_url=base_url, strict_identifiers=strict_identifiers
+        )
+        self._setup(
+            base_url=url,
+            authorization=authorization,
             timeout=timeout,
             max_retries=max_retries,
-            strict_identifiers=strict_identifiers,
+            extra_headers=extra_headers,
+            clock=clock,
+            http_client=http_client,
             http_class=httpx.AsyncClient,
             transport=transport,
         )
-
-    async def __aenter__(self) -> AsyncPecClient:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        await self._http.aclose()
-
-    # -- driver -------------------------------------------------------------------------------
-
-    async def _run(self, flow: Flow[T]) -> T:
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
-            value, error = None, None
-            try:
-                if isinstance(step, Sleep):
-                    await asyncio.sleep(step.seconds)
-                else:
-                    value = await self._send(step)
-            except (PecError, _core.OutcomeUncertain) as exc:
-                error = exc
-
-    async def _send(self, call: Call) -> Any:
-        attempt = 0
-        while True:
-            request = self._request(call)
-            try:
-                response = await self._transport.handle_async_request(request)
-                response.request = request
-                try:
-                    body = await self._read(response, call.max_body_bytes)
-                except httpx.DecodingError as exc:
-                    raise _core.undecodable(call, request, response, exc) from None
-                finally:
-                    await response.aclose()
-            except httpx.TransportError as exc:
-                exc.request = request
-                outcome: Any = _core.on_transport_error(call, request, exc, attempt, self.max_retries)
-            else:
-                outcome = _core.on_response(call, request, response, body, attempt, self.max_retries)
-            if not isinstance(outcome, Retry):
-                return outcome
-            await asyncio.sleep(outcome.delay)
-            attempt += 1
-
-    @staticmethod
-    async def _read(response: httpx.Response, limit: int) -> bytes | None:
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -552,7 +392,9 @@ class AsyncPecClient(_ClientBase):
         self, id: str, /, until: Collection[str] = ("evasa",), *, timeout: float = 600.0, poll: float = 5.0
     ) -> Casella:
         """Poll until the box reaches a state in ``until``; stops early on another final state."""
-        return await self._run(_flows.wait_for_mailbox(id, until, timeout, poll))
+        return await self._run(
+            _flows.wait_for_mailbox(id, until, timeout, poll, self._options.clock.monotonic)
+        )
 
     async def wait_for_communication(
         self,
@@ -563,7 +405,9 @@ class AsyncPecClient(_ClientBase):
         timeout: float = 600.0,
         poll: float = 5.0,
     ) -> RichiestaComunicazionePec:
-        return await self._run(_flows.wait_for_communication(id, until, timeout, poll))
+        return await self._run(
+            _flows.wait_for_communication(id, until, timeout, poll, self._options.clock.monotonic)
+        )
 
     async def request(
         self,

@@ -44,6 +44,9 @@ __all__ = [
     "DocumentSource",
     "P7mInfo",
     "P7mSigner",
+    "check_activation_documents",
+    "check_p7m_documents",
+    "check_pdf_documents",
     "detect_kind",
     "encode_document",
     "encode_documents",
@@ -369,6 +372,19 @@ def _sources(field: str, documents: object) -> list[object]:
     return list(documents)
 
 
+def check_pdf_documents(
+    field: str,
+    documents: Sequence[DocumentSource] | DocumentSource,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[bytes]:
+    """Read each document and require a PDF (conservazione, activation); the checked bytes."""
+    return [
+        require_pdf(f"{field}[{index}]", read_document(f"{field}[{index}]", source, max_bytes=max_bytes))
+        for index, source in enumerate(_sources(field, documents))
+    ]
+
+
 def prepare_pdf_documents(
     field: str,
     documents: Sequence[DocumentSource] | DocumentSource,
@@ -393,7 +409,20 @@ def prepare_activation_documents(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[str]:
-    """The ``documenti`` list for ``PATCH /pec/{id}/attivazione``.
+    """The ``documenti`` list for ``PATCH /pec/{id}/attivazione``, base64-encoded."""
+    if normalize_enum("tipo_casella", tipo_casella, TipoCasella) not in SINGLE_DOCUMENT_TYPES:
+        # One document at a time: its bytes are freed before the next is read.
+        return prepare_pdf_documents("documenti", documents, max_bytes=max_bytes)
+    return encode_documents(check_activation_documents(documents, tipo_casella, max_bytes=max_bytes))
+
+
+def check_activation_documents(
+    documents: Sequence[DocumentSource] | DocumentSource,
+    tipo_casella: object,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[bytes]:
+    """The documents for ``PATCH /pec/{id}/attivazione``, checked (and merged where needed).
 
     STANDARD/BRONZE/SILVER/GOLD: each document must be a PDF (the signed form and the identity
     document). DOMICILIODIGITALE/PECMASSIVA: either one PDF already holding both, or exactly two
@@ -403,7 +432,7 @@ def prepare_activation_documents(
     field = "documenti"
     tipo = normalize_enum("tipo_casella", tipo_casella, TipoCasella)
     if tipo not in SINGLE_DOCUMENT_TYPES:
-        return prepare_pdf_documents(field, documents, max_bytes=max_bytes)
+        return check_pdf_documents(field, documents, max_bytes=max_bytes)
     sources = _sources(field, documents)
     if len(sources) == 1:
         name = f"{field}[0]"
@@ -415,7 +444,7 @@ def prepare_activation_documents(
                 "one PDF with the signed form and the identity document, or two documents (form, identity)",
                 reason=f"a {tipo.value} box needs the form and the identity document in one PDF",
             )
-        return [encode_document(require_pdf(name, data))]
+        return [require_pdf(name, data)]
     if len(sources) != 2:
         raise invalid(
             field,
@@ -424,8 +453,7 @@ def prepare_activation_documents(
             reason=f"a {tipo.value} box is activated with a single document",
         )
     form, identity = sources
-    merged = merge_single_document(form, identity, field=field, max_bytes=max_bytes)  # type: ignore[arg-type]
-    return [encode_document(merged)]
+    return [merge_single_document(form, identity, field=field, max_bytes=max_bytes)]  # type: ignore[arg-type]
 
 
 # --- p7m ------------------------------------------------------------------------------------
@@ -579,9 +607,17 @@ def prepare_p7m_documents(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[str]:
     """The ``documenti`` list for ``PATCH /comunica_pec/{id}``: each a checked .p7m, sent as DER."""
-    encoded: list[str] = []
-    for index, source in enumerate(_sources(field, sources)):
-        name = f"{field}[{index}]"
-        _info, der = _load_p7m(name, read_document(name, source, max_bytes=max_bytes))
-        encoded.append(encode_document(der))
-    return encoded
+    return encode_documents(check_p7m_documents(sources, field=field, max_bytes=max_bytes))
+
+
+def check_p7m_documents(
+    sources: Sequence[DocumentSource] | DocumentSource,
+    *,
+    field: str = "documenti",
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[bytes]:
+    """Each source a checked .p7m, as the DER bytes that are sent."""
+    return [
+        _load_p7m(f"{field}[{index}]", read_document(f"{field}[{index}]", source, max_bytes=max_bytes))[1]
+        for index, source in enumerate(_sources(field, sources))
+    ]

@@ -34,7 +34,10 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Iterable
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
 
 # A document or a huge number given by mistake must not end up whole in an error message.
 _short_repr = reprlib.Repr()
@@ -138,6 +141,8 @@ class ApiError(PecError):
         url: str = "",
         data: Any = None,
         retry_after: float | None = None,
+        request: httpx.Request | None = None,
+        response: httpx.Response | None = None,
     ) -> None:
         self.message = message
         self.status_code = status_code
@@ -146,7 +151,14 @@ class ApiError(PecError):
         self.url = url
         self.data = data
         self.retry_after = retry_after
+        #: The request as sent and the answer (status, headers, ``elapsed``); the body was read by
+        #: pec_ext and is summed up in ``message``. httpx masks ``authorization`` in their reprs.
+        self.request = request
+        self.response = response
         super().__init__(str(self))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
 
     @property
     def code_name(self) -> str | None:

@@ -31,6 +31,7 @@ from enum import Enum
 from typing import Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
 
+from pec_ext.config import Environment
 from pec_ext.enums import (
     SINGLE_DOCUMENT_TYPES,
     SOTTOTIPI_BY_TIPO_CLIENTE,
@@ -70,7 +71,6 @@ __all__ = [
 ]
 
 E = TypeVar("E", bound=Enum)
-Environment = Literal["sandbox", "production"]
 
 MAX_TEXT_LENGTH = 255
 """Longest free-text value accepted; longer input is almost certainly a mistake (a pasted file)."""

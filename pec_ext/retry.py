@@ -8,9 +8,8 @@ reading state (see ``_flows``), never resent.
 from __future__ import annotations
 
 import email.utils
-import random
-import time
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -23,28 +22,35 @@ RETRYABLE_STATUS_CODES = frozenset({429, 502, 503, 504})
 REFUSED_BEFORE_PROCESSING_STATUS_CODES = frozenset({429})
 
 
-def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """The delay a ``Retry-After`` header asks for (seconds or HTTP date), or None."""
+def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:
+    """The delay a ``Retry-After`` header asks for (seconds or an HTTP date at wall time ``now``).
+
+    None when there is none or it cannot be read: a hostile value is ignored, never raised.
+    """
     value = headers.get("retry-after")
     if not value:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        return max(0.0, when.timestamp() - now)
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def backoff_seconds(attempt: int, retry_after: float | None = None) -> float:
+def backoff_seconds(
+    attempt: int, retry_after: float | None = None, *, uniform: Callable[[float, float], float]
+) -> float:
     """Capped exponential backoff with full jitter; a server's Retry-After wins when it is longer."""
     # The exponent is capped first: 2.0**1024 would overflow long before the cap applies.
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_INITIAL_SECONDS * 2.0 ** min(max(attempt, 0), 32))
-    delay = random.uniform(0, ceiling)  # noqa: S311 - jitter, not cryptography
+    delay = uniform(0, ceiling)
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay

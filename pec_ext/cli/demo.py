@@ -15,7 +15,7 @@ import click
 
 from . import output, samples
 
-APPLICANT = {
+APPLICANT: dict[str, Any] = {
     "tipo_cliente": "PV",
     "nome_richiedente": "Mario",
     "cognome_richiedente": "Rossi",
@@ -45,7 +45,8 @@ COMPANY = {
     "comune": "Roma",
     "provincia": "RM",
 }
-FAST_WAIT = {"timeout": 5.0, "poll": 0.01}
+# Virtual time: the sandbox-bound client waits on the sandbox clock, which processes due work.
+WAIT_TIMEOUT, WAIT_POLL = 3600.0, 30.0
 
 
 @dataclass
@@ -132,7 +133,12 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
             "activate (signed form + identity)",
             lambda: _with(pec.activate_mailbox(box_id, [signed_form, identity])),
         )
-        t.step("processing", lambda: _processed(sb, lambda: pec.wait_for_mailbox(box_id, **FAST_WAIT)))
+        t.step(
+            "processing",
+            lambda: _processed(
+                sb, lambda: pec.wait_for_mailbox(box_id, timeout=WAIT_TIMEOUT, poll=WAIT_POLL)
+            ),
+        )
         t.step("upgrade BRONZE -> SILVER", lambda: _with(pec.change_type(box_id, "SILVER")))
         t.step("space: mailbox +1024 MB", lambda: _with(pec.add_space(box_id, disco=1024)))
 
@@ -168,7 +174,9 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
             "processing",
             lambda: _processed(
                 sb,
-                lambda: pec.wait_for_communication(comm_id, until=("in_attesa_di_documenti",), **FAST_WAIT),
+                lambda: pec.wait_for_communication(
+                    comm_id, until=("in_attesa_di_documenti",), timeout=WAIT_TIMEOUT, poll=WAIT_POLL
+                ),
                 lambda c: f"{c.stato}, code {c.codice_registro_imprese}",
             ),
         )
@@ -188,7 +196,9 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
         t.step(
             "processing",
             lambda: _processed(
-                sb, lambda: pec.wait_for_communication(comm_id, **FAST_WAIT), lambda c: str(c.stato)
+                sb,
+                lambda: pec.wait_for_communication(comm_id, timeout=WAIT_TIMEOUT, poll=WAIT_POLL),
+                lambda c: str(c.stato),
             ),
         )
         t.step("revoke", lambda: _with(pec.revoke_mailbox(box_id)))

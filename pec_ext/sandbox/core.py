@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
 import json
+import random
 import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from pec_ext import clock as pec_clock
 
 from . import app
 from .auth import TokenTable
@@ -22,6 +24,9 @@ from .lifecycle import Context, apply_job
 from .persistence import SqliteStore
 from .state import Record, State, box_view, comm_view
 from .wallet import Prices, to_cents
+
+if TYPE_CHECKING:
+    from pec_ext.client import AsyncPecClient, PecClient
 
 SANDBOX_BASE_URL = "https://sandbox.pec.invalid"
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - not a secret, any non-empty token works
@@ -252,25 +257,57 @@ class Sandbox:
                 body=request.content,
             )
         )
-        headers = {"content-type": response.content_type, **response.headers}
-        return httpx.Response(response.status, headers=headers, content=response.body)
+        headers = {
+            "content-type": response.content_type,
+            "content-length": str(len(response.body)),
+            **response.headers,
+        }
+        # A stream, not content=: a body read at construction leaves the response closed before
+        # httpx times it, so ``elapsed`` would never be set.
+        return httpx.Response(response.status, headers=headers, stream=httpx.ByteStream(response.body))
 
     def transport(self) -> httpx.MockTransport:
         """An in-process transport (no socket) for ``httpx.Client`` and ``httpx.AsyncClient``."""
         return httpx.MockTransport(self._httpx_handler)
 
-    def _make_client(self, class_name: str, kwargs: dict[str, Any]) -> Any:
-        # Imported late: the client package builds on top of this one, not the reverse.
-        cls = getattr(importlib.import_module("pec_ext"), class_name)
+    def virtual_clock(self) -> pec_clock.Clock:
+        """A client clock on this sandbox's time: waiting moves it, and due work is processed.
+
+        A client's backoff, ``wait_for_*`` polling and deadlines then take no real time: waiting
+        30 s is ``advance(30)``, which also completes the provider work that came due.
+        """
+
+        def sleep(seconds: float) -> None:
+            self.advance(seconds)
+
+        async def async_sleep(seconds: float) -> None:
+            self.advance(seconds)
+
+        return pec_clock.Clock(
+            monotonic=self.clock.now,
+            wall=self.clock.now,
+            sleep=sleep,
+            async_sleep=async_sleep,
+            # Seeded: the same test waits the same virtual time on every run.
+            uniform=random.Random(0).uniform,  # noqa: S311 - jitter, not cryptography
+        )
+
+    def _client_options(self, kwargs: dict[str, Any], transport: Any) -> dict[str, Any]:
         kwargs.setdefault("token", DEFAULT_TOKEN)
         kwargs.setdefault("base_url", SANDBOX_BASE_URL)
-        kwargs.setdefault("transport", self.transport())
-        return cls(**kwargs)
+        if "http_client" not in kwargs:
+            kwargs.setdefault("transport", transport)
+        kwargs.setdefault("clock", self.virtual_clock())
+        return kwargs
 
-    def client(self, **kwargs: Any) -> Any:
-        """A ``pec_ext.PecClient`` wired to this sandbox (no socket)."""
-        return self._make_client("PecClient", kwargs)
+    def client(self, **kwargs: Any) -> PecClient:
+        """A ``pec_ext.PecClient`` wired to this sandbox (no socket), on the sandbox's virtual clock."""
+        from pec_ext.client import PecClient
 
-    def async_client(self, **kwargs: Any) -> Any:
-        """A ``pec_ext.AsyncPecClient`` wired to this sandbox (no socket)."""
-        return self._make_client("AsyncPecClient", kwargs)
+        return PecClient(**self._client_options(kwargs, self.transport()))
+
+    def async_client(self, **kwargs: Any) -> AsyncPecClient:
+        """A ``pec_ext.AsyncPecClient`` wired to this sandbox (no socket), on the sandbox's virtual clock."""
+        from pec_ext.client import AsyncPecClient
+
+        return AsyncPecClient(**self._client_options(kwargs, self.transport()))

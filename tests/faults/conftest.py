@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,14 @@ import pytest
 from fault_server import FaultServer
 from fault_stats import TESTS, report
 
-import pec_ext.retry
-from pec_ext import AsyncPecClient, PecClient
+from pec_ext import AsyncPecClient, Clock, PecClient
 from pec_ext.sandbox import Sandbox
 
 TOKEN = "fault-token-7c1e-SECRET"
 MODES = ("sync", "async")
+# Real time, but jittered backoff in milliseconds (a server's Retry-After still wins when longer).
+_jitter = random.Random(7)
+FAST_BACKOFF = Clock(uniform=lambda low, high: _jitter.uniform(low, high / 500))
 
 
 def box_body(address: str, tipo: str = "STANDARD") -> dict[str, Any]:
@@ -51,7 +54,7 @@ class Driver:
     def __init__(self, mode: str, url: str, **options: Any) -> None:
         self.mode = mode
         self.url = url
-        self.options = {"token": TOKEN, "base_url": url, **options}
+        self.options = {"token": TOKEN, "base_url": url, "clock": FAST_BACKOFF, **options}
 
     def run(self, steps: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
         """Each step's result or the exception it raised, in order, on a single client."""
@@ -99,13 +102,6 @@ def driver(server: FaultServer, mode: str) -> Callable[..., Driver]:
         return Driver(mode, server.url, **options)
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Jittered backoff in milliseconds; a server's Retry-After still wins when it is longer."""
-    monkeypatch.setattr(pec_ext.retry, "BACKOFF_INITIAL_SECONDS", 0.001)
-    monkeypatch.setattr(pec_ext.retry, "BACKOFF_MAX_SECONDS", 0.004)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

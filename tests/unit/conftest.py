@@ -8,13 +8,15 @@
   queued another answer, and records every request.
 * ``pec``: runs a client method through ``PecClient`` or ``AsyncPecClient`` (parametrized), so
   every behaviour test covers both drivers.
-* ``clock``: no test really sleeps; retry and poll pauses are recorded instead.
+* ``clock``: the clients the ``pec`` fixture makes run on virtual time: retry and poll pauses are
+  recorded, nothing really sleeps.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import random
 import re
 import types
 from collections import defaultdict
@@ -28,9 +30,7 @@ from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-import pec_ext.client
-import pec_ext.retry
-from pec_ext import AsyncPecClient, PecClient, _flows
+from pec_ext import AsyncPecClient, Clock, PecClient
 from pec_ext._operations import OPERATIONS
 from pec_ext.sandbox.pdf import render
 
@@ -257,12 +257,14 @@ def api(success_examples: dict[str, Any], conformance: Conformance) -> FakeApi:
 class Runner:
     """``await pec("get_mailbox", id)`` on a fresh sync or async client wired to ``api``."""
 
-    def __init__(self, kind: str, api: FakeApi) -> None:
+    def __init__(self, kind: str, api: FakeApi, clock: FakeClock) -> None:
         self.kind = kind
         self.api = api
+        self.fake_clock = clock
 
     def client(self, **options: Any) -> Any:
         options.setdefault("token", TOKEN)
+        options.setdefault("clock", self.fake_clock.as_clock())
         cls = PecClient if self.kind == "sync" else AsyncPecClient
         return cls(transport=self.api.transport(), **options)
 
@@ -276,19 +278,20 @@ class Runner:
 
 
 @pytest.fixture(params=["sync", "async"])
-def pec(request: pytest.FixtureRequest, api: FakeApi) -> Runner:
-    return Runner(request.param, api)
+def pec(request: pytest.FixtureRequest, api: FakeApi, clock: FakeClock) -> Runner:
+    return Runner(request.param, api, clock)
 
 
 # -- time ----------------------------------------------------------------------------------------
 
 
 class FakeClock:
-    """Stands in for time.sleep, asyncio.sleep and the flows' monotonic clock."""
+    """Virtual time for the client: sleeps are recorded and move ``now``; nothing really waits."""
 
     def __init__(self) -> None:
         self.now = 1000.0
         self.sleeps: list[float] = []
+        self.jitter = True
 
     def monotonic(self) -> float:
         return self.now
@@ -300,20 +303,28 @@ class FakeClock:
     async def async_sleep(self, seconds: float) -> None:
         self.sleep(seconds)
 
+    def uniform(self, low: float, high: float) -> float:
+        return random.uniform(low, high) if self.jitter else high
 
-@pytest.fixture(autouse=True)
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock()
-    monkeypatch.setattr(pec_ext.client, "time", types.SimpleNamespace(sleep=fake.sleep))
-    monkeypatch.setattr(pec_ext.client, "asyncio", types.SimpleNamespace(sleep=fake.async_sleep))
-    monkeypatch.setattr(_flows, "time", types.SimpleNamespace(monotonic=fake.monotonic))
-    return fake
+    def as_clock(self) -> Clock:
+        return Clock(
+            monotonic=self.monotonic,
+            wall=lambda: 1_700_000_000.0 + self.now,
+            sleep=self.sleep,
+            async_sleep=self.async_sleep,
+            uniform=self.uniform,
+        )
 
 
 @pytest.fixture
-def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def no_jitter(clock: FakeClock) -> None:
     """Backoff without jitter: each delay is its ceiling, so tests can assert exact delays."""
-    monkeypatch.setattr(pec_ext.retry, "random", types.SimpleNamespace(uniform=lambda low, high: high))
+    clock.jitter = False
 
 
 @pytest.fixture(autouse=True)

@@ -532,7 +532,8 @@ def test_sync_and_async_clients_have_the_same_methods_and_signatures():
     for name, signature in sync.items():
         assert signature == asynchronous[name], name
         is_coroutine = inspect.iscoroutinefunction(getattr(AsyncPecClient, name))
-        assert is_coroutine, f"AsyncPecClient.{name} is not async"
+        # with_options returns a client: making one does no I/O on either side.
+        assert is_coroutine == (name != "with_options"), f"AsyncPecClient.{name}"
     expected = {
         "check_domain", "is_domain_eligible", "check_availability", "is_available", "list_mailboxes",
         "register_mailbox",

@@ -14,6 +14,7 @@ from pec_ext import OutcomeUnknownError, RequestTimeoutError, TransportError, _c
 from pec_ext._operations import OPERATIONS, encode_path_param
 
 URL = "https://test.pec.openapi.it"
+OPTIONS = _core.Options(max_retries=3)
 
 
 def request_for(name: str) -> tuple[_core.Call, httpx.Request]:
@@ -23,7 +24,7 @@ def request_for(name: str) -> tuple[_core.Call, httpx.Request]:
 
 def wire(base_url: str = URL + "/") -> _core.Wire:
     defaults = httpx.Headers({"user-agent": "ua", "accept": "*/*", "authorization": "stale"})
-    return _core.Wire.of(base_url, defaults, "tok", httpx.Timeout(7.0, connect=2.0))
+    return _core.Wire.of(base_url, defaults, "Bearer tok", httpx.Timeout(7.0, connect=2.0))
 
 
 def test_build_request_drops_unset_params_and_sets_accept_token_and_timeouts():
@@ -115,10 +116,10 @@ def test_addresses_stay_readable():
 def test_transport_error_decisions(name, failure, decision):
     call, request = request_for(name)
     if decision == "retry":
-        assert isinstance(_core.on_transport_error(call, request, failure, 0, 3), _core.Retry)
+        assert isinstance(_core.on_transport_error(call, request, failure, 0, OPTIONS), _core.Retry)
     else:
         with pytest.raises(_core.OutcomeUncertain) as caught:
-            _core.on_transport_error(call, request, failure, 0, 3)
+            _core.on_transport_error(call, request, failure, 0, OPTIONS)
         unknown = caught.value.unknown("m", known=[1])
         assert isinstance(unknown, OutcomeUnknownError)
         assert isinstance(unknown, RequestTimeoutError) == isinstance(failure, httpx.TimeoutException)
@@ -128,9 +129,9 @@ def test_transport_error_decisions(name, failure, decision):
 def test_transport_errors_after_the_last_retry():
     call, request = request_for("get_mailbox")
     with pytest.raises(RequestTimeoutError):
-        _core.on_transport_error(call, request, httpx.ReadTimeout("t"), 3, 3)
+        _core.on_transport_error(call, request, httpx.ReadTimeout("t"), 3, OPTIONS)
     with pytest.raises(TransportError) as caught:
-        _core.on_transport_error(call, request, httpx.ConnectError("c"), 3, 3)
+        _core.on_transport_error(call, request, httpx.ConnectError("c"), 3, OPTIONS)
     assert not isinstance(caught.value, RequestTimeoutError)
 
 
@@ -168,7 +169,7 @@ def test_the_template_builds_what_httpx_client_would_send(name, value, params, b
     call = _core.Call(op, path_params=path_params, params=params, json=body)
     timeout = httpx.Timeout(12.0)
     with httpx.Client(base_url=base, headers={"user-agent": "ua"}, timeout=timeout) as http:
-        ours = _core.build_request(_core.Wire.of(base, http.headers, "tok", timeout), call)
+        ours = _core.build_request(_core.Wire.of(base, http.headers, "Bearer tok", timeout), call)
         theirs = http.build_request(
             op.method,
             op.url(**path_params),
@@ -187,7 +188,7 @@ def test_a_streamed_body_is_byte_for_byte_what_httpx_would_send():
     body = {"documenti": ["QUJD" * 300_000, 'é"\\'], "n": 1, "ok": True, "none": None}
     call = _core.Call(OPERATIONS["activate_mailbox"], path_params={"id": "1"}, json=body)
     with httpx.Client(base_url=URL, headers={"user-agent": "ua"}) as http:
-        ours = _core.build_request(_core.Wire.of(URL, http.headers, "tok", http.timeout), call)
+        ours = _core.build_request(_core.Wire.of(URL, http.headers, "Bearer tok", http.timeout), call)
         theirs = http.build_request("PATCH", "/pec/1/attivazione", json=body, headers=_core.JSON_ACCEPT)
     theirs.headers["authorization"] = "Bearer tok"
     assert isinstance(ours.stream, _core._JsonStream)

@@ -82,7 +82,7 @@ def test_every_documented_error_example_in_the_call_path(error_examples):
         request = httpx.Request(OPERATIONS[operation].method, "https://test.pec.openapi.it/x")
         response = httpx.Response(status, json=example, request=request)
         with pytest.raises(ApiError) as caught:
-            _core.on_response(call, request, response, response.content, attempt=99, max_retries=3)
+            _core.on_response(call, request, response, response.content, 99, _core.Options(max_retries=3))
         error = caught.value
         assert type(error) is CLASS_BY_STATUS[status], (operation, status)
         assert (error.status_code, error.code, error.message) == (

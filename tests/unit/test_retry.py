@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import random
 
 import httpx
 import pytest
@@ -20,26 +21,32 @@ from pec_ext import (
 # -- the backoff itself --------------------------------------------------------------------------
 
 
-def test_backoff_is_capped_exponential_with_full_jitter(monkeypatch):
-    monkeypatch.setattr(retry.random, "uniform", lambda low, high: high)
-    assert [retry.backoff_seconds(a) for a in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
-    assert retry.backoff_seconds(5000) == retry.BACKOFF_MAX_SECONDS  # no overflow
-    monkeypatch.setattr(retry.random, "uniform", lambda low, high: low)
-    assert retry.backoff_seconds(3) == 0.0
+def highest(low: float, high: float) -> float:
+    return high
+
+
+def lowest(low: float, high: float) -> float:
+    return low
+
+
+def test_backoff_is_capped_exponential_with_full_jitter():
+    assert [retry.backoff_seconds(a, uniform=highest) for a in range(6)] == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0]
+    assert retry.backoff_seconds(5000, uniform=highest) == retry.BACKOFF_MAX_SECONDS  # no overflow
+    assert retry.backoff_seconds(3, uniform=lowest) == 0.0
 
 
 def test_backoff_jitter_stays_within_the_ceiling():
     for attempt in range(8):
         ceiling = min(retry.BACKOFF_MAX_SECONDS, retry.BACKOFF_INITIAL_SECONDS * 2**attempt)
-        delays = {retry.backoff_seconds(attempt) for _ in range(50)}
+        jitter = random.Random(attempt).uniform
+        delays = {retry.backoff_seconds(attempt, uniform=jitter) for _ in range(50)}
         assert all(0 <= d <= ceiling for d in delays)
         assert len(delays) > 1  # jittered
 
 
-def test_retry_after_wins_when_longer(monkeypatch):
-    monkeypatch.setattr(retry.random, "uniform", lambda low, high: high)
-    assert retry.backoff_seconds(0, retry_after=7.0) == 7.0
-    assert retry.backoff_seconds(4, retry_after=1.0) == 8.0
+def test_retry_after_wins_when_longer():
+    assert retry.backoff_seconds(0, retry_after=7.0, uniform=highest) == 7.0
+    assert retry.backoff_seconds(4, retry_after=1.0, uniform=highest) == 8.0
 
 
 @pytest.mark.parametrize(
@@ -47,7 +54,7 @@ def test_retry_after_wins_when_longer(monkeypatch):
     [("5", 5.0), (" 2.5 ", 2.5), ("-3", 0.0), ("soon", None), ("", None)],
 )
 def test_retry_after_header(value, expected):
-    assert retry.retry_after_seconds({"retry-after": value}) == expected
+    assert retry.retry_after_seconds({"retry-after": value}, now=0.0) == expected
 
 
 def test_retry_after_http_date():
@@ -140,18 +147,11 @@ async def test_a_retry_after_too_long_is_not_waited_for(pec, api, data, clock):
     assert len(api.sent()) == 1
 
 
-async def test_backoff_is_the_one_in_retry(pec, api, data, clock, monkeypatch):
-    asked = []
-
-    def fake_backoff(attempt, retry_after=None):
-        asked.append((attempt, retry_after))
-        return 0.25
-
-    monkeypatch.setattr(retry, "backoff_seconds", fake_backoff)
+async def test_backoff_is_the_one_in_retry_with_the_clients_jitter(pec, api, data, clock, no_jitter):
     api.reply("get_mailbox", httpx.Response(503), httpx.Response(429, headers={"retry-after": "2"}))
     await pec("get_mailbox", data.BOX_ID)
-    assert asked == [(0, None), (1, 2.0)]
-    assert clock.sleeps == [0.25, 0.25]
+    # attempt 0: the ceiling 0.5; attempt 1: Retry-After 2 beats the ceiling 1.0
+    assert clock.sleeps == [retry.backoff_seconds(0, uniform=highest), 2.0] == [0.5, 2.0]
 
 
 # -- paid and mutating calls are never resent blindly -------------------------------------------
