@@ -46,21 +46,21 @@ from typing import Any
 from celery import Task, shared_task
 
 from .client import PecClient
+from .config import BASE_URL_ENV
 from .errors import IdempotencyKeyBusyError, ValidationError
 from .journal import Journal, open_store
-from .journal_ops import JournaledClient, encode_box, expiry_date, renewal_key
+from .journal_ops import encode_box, expiry_date, renewal_key
 
 JOURNAL_URL_ENV = "PEC_JOURNAL_URL"
 JOURNAL_LEASE_ENV = "PEC_JOURNAL_LEASE"
 RATE_LIMIT_ENV = "PEC_RATE_LIMIT"
 REDIS_URL_ENV = "PEC_REDIS_URL"
 ACCOUNT_ENV = "PEC_ACCOUNT"
-BASE_URL_ENV = "OPENAPI_PEC_BASE_URL"
 # A renewal moves the expiry a year on; a window this short cannot select a renewed box again.
 MAX_RENEW_WINDOW_DAYS = 300
 
 
-def default_client() -> PecClient:
+def default_client(journal: Journal) -> PecClient:
     transport = None
     rate = os.environ.get(RATE_LIMIT_ENV)
     if rate:
@@ -77,7 +77,7 @@ def default_client() -> PecClient:
             burst=int(burst or 1),
         )
         transport = FleetTransport(httpx.HTTPTransport(), limiter)
-    return PecClient(base_url=os.environ.get(BASE_URL_ENV) or None, transport=transport)
+    return PecClient(base_url=os.environ.get(BASE_URL_ENV) or None, transport=transport, journal=journal)
 
 
 def default_journal() -> Journal:
@@ -85,18 +85,18 @@ def default_journal() -> Journal:
     return Journal(open_store(os.environ.get(JOURNAL_URL_ENV) or "pec-journal.sqlite"), lease=lease)
 
 
-_factories: dict[str, Callable[[], Any]] = {"client": default_client, "journal": default_journal}
+_factories: dict[str, Callable[..., Any]] = {"client": default_client, "journal": default_journal}
 
 
 def configure(
-    *, client: Callable[[], PecClient] | None = None, journal: Callable[[], Journal] | None = None
+    *, client: Callable[[Journal], PecClient] | None = None, journal: Callable[[], Journal] | None = None
 ) -> None:
-    """Replace how a worker process makes its client and journal (called once per process)."""
+    """Replace how a worker process makes its journal, and its client given the journal."""
     if client is not None:
         _factories["client"] = client
     if journal is not None:
         _factories["journal"] = journal
-    PecTask._journaled = None
+    PecTask._client = None
 
 
 class PecTask(Task):  # type: ignore[misc]  # celery is untyped
@@ -106,18 +106,19 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
     acks_late = True
     reject_on_worker_lost = True
     max_retries = 50
-    _journaled: JournaledClient | None = None
+    _client: PecClient | None = None
     _pid = 0
 
     @property
-    def pec(self) -> JournaledClient:
+    def pec(self) -> PecClient:
+        """This worker process's client, with its journal."""
         # Made in the worker process itself: a client or a connection must not cross a fork.
-        if PecTask._journaled is None or PecTask._pid != os.getpid():
-            PecTask._journaled = JournaledClient(_factories["client"](), _factories["journal"]())
+        if PecTask._client is None or PecTask._pid != os.getpid():
+            PecTask._client = _factories["client"](_factories["journal"]())
             PecTask._pid = os.getpid()
-        return PecTask._journaled
+        return PecTask._client
 
-    def journaled(self, action: Callable[[JournaledClient], Any]) -> dict[str, Any]:
+    def journaled(self, action: Callable[[PecClient], Any]) -> dict[str, Any]:
         """Run ``action``; when another worker holds the key, retry after its lease."""
         try:
             return encode_box(action(self.pec))
@@ -139,7 +140,7 @@ def register(self: PecTask, fields: dict[str, Any]) -> dict[str, Any]:
     address = str(fields.get("casella_pec", "")).strip().lower()
     if not address:
         raise ValidationError("casella_pec", fields.get("casella_pec"), "an address")
-    return self.journaled(lambda pec: pec.register_mailbox(key=f"register:{address}", **fields))
+    return self.journaled(lambda pec: pec.register_mailbox(idempotency_key=f"register:{address}", **fields))
 
 
 @shared_task(base=PecTask, bind=True, name="pec.activate")
@@ -147,7 +148,7 @@ def activate(self: PecTask, box_id: str, document_paths: list[str]) -> dict[str,
     """Upload the activation documents (files readable by the worker)."""
     key = f"activate:{box_id}:{_documents_digest(document_paths)}"
     return self.journaled(
-        lambda pec: pec.activate_mailbox(box_id, [Path(p) for p in document_paths], key=key)
+        lambda pec: pec.activate_mailbox(box_id, [Path(p) for p in document_paths], idempotency_key=key)
     )
 
 
@@ -155,7 +156,7 @@ def activate(self: PecTask, box_id: str, document_paths: list[str]) -> dict[str,
 def renew(self: PecTask, box_id: str, expiry: str, anni: int = 1) -> dict[str, Any]:
     """Renew the box whose expiry (``YYYY-MM-DD``, as read when the job was planned) is ``expiry``."""
     key = renewal_key(box_id, dt.date.fromisoformat(expiry))
-    return self.journaled(lambda pec: pec.renew_mailbox(box_id, anni, key=key))
+    return self.journaled(lambda pec: pec.renew_mailbox(box_id, anni, idempotency_key=key))
 
 
 @shared_task(base=PecTask, bind=True, name="pec.add_space")
@@ -173,7 +174,7 @@ def add_space(
     return self.journaled(
         lambda pec: pec.add_space(
             box_id,
-            key=f"add_space:{box_id}:{reference}",
+            idempotency_key=f"add_space:{box_id}:{reference}",
             disco=disco,
             storico=storico,
             conservazione=conservazione,
@@ -184,7 +185,9 @@ def add_space(
 @shared_task(base=PecTask, bind=True, name="pec.upgrade")
 def upgrade(self: PecTask, box_id: str, tipo_casella: str) -> dict[str, Any]:
     target = str(tipo_casella).upper()
-    return self.journaled(lambda pec: pec.change_type(box_id, target, key=f"upgrade:{box_id}:{target}"))
+    return self.journaled(
+        lambda pec: pec.change_type(box_id, target, idempotency_key=f"upgrade:{box_id}:{target}")
+    )
 
 
 @shared_task(base=PecTask, bind=True, name="pec.register_file")
@@ -206,7 +209,7 @@ def renew_expiring(self: PecTask, within_days: int, anni: int = 1, as_of: str | 
     today = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
     horizon = today + dt.timedelta(days=within_days)
     planned = 0
-    for box in self.pec.client.list_mailboxes():
+    for box in self.pec.list_mailboxes():
         when = expiry_date(box.data_scadenza)
         if isinstance(box.id, str) and when is not None and when <= horizon and str(box.stato) == "evasa":
             renew.delay(box.id, when.isoformat(), anni)

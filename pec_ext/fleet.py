@@ -124,7 +124,7 @@ class FleetLimiter:
 
     def on_response(self, response: httpx.Response) -> None:
         if response.status_code == 429:
-            asked = retry.retry_after_seconds(response.headers)
+            asked = retry.retry_after_seconds(response.headers, time.time())
             self.pause(DEFAULT_PAUSE_SECONDS if asked is None else asked)
 
 

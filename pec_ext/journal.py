@@ -31,9 +31,12 @@ Entries expire after ``retention`` seconds; a key used again after that is a new
 caller that finds an expired lease assumes the first caller's request can no longer be in
 flight. A call that ends with its outcome unknown keeps its lease for the same reason.
 
-The steps are written once, as a generator (like the client's flows), and run by
-:func:`run` over :class:`~pec_ext.PecClient` or :func:`arun` over
-:class:`~pec_ext.AsyncPecClient`; the async driver runs store calls in a worker thread.
+Use it through the client: ``PecClient(journal=Journal(store))``, then a key per call
+(``pec.renew_mailbox(id, idempotency_key="renew:<id>:2027-05-01")``) or per client
+(``pec.with_options(idempotency_key=...)``). The steps are a flow like the client's others, so
+the sync and the async client run the same definition; the store's calls are blocking steps,
+which the async client runs in a worker thread.
+
 Stores: :class:`~pec_ext.journal_sqlite.SqliteJournalStore` (one machine, many processes) and
 :class:`~pec_ext.journal_redis.RedisJournalStore` (a fleet); any object implementing
 :class:`JournalStore` will do.
@@ -41,7 +44,6 @@ Stores: :class:`~pec_ext.journal_sqlite.SqliteJournalStore` (one machine, many p
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -49,11 +51,12 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import Enum, StrEnum
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from ._core import Blocking, Flow, check_idempotency_key
 from .errors import IdempotencyKeyBusyError, OutcomeUnknownError, PecError, ValidationError
 
 logger = logging.getLogger("pec_ext.journal")
@@ -63,8 +66,6 @@ T = TypeVar("T")
 DEFAULT_LEASE_SECONDS = 300.0
 DEFAULT_WAIT_SECONDS = 30.0
 DEFAULT_RETENTION_SECONDS = 90 * 86400.0
-# After Ctrl-C the request was abandoned by this process; the server may still finish it.
-INTERRUPTED_LEASE_SECONDS = 10.0
 
 
 class State(StrEnum):
@@ -151,14 +152,6 @@ def fingerprint(operation: str, path_params: Mapping[str, Any], body: Any) -> st
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def check_key(key: object) -> str:
-    if not isinstance(key, str) or not key.strip() or len(key) > 512:
-        raise ValidationError(
-            "idempotency_key", key, "a non-empty string of at most 512 characters, e.g. renew:<id>:2027"
-        )
-    return key
-
-
 # -- what one journaled operation knows -----------------------------------------------------------
 
 
@@ -171,48 +164,23 @@ class Decision(Enum):
 class Intent:
     """One journaled call: how to read its pre-state, send it, and judge it from the state.
 
-    ``read_prestate`` and ``reconcile`` are flows of client steps (``ClientStep``); ``reconcile``
-    returns the result when the state shows the call was applied, or a :class:`Decision`.
+    ``read_prestate``, ``send`` and ``reconcile`` are flows of the client (``pec_ext._flows``);
+    ``reconcile`` returns the result when the state shows the call was applied, or a
+    :class:`Decision`. ``encode``/``decode`` turn the result into JSON and back.
     """
 
     operation: str
     path_params: Mapping[str, Any]
     body: Any
-    send: Callable[[Any], ClientFlow[Any]]
-    reconcile: Callable[[Any], ClientFlow[Any]]
+    send: Callable[[Any], Flow[Any]]
+    reconcile: Callable[[Any], Flow[Any]]
     encode: Callable[[Any], Any]
     decode: Callable[[Any], Any]
-    read_prestate: Callable[[], ClientFlow[Any]] | None = None
+    read_prestate: Callable[[], Flow[Any]] | None = None
 
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.operation, self.path_params, self.body)
-
-
-@dataclass(frozen=True)
-class ClientStep:
-    """Call ``method`` of the client with these arguments (sync or async, per the driver)."""
-
-    method: str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class StoreStep:
-    """A blocking store call: run as is by the sync driver, in a worker thread by the async one."""
-
-    function: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True)
-class Pause:
-    seconds: float
-
-
-Step = ClientStep | StoreStep | Pause
-ClientFlow = Generator[Step, Any, T]
 
 
 class Journal:
@@ -227,6 +195,7 @@ class Journal:
         poll: float = 0.1,
         retention: float = DEFAULT_RETENTION_SECONDS,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         for name, value in (("lease", lease), ("wait", wait), ("poll", poll), ("retention", retention)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
@@ -238,7 +207,9 @@ class Journal:
         self.wait = float(wait)
         self.poll = float(poll) or 0.01
         self.retention = float(retention)
+        # Wall-clock time and real sleep: leases are shared with other processes and machines.
         self.clock = clock
+        self.sleep = sleep
         self._host = socket.gethostname()
 
     def new_owner(self) -> str:
@@ -260,9 +231,10 @@ class Journal:
 
     # -- the steps ---------------------------------------------------------------------------
 
-    def execute(self, key: str, intent: Intent) -> ClientFlow[Any]:
-        """The journaled call as a flow; run it with :func:`run` or :func:`arun`."""
-        key = check_key(key)
+    def execute(self, key: str, intent: Intent) -> Flow[Any]:
+        """The journaled call, as a flow the clients run."""
+        if check_idempotency_key(key) is None:
+            raise ValidationError("idempotency_key", key, "a key")
         fp = intent.fingerprint
         owner = self.new_owner()
         entry = yield from self._claim(key, fp, intent.operation, owner)
@@ -274,12 +246,12 @@ class Journal:
                 return found
         return (yield from self._send(key, owner, intent))
 
-    def _claim(self, key: str, fp: str, operation: str, owner: str) -> ClientFlow[Entry]:
+    def _claim(self, key: str, fp: str, operation: str, owner: str) -> Flow[Entry]:
         deadline = self.clock() + self.wait
         delay = self.poll
         while True:
             now = self.clock()
-            entry: Entry = yield StoreStep(
+            entry: Entry = yield Blocking(
                 self.store.claim, (key, fp, operation, owner, now, now + self.lease, now + self.retention)
             )
             if entry.fingerprint != fp:
@@ -300,10 +272,10 @@ class Journal:
                     owner=entry.owner,
                     lease_until=entry.lease_until,
                 )
-            yield Pause(min(delay, remaining, max(entry.lease_until - now, 0.01)))
+            yield Blocking(self.sleep, (min(delay, remaining, max(entry.lease_until - now, 0.01)),))
             delay = min(delay * 1.5, 2.0)
 
-    def _reconcile(self, key: str, owner: str, intent: Intent, entry: Entry) -> ClientFlow[Any]:
+    def _reconcile(self, key: str, owner: str, intent: Intent, entry: Entry) -> Flow[Any]:
         """An earlier caller may have sent: read the state before anything could be resent."""
         if intent.read_prestate is not None and entry.prestate is None:
             # Recorded together with SENDING, so this entry is corrupt or from another version.
@@ -337,16 +309,16 @@ class Journal:
         yield from self._complete(key, owner, intent, found)
         return found
 
-    def _send(self, key: str, owner: str, intent: Intent) -> ClientFlow[Any]:
+    def _send(self, key: str, owner: str, intent: Intent) -> Flow[Any]:
         prestate = None
         if intent.read_prestate is not None:
             try:
                 prestate = yield from intent.read_prestate()
-            except BaseException:
+            except PecError:
                 # Nothing was sent: the next caller may start afresh at once.
-                yield StoreStep(self.store.release, (key, owner))
+                yield Blocking(self.store.release, (key, owner))
                 raise
-        held = yield StoreStep(
+        held = yield Blocking(
             self.store.update,
             (key, owner, State.SENDING, self.clock() + self.lease, canonical_json(prestate), None),
         )
@@ -365,18 +337,15 @@ class Journal:
             raise
         except PecError:
             # Refused by the API (or by a guard before sending): nothing applied, nothing to keep.
-            yield StoreStep(self.store.release, (key, owner))
+            yield Blocking(self.store.release, (key, owner))
             raise
-        except (KeyboardInterrupt, asyncio.CancelledError):
-            yield StoreStep(
-                self.store.update, (key, owner, State.UNCERTAIN, self.clock() + INTERRUPTED_LEASE_SECONDS)
-            )
-            raise
+        # Interrupted (Ctrl-C, a killed process) the entry stays ``sending``: the next caller
+        # waits for the lease, then reconciles.
         yield from self._complete(key, owner, intent, result)
         return result
 
-    def _complete(self, key: str, owner: str, intent: Intent, result: Any) -> ClientFlow[None]:
-        done = yield StoreStep(
+    def _complete(self, key: str, owner: str, intent: Intent, result: Any) -> Flow[None]:
+        done = yield Blocking(
             self.store.update,
             (key, owner, State.DONE, 0.0, None, canonical_json(intent.encode(result))),
         )
@@ -388,54 +357,9 @@ class Journal:
                 intent.operation,
             )
 
-    def _mark_uncertain(self, key: str, owner: str, *, keep_lease: bool = False) -> ClientFlow[None]:
+    def _mark_uncertain(self, key: str, owner: str, *, keep_lease: bool = False) -> Flow[None]:
         lease_until = self.clock() + self.lease if keep_lease else 0.0
-        yield StoreStep(self.store.update, (key, owner, State.UNCERTAIN, lease_until))
-
-
-# -- drivers --------------------------------------------------------------------------------------
-
-
-def run(flow: ClientFlow[T], client: Any, *, sleep: Callable[[float], None] = time.sleep) -> T:
-    """Run a journal flow over a :class:`~pec_ext.PecClient`."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value, error = None, None
-        try:
-            if isinstance(step, StoreStep):
-                value = step.function(*step.args)
-            elif isinstance(step, ClientStep):
-                value = getattr(client, step.method)(*step.args, **step.kwargs)
-            else:
-                sleep(step.seconds)
-        except BaseException as exc:  # the flow decides; it re-raises what it does not handle
-            error = exc
-
-
-async def arun(flow: ClientFlow[T], client: Any) -> T:
-    """Run a journal flow over an :class:`~pec_ext.AsyncPecClient`; store calls in a thread."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value, error = None, None
-        try:
-            if isinstance(step, StoreStep):
-                value = await asyncio.to_thread(step.function, *step.args)
-            elif isinstance(step, ClientStep):
-                value = await getattr(client, step.method)(*step.args, **step.kwargs)
-            else:
-                await asyncio.sleep(step.seconds)
-        except BaseException as exc:
-            error = exc
+        yield Blocking(self.store.update, (key, owner, State.UNCERTAIN, lease_until))
 
 
 def open_store(url: str) -> JournalStore:

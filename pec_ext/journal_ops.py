@@ -21,8 +21,7 @@ An add_space is judged by amounts: two different add_space keys on the same box 
 both died could be confused; the state is then neither "as before" nor "grown by exactly this
 increment" for at least one of them, which is reported as unknown rather than guessed.
 
-:class:`JournaledClient` and :class:`AsyncJournaledClient` wrap a client and a journal and take
-the idempotency key per call.
+The clients build these intents when a call has an idempotency key (see ``pec_ext.journal``).
 """
 
 from __future__ import annotations
@@ -33,14 +32,15 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import _core
+from . import _core, _flows
+from ._core import Flow
 from .enums import TERMINAL_BOX_STATES
-from .journal import ClientFlow, ClientStep, Decision, Intent, Journal, arun, run
+from .journal import Decision, Intent
 
 if TYPE_CHECKING:
     from pec_api.models.casella import Casella
 
-    from .client import AsyncPecClient, PecClient
+    from ._flows import Settings
     from .documents import DocumentSource
 
 # A revoked, closed or cancelled box with the same address is an older one, not this one.
@@ -59,9 +59,8 @@ def decode_box(data: Any) -> Casella:
     return box
 
 
-def _get(box_id: str) -> ClientFlow[Casella]:
-    box: Casella = yield ClientStep("get_mailbox", (box_id,))
-    return box
+def _get(box_id: str) -> Flow[Casella]:
+    return _flows.get_mailbox(box_id)
 
 
 def _spaces(box: Casella) -> dict[str, int]:
@@ -87,16 +86,15 @@ def _box_intent(operation: str, box_id: str, body: Any, **kwargs: Any) -> dict[s
     }
 
 
-def register(fields: Mapping[str, Any], own_domain: bool = False) -> Intent:
+def register(settings: Settings, fields: Mapping[str, Any], own_domain: bool = False) -> Intent:
     body = dict(fields)
     address = str(body.get("casella_pec", "")).strip().lower()
 
-    def send(_: Any) -> ClientFlow[Casella]:
-        box: Casella = yield ClientStep("register_mailbox", (), {**body, "own_domain": own_domain})
-        return box
+    def send(_: Any) -> Flow[Casella]:
+        return _flows.register_mailbox(settings, None, body, own_domain)
 
-    def reconcile(_: Any) -> ClientFlow[Any]:
-        boxes = yield ClientStep("list_mailboxes")
+    def reconcile(_: Any) -> Flow[Any]:
+        boxes = yield from _flows.list_mailboxes()
         live = [b for b in boxes if str(b.casella_pec).lower() == address and str(b.stato) not in _TERMINAL]
         if not live:
             return Decision.NOT_APPLIED
@@ -116,15 +114,14 @@ def register(fields: Mapping[str, Any], own_domain: bool = False) -> Intent:
 
 
 def renew(box_id: str, anni: int = 1) -> Intent:
-    def prestate() -> ClientFlow[dict[str, Any]]:
+    def prestate() -> Flow[dict[str, Any]]:
         box = yield from _get(box_id)
         return {"data_scadenza": str(box.data_scadenza), "stato": str(box.stato)}
 
-    def send(_: Any) -> ClientFlow[Casella]:
-        box: Casella = yield ClientStep("renew_mailbox", (box_id,), {"anni": anni})
-        return box
+    def send(_: Any) -> Flow[Casella]:
+        return _flows.renew_mailbox(box_id, anni)
 
-    def reconcile(before: Mapping[str, Any]) -> ClientFlow[Any]:
+    def reconcile(before: Mapping[str, Any]) -> Flow[Any]:
         box = yield from _get(box_id)
         if str(box.data_scadenza) != before["data_scadenza"]:
             return box
@@ -143,15 +140,15 @@ def renew(box_id: str, anni: int = 1) -> Intent:
 def _space_intent(operation: str, box_id: str, asked: Mapping[str, int | None], *, increment: bool) -> Intent:
     wanted = {f"spazio_{name}": value for name, value in asked.items() if value is not None}
 
-    def prestate() -> ClientFlow[dict[str, int]]:
+    def prestate() -> Flow[dict[str, int]]:
         box = yield from _get(box_id)
         return _spaces(box)
 
-    def send(_: Any) -> ClientFlow[Casella]:
-        box: Casella = yield ClientStep(operation, (box_id,), dict(asked))
-        return box
+    def send(_: Any) -> Flow[Casella]:
+        flow = _flows.add_space if increment else _flows.set_space
+        return flow(box_id, asked.get("disco"), asked.get("storico"), asked.get("conservazione"))
 
-    def reconcile(before: Mapping[str, int]) -> ClientFlow[Any]:
+    def reconcile(before: Mapping[str, int]) -> Flow[Any]:
         box = yield from _get(box_id)
         now = _spaces(box)
         target = {k: before[k] + v if increment else v for k, v in wanted.items()}
@@ -186,15 +183,14 @@ def set_space(
 def change_type(box_id: str, tipo_casella: str) -> Intent:
     target = str(tipo_casella).upper()
 
-    def prestate() -> ClientFlow[str]:
+    def prestate() -> Flow[str]:
         box = yield from _get(box_id)
         return str(box.tipo_casella).upper()
 
-    def send(_: Any) -> ClientFlow[Casella]:
-        box: Casella = yield ClientStep("change_type", (box_id, tipo_casella))
-        return box
+    def send(_: Any) -> Flow[Casella]:
+        return _flows.change_type(box_id, tipo_casella)
 
-    def reconcile(before: str) -> ClientFlow[Any]:
+    def reconcile(before: str) -> Flow[Any]:
         box = yield from _get(box_id)
         now = str(box.tipo_casella).upper()
         if now == target:
@@ -210,15 +206,14 @@ def change_type(box_id: str, tipo_casella: str) -> Intent:
 
 
 def revoke(box_id: str) -> Intent:
-    def prestate() -> ClientFlow[str]:
+    def prestate() -> Flow[str]:
         box = yield from _get(box_id)
         return str(box.stato)
 
-    def send(_: Any) -> ClientFlow[Casella]:
-        box: Casella = yield ClientStep("revoke_mailbox", (box_id,))
-        return box
+    def send(_: Any) -> Flow[Casella]:
+        return _flows.revoke_mailbox(box_id)
 
-    def reconcile(before: str) -> ClientFlow[Any]:
+    def reconcile(before: str) -> Flow[Any]:
         box = yield from _get(box_id)
         if str(box.stato) == "revocata":
             return box
@@ -244,15 +239,14 @@ def _document_digest(source: Any) -> str:
 def activate(box_id: str, documents: Sequence[DocumentSource]) -> Intent:
     documents = list(documents)
 
-    def prestate() -> ClientFlow[dict[str, Any]]:
+    def prestate() -> Flow[dict[str, Any]]:
         box = yield from _get(box_id)
         return {"stato": str(box.stato), "ultima_modifica": _modified(box)}
 
-    def send(_: Any) -> ClientFlow[Casella]:
-        box: Casella = yield ClientStep("activate_mailbox", (box_id, documents))
-        return box
+    def send(_: Any) -> Flow[Casella]:
+        return _flows.activate_mailbox(box_id, documents)
 
-    def reconcile(before: Mapping[str, Any]) -> ClientFlow[Any]:
+    def reconcile(before: Mapping[str, Any]) -> Flow[Any]:
         box = yield from _get(box_id)
         now = str(box.stato)
         if before["stato"] in ("registrata", "documenti_errati") and now in ("in_evasione", "evasa"):
@@ -283,107 +277,3 @@ def renewal_key(box_id: str, expiry: dt.date) -> str:
     Once renewed, the box has another expiry, so the same plan never selects it twice.
     """
     return f"renew:{box_id}:{expiry.isoformat()}"
-
-
-class JournaledClient:
-    """A :class:`~pec_ext.PecClient` whose paid and mutating calls go through a journal.
-
-    ``key`` is the idempotency key: derive it from the business (``renew:<box id>:2027``), never
-    from a task or request id, so that a re-delivered task finds the first one's record.
-    """
-
-    def __init__(self, client: PecClient, journal: Journal) -> None:
-        self.client = client
-        self.journal = journal
-
-    def _run(self, key: str, intent: Intent) -> Any:
-        return run(self.journal.execute(key, intent), self.client)
-
-    def register_mailbox(self, *, key: str, own_domain: bool = False, **fields: Any) -> Casella:
-        return self._run(key, register(fields, own_domain))  # type: ignore[no-any-return]
-
-    def activate_mailbox(self, id: str, documents: Sequence[DocumentSource], /, *, key: str) -> Casella:
-        return self._run(key, activate(id, documents))  # type: ignore[no-any-return]
-
-    def renew_mailbox(self, id: str, /, anni: int = 1, *, key: str) -> Casella:
-        return self._run(key, renew(id, anni))  # type: ignore[no-any-return]
-
-    def add_space(
-        self,
-        id: str,
-        /,
-        *,
-        key: str,
-        disco: int | None = None,
-        storico: int | None = None,
-        conservazione: int | None = None,
-    ) -> Casella:
-        return self._run(key, add_space(id, disco, storico, conservazione))  # type: ignore[no-any-return]
-
-    def set_space(
-        self,
-        id: str,
-        /,
-        *,
-        key: str,
-        disco: int | None = None,
-        storico: int | None = None,
-        conservazione: int | None = None,
-    ) -> Casella:
-        return self._run(key, set_space(id, disco, storico, conservazione))  # type: ignore[no-any-return]
-
-    def change_type(self, id: str, tipo_casella: str, /, *, key: str) -> Casella:
-        return self._run(key, change_type(id, tipo_casella))  # type: ignore[no-any-return]
-
-    def revoke_mailbox(self, id: str, /, *, key: str) -> Casella:
-        return self._run(key, revoke(id))  # type: ignore[no-any-return]
-
-
-class AsyncJournaledClient:
-    """:class:`JournaledClient` over an :class:`~pec_ext.AsyncPecClient`."""
-
-    def __init__(self, client: AsyncPecClient, journal: Journal) -> None:
-        self.client = client
-        self.journal = journal
-
-    async def _run(self, key: str, intent: Intent) -> Any:
-        return await arun(self.journal.execute(key, intent), self.client)
-
-    async def register_mailbox(self, *, key: str, own_domain: bool = False, **fields: Any) -> Casella:
-        return await self._run(key, register(fields, own_domain))  # type: ignore[no-any-return]
-
-    async def activate_mailbox(self, id: str, documents: Sequence[DocumentSource], /, *, key: str) -> Casella:
-        return await self._run(key, activate(id, documents))  # type: ignore[no-any-return]
-
-    async def renew_mailbox(self, id: str, /, anni: int = 1, *, key: str) -> Casella:
-        return await self._run(key, renew(id, anni))  # type: ignore[no-any-return]
-
-    async def add_space(
-        self,
-        id: str,
-        /,
-        *,
-        key: str,
-        disco: int | None = None,
-        storico: int | None = None,
-        conservazione: int | None = None,
-    ) -> Casella:
-        return await self._run(key, add_space(id, disco, storico, conservazione))  # type: ignore[no-any-return]
-
-    async def set_space(
-        self,
-        id: str,
-        /,
-        *,
-        key: str,
-        disco: int | None = None,
-        storico: int | None = None,
-        conservazione: int | None = None,
-    ) -> Casella:
-        return await self._run(key, set_space(id, disco, storico, conservazione))  # type: ignore[no-any-return]
-
-    async def change_type(self, id: str, tipo_casella: str, /, *, key: str) -> Casella:
-        return await self._run(key, change_type(id, tipo_casella))  # type: ignore[no-any-return]
-
-    async def revoke_mailbox(self, id: str, /, *, key: str) -> Casella:
-        return await self._run(key, revoke(id))  # type: ignore[no-any-return]

@@ -26,7 +26,7 @@ from .config import Config
 from .exit_codes import ExitCode, exit_code_for
 
 if TYPE_CHECKING:
-    from pec_ext.journal_ops import JournaledClient
+    from pec_ext.client import PecClient
 
 REPORT_COLUMNS = ("item", "outcome", "id", "detail")
 INTERRUPTED_EXIT = 130
@@ -37,7 +37,7 @@ class Job:
     item: str  # what the report shows: the address or the box id
     key: str
     price_key: str
-    send: Callable[[JournaledClient], Any]
+    send: Callable[[PecClient], Any]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -198,16 +198,16 @@ def bulk_upgrade(
 # -- running and reporting --------------------------------------------------------------------------
 
 
-def _register(key: str, body: dict[str, Any]) -> Callable[[JournaledClient], Any]:
-    return lambda pec: pec.register_mailbox(key=key, **body)
+def _register(key: str, body: dict[str, Any]) -> Callable[[PecClient], Any]:
+    return lambda pec: pec.register_mailbox(idempotency_key=key, **body)
 
 
-def _renew(key: str, box_id: str, anni: int) -> Callable[[JournaledClient], Any]:
-    return lambda pec: pec.renew_mailbox(box_id, anni, key=key)
+def _renew(key: str, box_id: str, anni: int) -> Callable[[PecClient], Any]:
+    return lambda pec: pec.renew_mailbox(box_id, anni, idempotency_key=key)
 
 
-def _upgrade(key: str, box_id: str, tipo: str) -> Callable[[JournaledClient], Any]:
-    return lambda pec: pec.change_type(box_id, tipo, key=key)
+def _upgrade(key: str, box_id: str, tipo: str) -> Callable[[PecClient], Any]:
+    return lambda pec: pec.change_type(box_id, tipo, idempotency_key=key)
 
 
 def _run(
@@ -223,7 +223,6 @@ def _run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pec_ext.journal import Journal, State, open_store
-    from pec_ext.journal_ops import JournaledClient
 
     from .app import confirm_paid
 
@@ -246,7 +245,7 @@ def _run(
             cfg.client() as client,
             Progress(*columns, console=output.console(stderr=True), disable=not progress) as bar,
         ):
-            pec = JournaledClient(client, journal)
+            pec = client.with_options(journal=journal)
             task = bar.add_task(label, total=len(jobs))
             for job in jobs:
                 rows.append(_one(pec, store, job))
@@ -259,7 +258,7 @@ def _run(
         raise click.exceptions.Exit(int(worst))
 
 
-def _one(pec: JournaledClient, store: Any, job: Job) -> dict[str, Any]:
+def _one(pec: PecClient, store: Any, job: Job) -> dict[str, Any]:
     from pec_ext.journal import State
 
     before = store.get(job.key)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from urllib.parse import urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -32,7 +33,8 @@ def main() -> None:
             body = self.rfile.read(length) if length else b""
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
             answer = upstream.request(self.command, self.path, headers=headers, content=body)
-            if self.path.endswith(PAID) or (self.command == "POST" and self.path == "/pec"):
+            path = urlsplit(self.path).path
+            if path.endswith(PAID) or (self.command == "POST" and path == "/pec"):
                 time.sleep(args.hold)
             self.send_response(answer.status_code)
             self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))

@@ -10,8 +10,9 @@ import pytest
 from fleet_support import PDF, box_body
 
 from pec_ext import IdempotencyKeyBusyError, OutcomeUnknownError, PaymentRequiredError, ValidationError
+from pec_ext.client import PecClient
 from pec_ext.journal import Journal, JournalStore, State, canonical_json, fingerprint
-from pec_ext.journal_ops import AsyncJournaledClient, JournaledClient, add_space, register, renew
+from pec_ext.journal_ops import add_space, register, renew
 from pec_ext.sandbox import Sandbox
 
 
@@ -41,8 +42,8 @@ def charges(sandbox: Sandbox, operation: str) -> int:
     return sum(1 for entry in sandbox.ledger if entry["operation"] == operation)
 
 
-def journaled(sandbox: Sandbox, store: JournalStore, **options: Any) -> JournaledClient:
-    return JournaledClient(sandbox.client(), Journal(store, **options))
+def journaled(sandbox: Sandbox, store: JournalStore, **options: Any) -> PecClient:
+    return sandbox.client(journal=Journal(store, **options))
 
 
 def dead_claimer(
@@ -57,9 +58,9 @@ def dead_claimer(
 
 def test_same_key_returns_the_recorded_result_and_sends_once(sandbox: Sandbox, store: JournalStore) -> None:
     pec = journaled(sandbox, store)
-    first = pec.register_mailbox(key="register:uno", **box_body("uno@testcert.legalmail.it"))
+    first = pec.register_mailbox(idempotency_key="register:uno", **box_body("uno@testcert.legalmail.it"))
     again = journaled(sandbox, store).register_mailbox(
-        key="register:uno", **box_body("uno@testcert.legalmail.it")
+        idempotency_key="register:uno", **box_body("uno@testcert.legalmail.it")
     )
     assert again == first
     assert type(again.stato).__name__ == "StatoCasella"  # the same typed value, enums included
@@ -74,9 +75,9 @@ def test_same_key_with_another_body_is_refused_before_any_request(
     sandbox: Sandbox, store: JournalStore
 ) -> None:
     pec = journaled(sandbox, store)
-    pec.register_mailbox(key="k", **box_body("uno@testcert.legalmail.it"))
+    pec.register_mailbox(idempotency_key="k", **box_body("uno@testcert.legalmail.it"))
     with pytest.raises(ValidationError) as refused:
-        pec.register_mailbox(key="k", **box_body("due@testcert.legalmail.it"))
+        pec.register_mailbox(idempotency_key="k", **box_body("due@testcert.legalmail.it"))
     assert refused.value.field == "idempotency_key"
     assert len(sandbox.mailboxes()) == 1
 
@@ -94,7 +95,7 @@ def test_a_running_lease_makes_the_next_caller_wait_then_raise(sandbox: Sandbox,
     store.claim("busy", intent.fingerprint, intent.operation, "other", 0.0, 10**12, 10**13)
     pec = journaled(sandbox, store, wait=0.3, poll=0.05)
     with pytest.raises(IdempotencyKeyBusyError) as busy:
-        pec.renew_mailbox("x", 1, key="busy")
+        pec.renew_mailbox("x", 1, idempotency_key="busy")
     assert busy.value.owner == "other"
     assert sandbox.ledger == []
 
@@ -110,7 +111,7 @@ def test_a_dead_renewal_that_was_applied_is_recorded_not_resent(
     dead_claimer(store, "renew:1", intent, state=State.SENDING, prestate=prestate, now=clock.now)
     sandbox.client().renew_mailbox(box_id, 1)  # the dead claimer's request did reach the API
 
-    box = journaled(sandbox, store, clock=clock).renew_mailbox(box_id, 1, key="renew:1")
+    box = journaled(sandbox, store, clock=clock).renew_mailbox(box_id, 1, idempotency_key="renew:1")
     assert box.data_scadenza != before.data_scadenza
     assert charges(sandbox, "GET /pec/{id}/rinnovo") == 1
     entry = store.get("renew:1")
@@ -127,7 +128,7 @@ def test_a_dead_renewal_that_never_arrived_is_sent_once(sandbox: Sandbox, store:
     prestate = {"data_scadenza": str(before.data_scadenza), "stato": str(before.stato)}
     dead_claimer(store, "renew:1", intent, state=State.SENDING, prestate=prestate, now=clock.now)
 
-    box = journaled(sandbox, store, clock=clock).renew_mailbox(box_id, 1, key="renew:1")
+    box = journaled(sandbox, store, clock=clock).renew_mailbox(box_id, 1, idempotency_key="renew:1")
     assert box.data_scadenza != before.data_scadenza
     assert charges(sandbox, "GET /pec/{id}/rinnovo") == 1
 
@@ -138,7 +139,7 @@ def test_a_claimer_dead_before_its_prestate_sent_nothing_and_is_taken_over(
     box_id = evasa_box(sandbox)
     clock = Clock(sandbox.clock.now())
     dead_claimer(store, "renew:1", renew(box_id, 1), state=State.CLAIMED, prestate=None, now=clock.now)
-    journaled(sandbox, store, clock=clock).renew_mailbox(box_id, 1, key="renew:1")
+    journaled(sandbox, store, clock=clock).renew_mailbox(box_id, 1, idempotency_key="renew:1")
     assert charges(sandbox, "GET /pec/{id}/rinnovo") == 1
 
 
@@ -155,7 +156,7 @@ def test_add_space_is_judged_by_its_increment(sandbox: Sandbox, store: JournalSt
         store, "space:a", add_space(box_id, disco=1024), state=State.SENDING, prestate=prestate, now=clock.now
     )
     client.add_space(box_id, disco=1024)
-    box = journaled(sandbox, store, clock=clock).add_space(box_id, key="space:a", disco=1024)
+    box = journaled(sandbox, store, clock=clock).add_space(box_id, idempotency_key="space:a", disco=1024)
     assert box.spazio_disco == base + 1024
     assert charges(sandbox, "PATCH /pec/{id}/modifica") == 1
 
@@ -166,7 +167,7 @@ def test_add_space_is_judged_by_its_increment(sandbox: Sandbox, store: JournalSt
     )
     client.add_space(box_id, disco=2048)  # someone else's change
     with pytest.raises(OutcomeUnknownError):
-        journaled(sandbox, store, clock=clock).add_space(box_id, key="space:b", disco=1024)
+        journaled(sandbox, store, clock=clock).add_space(box_id, idempotency_key="space:b", disco=1024)
     assert charges(sandbox, "PATCH /pec/{id}/modifica") == 2
     entry = store.get("space:b")
     assert entry is not None
@@ -176,9 +177,16 @@ def test_add_space_is_judged_by_its_increment(sandbox: Sandbox, store: JournalSt
 def test_a_dead_registration_is_found_among_the_boxes(sandbox: Sandbox, store: JournalStore) -> None:
     fields = box_body("tre@testcert.legalmail.it")
     clock = Clock(sandbox.clock.now())
-    dead_claimer(store, "register:tre", register(fields), state=State.SENDING, prestate=None, now=clock.now)
+    dead_claimer(
+        store,
+        "register:tre",
+        register(sandbox.client().settings, fields),
+        state=State.SENDING,
+        prestate=None,
+        now=clock.now,
+    )
     sent = sandbox.client().register_mailbox(**fields)
-    found = journaled(sandbox, store, clock=clock).register_mailbox(key="register:tre", **fields)
+    found = journaled(sandbox, store, clock=clock).register_mailbox(idempotency_key="register:tre", **fields)
     assert found.id == sent.id
     assert charges(sandbox, "POST /pec") == 1
 
@@ -187,18 +195,20 @@ def test_a_refused_call_frees_the_key(sandbox: Sandbox, store: JournalStore) -> 
     sandbox.balance = 0
     pec = journaled(sandbox, store)
     with pytest.raises(PaymentRequiredError):
-        pec.register_mailbox(key="register:quattro", **box_body("quattro@testcert.legalmail.it"))
+        pec.register_mailbox(idempotency_key="register:quattro", **box_body("quattro@testcert.legalmail.it"))
     assert store.get("register:quattro") is None
     sandbox.balance = 100
-    assert pec.register_mailbox(key="register:quattro", **box_body("quattro@testcert.legalmail.it")).id
+    assert pec.register_mailbox(
+        idempotency_key="register:quattro", **box_body("quattro@testcert.legalmail.it")
+    ).id
     assert charges(sandbox, "POST /pec") == 1
 
 
 def test_past_retention_a_key_is_a_new_intent(sandbox: Sandbox, store: JournalStore) -> None:
     clock = Clock(sandbox.clock.now())
     journal = Journal(store, clock=clock, lease=10, retention=60)
-    JournaledClient(sandbox.client(), journal).register_mailbox(
-        key="k", **box_body("cinque@testcert.legalmail.it")
+    sandbox.client(journal=journal).register_mailbox(
+        idempotency_key="k", **box_body("cinque@testcert.legalmail.it")
     )
     clock.now += 30
     assert journal.purge() == 0
@@ -216,7 +226,7 @@ def test_journal_settings_are_checked(store: JournalStore) -> None:
     with pytest.raises(ValidationError):
         Journal(store, lease=100, retention=10)
     with pytest.raises(ValidationError) as bad:
-        JournaledClient(None, Journal(store)).renew_mailbox("x", key="")  # type: ignore[arg-type]
+        Sandbox().client(journal=Journal(store)).renew_mailbox("x", idempotency_key="")
     assert bad.value.field == "idempotency_key"
 
 
@@ -225,13 +235,37 @@ def test_the_async_client_shares_the_record(sandbox: Sandbox, store: JournalStor
     journal = Journal(store)
 
     async def go() -> Any:
-        async with sandbox.async_client() as client:
-            pec = AsyncJournaledClient(client, journal)
-            first = await pec.renew_mailbox(box_id, 1, key="renew:async")
-            second = await pec.renew_mailbox(box_id, 1, key="renew:async")
+        async with sandbox.async_client(journal=journal) as pec:
+            first = await pec.renew_mailbox(box_id, 1, idempotency_key="renew:async")
+            second = await pec.renew_mailbox(box_id, 1, idempotency_key="renew:async")
             return first, second
 
     first, second = asyncio.run(go())
     assert first == second
-    assert JournaledClient(sandbox.client(), journal).renew_mailbox(box_id, 1, key="renew:async") == first
+    assert sandbox.client(journal=journal).renew_mailbox(box_id, 1, idempotency_key="renew:async") == first
     assert charges(sandbox, "GET /pec/{id}/rinnovo") == 1
+
+
+def test_a_key_per_client_with_options(sandbox: Sandbox, store: JournalStore) -> None:
+    box_id = evasa_box(sandbox)
+    pec = sandbox.client().with_options(journal=Journal(store), idempotency_key="renew:options")
+    first = pec.renew_mailbox(box_id)
+    assert pec.renew_mailbox(box_id) == first
+    assert charges(sandbox, "GET /pec/{id}/rinnovo") == 1
+    # Without the key the same client sends: the key is what makes a call "the same one".
+    sandbox.client().with_options(journal=Journal(store)).renew_mailbox(box_id)
+    assert charges(sandbox, "GET /pec/{id}/rinnovo") == 2
+
+
+def test_a_key_needs_a_journal_and_no_raw_response(sandbox: Sandbox, store: JournalStore) -> None:
+    box_id = evasa_box(sandbox)
+    with pytest.raises(ValidationError) as missing:
+        sandbox.client().renew_mailbox(box_id, idempotency_key="renew:x")
+    assert missing.value.field == "journal"
+    raw = sandbox.client(journal=Journal(store)).with_raw_response
+    with pytest.raises(ValidationError):
+        raw.renew_mailbox(box_id, idempotency_key="renew:x")
+    with pytest.raises(ValidationError) as bad:
+        sandbox.client().with_options(journal="journal.sqlite")
+    assert bad.value.field == "journal"
+    assert charges(sandbox, "GET /pec/{id}/rinnovo") == 0

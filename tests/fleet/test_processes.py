@@ -7,20 +7,21 @@ import multiprocessing
 import os
 import random
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_support import ledger, provision, sandbox_server, slow_proxy
+from fleet_support import PYTHON, env, kill, ledger, provision, sandbox_server, slow_proxy
 
 from pec_ext import PecClient
 from pec_ext.journal import Journal, State, open_store
-from pec_ext.journal_ops import JournaledClient
 from pec_ext.journal_sqlite import SqliteJournalStore
 
 RENEWAL = "GET /pec/{id}/rinnovo"
-FORK = multiprocessing.get_context("fork")
+# A fresh server forks the workers: the test process may hold threads (Redis, Celery) and their locks.
+FORK = multiprocessing.get_context("forkserver")
 
 
 def renewals(db: Path) -> list[str]:
@@ -32,11 +33,11 @@ def _renew_all(
 ) -> None:
     """A worker process: renew each (key, box) through the shared journal."""
     start.wait()
-    with PecClient(token="t", base_url=url, timeout=10) as client:
-        pec = JournaledClient(client, Journal(open_store(store_url), lease=lease, wait=60, poll=0.02))
+    journal = Journal(open_store(store_url), lease=lease, wait=60, poll=0.02)
+    with PecClient(token="t", base_url=url, timeout=10, journal=journal) as pec:
         for key, box_id in jobs:
             try:
-                box = pec.renew_mailbox(box_id, 1, key=key)
+                box = pec.renew_mailbox(box_id, 1, idempotency_key=key)
                 results.put((os.getpid(), key, str(box.data_scadenza)))
             except Exception as exc:
                 results.put((os.getpid(), key, f"error {type(exc).__name__}: {exc}"))
@@ -104,35 +105,30 @@ def test_the_sqlite_journal_under_8_processes(tmp_path: Path) -> None:
     assert {e.state for e in entries} == {State.DONE}
 
 
-def _claim_and_hang(journal_path: str, url: str, box_id: str) -> None:
-    with PecClient(token="t", base_url=url, timeout=60) as client:
-        pec = JournaledClient(client, Journal(SqliteJournalStore(journal_path), lease=2.0))
-        pec.renew_mailbox(box_id, 1, key="renew:killed")
-
-
 def test_a_claimer_killed_mid_call_is_reconciled_without_a_second_charge(tmp_path: Path) -> None:
     db = tmp_path / "sandbox.sqlite"
     (box_id,) = provision(db, 1)
     journal_path = str(tmp_path / "journal.sqlite")
     with sandbox_server(db) as url, slow_proxy(url) as proxy:
         before = PecClient(token="t", base_url=url).get_mailbox(box_id).data_scadenza
-        claimer = FORK.Process(target=_claim_and_hang, args=(journal_path, proxy, box_id))
-        claimer.start()
+        script = str(Path(__file__).with_name("claimer.py"))
+        claimer = subprocess.Popen([PYTHON, script, journal_path, proxy, box_id, "renew:killed"], env=env())
         try:
             deadline = time.monotonic() + 30
             while not renewals(db):  # the renewal reached the API and was charged ...
                 assert time.monotonic() < deadline, "the renewal never reached the sandbox"
+                assert claimer.poll() is None, f"the claimer ended with {claimer.returncode}"
                 time.sleep(0.02)
+            assert claimer.poll() is None
         finally:
-            os.kill(claimer.pid, signal.SIGKILL)  # type: ignore[arg-type]  # ... its answer never came
-            claimer.join()
+            kill(claimer)  # kill -9: its answer never came
         entry = SqliteJournalStore(journal_path).get("renew:killed")
         assert entry is not None
         assert entry.state is State.SENDING
 
-        with PecClient(token="t", base_url=url) as client:
-            journal = Journal(SqliteJournalStore(journal_path), lease=2.0, wait=10)
-            box = JournaledClient(client, journal).renew_mailbox(box_id, 1, key="renew:killed")
+        journal = Journal(SqliteJournalStore(journal_path), lease=2.0, wait=10)
+        with PecClient(token="t", base_url=url, journal=journal) as pec:
+            box = pec.renew_mailbox(box_id, 1, idempotency_key="renew:killed")
     assert box.data_scadenza != before
     assert renewals(db) == [box_id]  # charged once: reconciled from the box, not resent
     with contextlib.closing(SqliteJournalStore(journal_path)) as store:

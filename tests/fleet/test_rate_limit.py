@@ -17,7 +17,8 @@ import redis
 from pec_ext import PecClient, ValidationError
 from pec_ext.fleet import FleetLimiter, FleetTransport
 
-FORK = multiprocessing.get_context("fork")
+# A fresh server forks the workers: the test process may hold threads (Redis, Celery) and their locks.
+FORK = multiprocessing.get_context("forkserver")
 OK = json.dumps({"success": True, "message": "", "error": None, "data": {"available": True}}).encode()
 LIMITED = json.dumps({"success": False, "message": "slow down", "error": None, "data": None}).encode()
 
