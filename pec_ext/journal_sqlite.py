@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,11 +89,24 @@ class SqliteJournalStore:
                 self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
             )
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode=WAL")
+            self._initialise(conn)
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.executescript(_SCHEMA)
             self._conn, self._pid = conn, os.getpid()
         return self._conn
+
+    def _initialise(self, conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL while other processes open it answers "locked" at once,
+        # without the busy handler: retried here, within the same busy timeout.
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> int:
         with self._lock:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from urllib.parse import urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import httpx
 
