@@ -750,6 +750,14 @@ NOTES = [
     "  the clients themselves.",
     "- **Noise.** The machine has 2 shared cores; a run can be 30% slower than the one before it.",
     "  Each ratio pairs two runs taken back to back (see above), and the medians are of 3 to 9 runs.",
+    "- **Fleet throughput** (`bench/fleet.py`) is bounded by the sandbox's server: one Python",
+    "  process, one lock around its state, on the same 2 cores as the workers. More workers help only",
+    "  while that server has CPU left; against the real API, whose latency is tens of milliseconds,",
+    "  the workers wait on the network and scale until the account's rate limit.",
+    "- **Journal cost** is per call, against the loopback sandbox (a call of about half a",
+    "  millisecond). A journaled renewal also reads the box first (the pre-state its reconciliation",
+    "  needs) and writes its record three times (claim, sending, done): about one millisecond more,",
+    "  which against the real API's latency is a few percent.",
 ]
 
 
