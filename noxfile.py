@@ -1,7 +1,9 @@
 """Development sessions: spec pipeline, code generation, lint, type checks, tests, benchmarks.
 
-The upstream spec is read from its URL in the pin, or from a local copy given by
-``PEC_SPEC_SOURCE=path`` (CI: ``../shared/spec/pec.openapi.json``) or ``-- --source path``.
+The upstream specs are read from their URLs in the pin, or from local copies given by
+``PEC_SPEC_SOURCE=path`` (CI: ``../shared/spec/pec.openapi.json``) or ``-- --source path``, and
+``OAUTH_SPEC_SOURCE=path`` or ``-- --oauth-source path`` (default: ``oauthv2.openapi.json`` beside the
+PEC copy, so CI sets one variable).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ def _pipeline(session: nox.Session, command: str) -> None:
 
 @nox.session
 def spec(session: nox.Session) -> None:
-    """Fetch, pin-check, overlay and validate the spec (-- --check: drift report; -- --update: re-pin)."""
+    """Fetch, pin-check, overlay and validate both specs (-- --check: drift report; -- --update: re-pin)."""
     _pipeline(session, "spec")
 
 
@@ -63,7 +65,8 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (builds the effective spec first); tests/fleet needs redis-server."""
     session.install("-e", ".[test,codegen,redis,celery]")
     session.run("python", PIPELINE, "spec")
-    session.run("pytest", *session.posargs, env={"PEC_SPEC_SOURCE": os.environ.get("PEC_SPEC_SOURCE", "")})
+    sources = {name: os.environ.get(name, "") for name in ("PEC_SPEC_SOURCE", "OAUTH_SPEC_SOURCE")}
+    session.run("pytest", *session.posargs, env=sources)
 
 
 @nox.session

@@ -14,6 +14,7 @@ from .errors import (
     ErrorCode,
     ForbiddenError,
     IdempotencyKeyBusyError,
+    InsufficientBalanceError,
     InvalidResponseError,
     NotAcceptableError,
     NotFoundError,
@@ -36,13 +37,16 @@ from .errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccountClient",
     "ApiError",
+    "AsyncAccountClient",
     "AsyncPecClient",
     "BadRequestError",
     "Clock",
     "ErrorCode",
     "ForbiddenError",
     "IdempotencyKeyBusyError",
+    "InsufficientBalanceError",
     "InvalidResponseError",
     "NotAcceptableError",
     "NotFoundError",
@@ -63,3 +67,12 @@ __all__ = [
     "WaitError",
     "WaitTimeoutError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The account side (token cache, file lock) is imported on first use: `import pec_ext` stays fast.
+    if name in ("AccountClient", "AsyncAccountClient"):
+        from . import account
+
+        return getattr(account, name)
+    raise AttributeError(f"module 'pec_ext' has no attribute {name!r}")

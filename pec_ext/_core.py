@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import httpx
 
 from . import retry
-from ._operations import Operation
+from ._operations import Operation, encode_path_param
 from .clock import SYSTEM_CLOCK, Clock
 from .enums import (
     StatoCasella,
@@ -64,6 +64,8 @@ class Call:
     path_params: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Any] | None = None
     json: Any = None
+    # Another Authorization than the client's (the account service renews with a refresh token).
+    authorization: str | None = field(default=None, repr=False)
 
     @property
     def max_body_bytes(self) -> int:
@@ -153,7 +155,7 @@ class OutcomeUncertain(Exception):
     def __init__(self, call: Call, request: httpx.Request, cause: BaseException | ApiError) -> None:
         self.call = call
         self.method = request.method
-        self.url = str(request.url)
+        self.url = shown_url(call, request)
         self.cause = cause
         super().__init__(f"{self.method} {self.url}: {cause}")
 
@@ -230,6 +232,8 @@ def build_request(
     url = wire.base_url + op.url(**call.path_params)
     params = {k: v for k, v in call.params.items() if v is not None} if call.params else None
     headers = wire.pdf_headers if op.returns_pdf else wire.json_headers
+    if call.authorization is not None:
+        headers = tuple((k, call.authorization if k == "authorization" else v) for k, v in headers)
     extensions = {"timeout": _capped(wire.timeout, remaining)}
     streamed = _JsonStream.for_value(call.json, expired)
     if streamed is None:
@@ -399,7 +403,7 @@ def on_transport_error(
 ) -> Retry:
     """Retry when resending is safe; otherwise raise the typed error (or OutcomeUncertain)."""
     never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    text = f"{request.method} {request.url}: {type(exc).__name__}: {exc}"
+    text = f"{request.method} {shown_url(call, request)}: {type(exc).__name__}: {exc}"
     error = RequestTimeoutError(text) if isinstance(exc, httpx.TimeoutException) else TransportError(text)
     error.__cause__ = exc
     if (never_sent or call.operation.idempotent) and attempt < options.max_retries:
@@ -407,7 +411,7 @@ def on_transport_error(
         logger.info(
             "%s %s failed (%s); retry %d in %.2fs",
             request.method,
-            request.url,
+            shown_url(call, request),
             type(exc).__name__,
             attempt + 1,
             delay,
@@ -428,7 +432,7 @@ def on_response(
 ) -> Retry | Any:
     """The parsed result, a Retry, or a typed error. ``body`` is None when it was too large."""
     status = response.status_code
-    logger.debug("%s %s -> %d", request.method, request.url, status)
+    logger.debug("%s %s -> %d", request.method, shown_url(call, request), status)
     if status in retry.RETRYABLE_STATUS_CODES:
         retry_after = retry.retry_after_seconds(response.headers, now=options.clock.wall())
         resend_safe = call.operation.idempotent or status in retry.REFUSED_BEFORE_PROCESSING_STATUS_CODES
@@ -436,12 +440,17 @@ def on_response(
         if resend_safe and waitable and attempt < options.max_retries:
             delay = retry.backoff_seconds(attempt, retry_after, uniform=options.clock.uniform)
             logger.info(
-                "%s %s -> %d; retry %d in %.2fs", request.method, request.url, status, attempt + 1, delay
+                "%s %s -> %d; retry %d in %.2fs",
+                request.method,
+                shown_url(call, request),
+                status,
+                attempt + 1,
+                delay,
             )
             return Retry(delay, api_error(request, response, body, options))
-        if not call.operation.idempotent and status in (502, 504):
-            # A gateway failed: the API behind it may have done the work.
-            raise OutcomeUncertain(call, request, api_error(request, response, body, options))
+    if not call.operation.idempotent and retry.leaves_outcome_unknown(status):
+        # A gateway, or the API itself, failed after the work may have been done: read it back.
+        raise OutcomeUncertain(call, request, api_error(request, response, body, options))
     if status >= 300:
         raise api_error(request, response, body, options)
     if status == 204 and not body and call.operation.may_answer_no_content:
@@ -452,12 +461,22 @@ def on_response(
             raise _invalid(request, response, f"response body larger than {call.max_body_bytes} bytes")
         if call.operation.returns_pdf:
             return _pdf(request, response, body)
-        envelope = _envelope(request, response, body)
+        envelope = _envelope(request, response, body, strict=call.operation.strict_envelope)
         if call.operation.response_model is None:
             return envelope.get("data")
         return _parse_model(call.operation, request, response, envelope)
     except InvalidResponseError as exc:
         raise _unusable_success(call, request, exc) from None
+
+
+def shown_url(call: Call, request: httpx.Request) -> str:
+    """The request's URL as logs and errors show it: secret path parameters (a token) masked."""
+    url = str(request.url)
+    for name in call.operation.secret_params:
+        value = call.path_params.get(name)
+        if value:
+            url = url.replace(encode_path_param(value), "***")
+    return url
 
 
 def _unusable_success(call: Call, request: httpx.Request, error: InvalidResponseError) -> Exception:
@@ -552,15 +571,19 @@ def _invalid(
 
 def _pdf(request: httpx.Request, response: httpx.Response, body: bytes) -> bytes:
     if not body.lstrip()[:1024].startswith(b"%PDF-") and b"%PDF-" not in body[:1024]:
+        content_type = response.headers.get("content-type") or "no content type"
+        what = "the body is empty" if not body else f"it starts with {body[:40]!r}"
         raise _invalid(
             request,
             response,
-            "expected a PDF, got " + (response.headers.get("content-type") or "no content type"),
+            f"expected a PDF ({content_type}), but the body does not start with %PDF-: {what}",
         )
     return body
 
 
-def _envelope(request: httpx.Request, response: httpx.Response, body: bytes) -> dict[str, Any]:
+def _envelope(
+    request: httpx.Request, response: httpx.Response, body: bytes, *, strict: bool = True
+) -> dict[str, Any]:
     if not body.strip():
         raise _invalid(request, response, "empty response body")
     try:
@@ -570,11 +593,11 @@ def _envelope(request: httpx.Request, response: httpx.Response, body: bytes) -> 
         raise _invalid(
             request, response, f"response is not JSON ({exc.__class__.__name__}): {snippet!r}"
         ) from None
-    if not isinstance(envelope, dict) or "success" not in envelope:
+    if not isinstance(envelope, dict) or (strict and "success" not in envelope):
         raise _invalid(
             request, response, "response is not the API's {success, message, error, data} envelope"
         )
-    if envelope.get("success") is not True:
+    if envelope.get("success", True) is not True:
         code = envelope.get("error")
         refusal = InvalidResponseError(
             str(envelope.get("message") or "the API answered success: false"),
@@ -599,6 +622,8 @@ def _parse_model(
         parsed = model.from_dict(envelope)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise _invalid(request, response, f"cannot parse the {op.name} response: {exc!r}") from None
+    if op.result == "body":
+        return parsed
     data = getattr(parsed, "data", None)
     if data is None or type(data).__name__ == "Unset":
         raise _invalid(request, response, f"the {op.name} response carries no data")

@@ -13,13 +13,14 @@ import math
 import os
 import tempfile
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import guards
 from ._core import Blocking, Call, Flow, OutcomeUncertain, Sleep, base64_bodies
 from ._operations import OPERATIONS, Operation
+from .callbacks import sign_callback
 from .config import Environment
 from .enums import (
     SINGLE_DOCUMENT_TYPES,
@@ -49,12 +50,33 @@ BOX_STOP_STATES = TERMINAL_BOX_STATES | {StatoCasella.DOCUMENTI_ERRATI}
 class Settings:
     environment: Environment
     strict_identifiers: bool
+    callback_secret: bytes | None = field(default=None, repr=False)
+    """When set, every ``callback`` sent carries a token made with it (see ``pec_ext.callbacks``)."""
+
+
+def _sign(settings: Settings, payload: dict[str, Any]) -> dict[str, Any]:
+    """The checked body, its ``callback`` (if any) given a fresh token under the client's secret."""
+    callback = payload.get("callback")
+    if settings.callback_secret is not None and callback:
+        payload["callback"] = sign_callback(settings.callback_secret, callback)
+    return payload
+
+
+ID_ALLOWED = "a non-empty string such as 6045fdee3a716847a978a471"
 
 
 def check_id(value: object, field: str = "id") -> str:
-    """A non-empty identifier; encoding (not refusal) keeps odd characters on their endpoint."""
+    """A non-empty identifier; encoding (not refusal) keeps odd characters on their endpoint.
+
+    Dots alone are refused: ``.`` and ``..`` are dot-segments, and even percent-encoded a
+    normalizing proxy may resolve them, sending the request to another endpoint.
+    """
     if not isinstance(value, str) or not value.strip():
-        raise ValidationError(field, value, "a non-empty string such as 6045fdee3a716847a978a471")
+        raise ValidationError(field, value, ID_ALLOWED)
+    if value.strip(".") == "":
+        raise ValidationError(
+            field, value, ID_ALLOWED, reason="made of dots only, a path dot-segment that proxies resolve"
+        )
     return value
 
 
@@ -162,31 +184,75 @@ def get_communication(id: str) -> Flow[RichiestaComunicazionePec]:
     return item
 
 
+DOWNLOAD_TARGET = "a file path in an existing folder, not yet there unless overwrite=True"
+# when the file system will not say (os.pathconf fails): the limit of ext4, xfs, btrfs, tmpfs
+DEFAULT_NAME_MAX = 255
+
+
 def download(name: str, id: str, to: str | os.PathLike[str] | None, overwrite: bool) -> Flow[bytes]:
     target = Path(to) if to is not None else None
+    identifier = check_id(id)
     if target is not None:
         # Checked before the request, so a bad path costs no call; checked again when writing.
-        if target.exists() and not overwrite:
-            raise ValidationError("to", str(target), "a path that does not exist yet, or overwrite=True")
-        if not target.parent.is_dir():
-            raise ValidationError("to", str(target), "a file in an existing folder")
-    pdf: bytes = yield call(name, path_params={"id": check_id(id)})
+        yield Blocking(check_download_target, (target, overwrite))
+    pdf: bytes = yield call(name, path_params={"id": identifier})
     if target is not None:
-        try:
-            yield Blocking(write_atomically, (target, pdf, overwrite))
-        except FileExistsError:
-            raise ValidationError(
-                "to",
-                str(target),
-                "a path that does not exist yet, or overwrite=True",
-                reason="created meanwhile",
-            ) from None
+        yield Blocking(save_download, (target, pdf, overwrite))
     return pdf
 
 
+def check_download_target(target: Path, overwrite: bool) -> None:
+    """Refuse, with a ValidationError on ``to``, what is already known to fail when writing."""
+
+    def refuse(reason: str) -> ValidationError:
+        return ValidationError("to", str(target), DOWNLOAD_TARGET, reason=reason)
+
+    if "\x00" in str(target):
+        raise refuse("contains a NUL character, which no file name can hold")
+    try:
+        if target.is_dir():
+            raise refuse("is a directory; name the file to write inside it")
+        if not target.parent.is_dir():
+            raise refuse(f"the folder {str(target.parent)!r} does not exist")
+        size = len(os.fsencode(target.name))
+        limit = _name_max(target.parent)
+        if size > limit:
+            raise refuse(f"the file name is {size} bytes long, the file system allows {limit}")
+        if target.exists() and not overwrite:
+            raise refuse("the file exists (pass overwrite=True to replace it)")
+    except (OSError, ValueError) as exc:  # e.g. a path too long for stat(), an unencodable name
+        if isinstance(exc, ValidationError):
+            raise
+        raise refuse(f"cannot be checked: {exc}") from None
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # AttributeError: no pathconf (Windows)
+        return DEFAULT_NAME_MAX
+
+
+def save_download(target: Path, data: bytes, overwrite: bool) -> None:
+    """``write_atomically``, with every file-system refusal a ValidationError on ``to``."""
+    try:
+        write_atomically(target, data, overwrite)
+    except FileExistsError:
+        raise ValidationError("to", str(target), DOWNLOAD_TARGET, reason="created meanwhile") from None
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationError(
+            "to", str(target), DOWNLOAD_TARGET, reason=f"cannot be written: {why}"
+        ) from None
+
+
 def write_atomically(target: Path, data: bytes, overwrite: bool) -> None:
-    """Write to a temporary file beside ``target``, then rename: no half-written form, ever."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    """Write to a temporary file beside ``target``, then rename: no half-written form, ever.
+
+    The temporary name is short and unrelated to the target's, so any name the folder accepts
+    for the target works (a name derived from it could be too long where the target is not).
+    """
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".pec-", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
@@ -216,6 +282,7 @@ def register_mailbox(
         strict_identifiers=settings.strict_identifiers,
         own_domain=own_domain,
     )
+    payload = _sign(settings, payload)
     address = payload["casella_pec"].lower()
     try:
         box: Casella = yield call("register_mailbox", json=payload)
@@ -392,6 +459,7 @@ def communicate_pec(
     payload = guards.validate_communication_body(
         _body(body, fields), strict_identifiers=settings.strict_identifiers
     )
+    payload = _sign(settings, payload)
     try:
         item: RichiestaComunicazionePec = yield call("communicate_pec", json=payload)
     except OutcomeUncertain as uncertain:

@@ -23,6 +23,16 @@ class Operation:
     returns_pdf: bool = False
     # The spec documents a 204 "No Content" answer, which is a result (None), not a broken body.
     may_answer_no_content: bool = False
+    # The generated package holding the response model: pec_api, or oauth_api for the account
+    # service (see _account_operations.py).
+    models: str = "pec_api"
+    # Where the result is: "data" of the API's envelope, or (account service: tokens) the whole
+    # body is the model.
+    result: str = "data"
+    # The PEC API's envelope always says `success`; the account service's may be `{"data": ...}` only.
+    strict_envelope: bool = True
+    # Path parameters that are secrets (a token's value): masked wherever a URL is logged or shown.
+    secret_params: tuple[str, ...] = ()
 
     def url(self, **path_params: str) -> str:
         return self.path.format(**{name: encode_path_param(value) for name, value in path_params.items()})
@@ -31,7 +41,7 @@ class Operation:
         """The generated model class, imported on first use to keep ``import pec_ext`` fast."""
         assert self.response_model is not None
         module_name, _, class_name = self.response_model.partition(":")
-        return getattr(importlib.import_module(f"pec_api.models.{module_name}"), class_name)
+        return getattr(importlib.import_module(f"{self.models}.models.{module_name}"), class_name)
 
 
 def encode_path_param(value: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, Unpack
 
 import httpx
 
@@ -17,11 +17,16 @@ from . import _core, _flows, config, journal_ops, retry
 from ._core import Flow
 from ._driver import AsyncDriver, SyncDriver
 from ._flows import Settings
+from .callbacks import secret_bytes
 from .clock import Clock
 from .config import BASE_URLS, ENVIRONMENT_ENV, TOKEN_ENV
 from .errors import ValidationError
+from .fields import CommunicationFields, RegisterFields, UserFields
 
 if TYPE_CHECKING:
+    from pec_api.models.body_post_comunica_pec import BodyPostComunicaPec
+    from pec_api.models.body_post_multiutenza import BodyPostMultiutenza
+    from pec_api.models.body_post_pec import BodyPostPec
     from pec_api.models.casella import Casella
     from pec_api.models.caselle import Caselle
     from pec_api.models.check_availability_response_200_data import CheckAvailabilityResponse200Data
@@ -32,6 +37,11 @@ if TYPE_CHECKING:
     from .journal import Intent, Journal
 
 T = TypeVar("T")
+
+# A generated body model or a mapping, positionally; keyword fields given too override it.
+RegisterBody: TypeAlias = "BodyPostPec | Mapping[str, Any] | None"
+CommunicationBody: TypeAlias = "BodyPostComunicaPec | Mapping[str, Any] | None"
+UserBody: TypeAlias = "BodyPostMultiutenza | Mapping[str, Any] | None"
 
 __all__ = ["BASE_URLS", "ENVIRONMENT_ENV", "TOKEN_ENV", "AsyncPecClient", "PecClient"]
 
@@ -49,11 +59,13 @@ class _PecSetup:
         environment: str | None,
         base_url: str | None,
         strict_identifiers: bool | None,
+        callback_secret: str | bytes | None,
     ) -> tuple[str, str]:
         env = config.environment(environment)
         # Strict in production; the Openapi sandbox's own examples use invalid fiscal codes.
         strict = env == "production" if strict_identifiers is None else strict_identifiers
-        self.settings = Settings(environment=env, strict_identifiers=strict)
+        secret = None if callback_secret is None else secret_bytes(callback_secret)
+        self.settings = Settings(environment=env, strict_identifiers=strict, callback_secret=secret)
         return config.base_url(base_url, env), f"Bearer {config.token(token)}"
 
     def _with_journal(self, journal: Journal | None) -> None:
@@ -113,10 +125,15 @@ class PecClient(_PecSetup, SyncDriver):
         extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
+        callback_secret: str | bytes | None = None,
         journal: Journal | None = None,
     ) -> None:
         url, authorization = self._configure(
-            token=token, environment=environment, base_url=base_url, strict_identifiers=strict_identifiers
+            token=token,
+            environment=environment,
+            base_url=base_url,
+            strict_identifiers=strict_identifiers,
+            callback_secret=callback_secret,
         )
         self._setup(
             base_url=url,
@@ -155,12 +172,12 @@ class PecClient(_PecSetup, SyncDriver):
 
     def register_mailbox(
         self,
-        body: Any = None,
+        body: RegisterBody = None,
         /,
         *,
         own_domain: bool = False,
         idempotency_key: str | None = None,
-        **fields: Any,
+        **fields: Unpack[RegisterFields],
     ) -> Casella:
         """Register a box (paid). Fields as keyword arguments named as the API's, or a body model."""
         merged = _flows._body(body, fields)
@@ -254,13 +271,15 @@ class PecClient(_PecSetup, SyncDriver):
             self._paid(idempotency_key, journal_ops.renew(id, anni), _flows.renew_mailbox(id, anni))
         )
 
-    def add_user(self, id: str, body: Any = None, /, **fields: Any) -> Casella:
+    def add_user(self, id: str, body: UserBody = None, /, **fields: Unpack[UserFields]) -> Casella:
         return self._run(_flows.add_user(id, body, fields))
 
     def list_communications(self) -> list[RichiesteComunicazionePec]:
         return self._run(_flows.list_communications())
 
-    def communicate_pec(self, body: Any = None, /, **fields: Any) -> RichiestaComunicazionePec:
+    def communicate_pec(
+        self, body: CommunicationBody = None, /, **fields: Unpack[CommunicationFields]
+    ) -> RichiestaComunicazionePec:
         """Ask for the communication of a PEC address to the business register (paid)."""
         return self._run(_flows.communicate_pec(self.settings, body, fields))
 
@@ -339,10 +358,15 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
+        callback_secret: str | bytes | None = None,
         journal: Journal | None = None,
     ) -> None:
         url, authorization = self._configure(
-            token=token, environment=environment, base_url=base_url, strict_identifiers=strict_identifiers
+            token=token,
+            environment=environment,
+            base_url=base_url,
+            strict_identifiers=strict_identifiers,
+            callback_secret=callback_secret,
         )
         self._setup(
             base_url=url,
@@ -381,12 +405,12 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
 
     async def register_mailbox(
         self,
-        body: Any = None,
+        body: RegisterBody = None,
         /,
         *,
         own_domain: bool = False,
         idempotency_key: str | None = None,
-        **fields: Any,
+        **fields: Unpack[RegisterFields],
     ) -> Casella:
         """Register a box (paid). Fields as keyword arguments named as the API's, or a body model."""
         merged = _flows._body(body, fields)
@@ -484,13 +508,15 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
             self._paid(idempotency_key, journal_ops.renew(id, anni), _flows.renew_mailbox(id, anni))
         )
 
-    async def add_user(self, id: str, body: Any = None, /, **fields: Any) -> Casella:
+    async def add_user(self, id: str, body: UserBody = None, /, **fields: Unpack[UserFields]) -> Casella:
         return await self._run(_flows.add_user(id, body, fields))
 
     async def list_communications(self) -> list[RichiesteComunicazionePec]:
         return await self._run(_flows.list_communications())
 
-    async def communicate_pec(self, body: Any = None, /, **fields: Any) -> RichiestaComunicazionePec:
+    async def communicate_pec(
+        self, body: CommunicationBody = None, /, **fields: Unpack[CommunicationFields]
+    ) -> RichiestaComunicazionePec:
         """Ask for the communication of a PEC address to the business register (paid)."""
         return await self._run(_flows.communicate_pec(self.settings, body, fields))
 

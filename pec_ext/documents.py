@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Literal, TypeAlias
 
@@ -80,6 +81,29 @@ _A4_INCHES = (8.27, 11.69)
 
 
 # --- reading --------------------------------------------------------------------------------
+
+
+def _file_name(source: object) -> str | None:
+    """The name a person knows ``source`` by: its path, or a file object's ``name``; None for bytes."""
+    if isinstance(source, str | os.PathLike):
+        try:
+            return os.fsdecode(source)
+        except (TypeError, ValueError):
+            return None
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) and name else None
+
+
+@contextlib.contextmanager
+def _naming(source: object) -> Iterator[None]:
+    """Refusals about ``source`` show its file name rather than ``<488 bytes>`` of its content."""
+    try:
+        yield
+    except ValidationError as exc:
+        name = _file_name(source)
+        if name is None or exc.value == source:
+            raise
+        raise invalid(exc.field, name, exc.allowed, exc.reason) from None
 
 
 def read_document(field: str, source: object, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
@@ -307,16 +331,18 @@ def merge_single_document(
     form (PAdES) is kept byte for byte and the identity pages appended as an incremental update,
     so its signature still covers the form as signed.
     """
-    form_pdf = _as_pdf(
-        f"{field}[0] (form)",
-        read_document(f"{field}[0] (form)", form, max_bytes=max_bytes),
-        allow_images=True,
-    )
-    identity_pdf = _as_pdf(
-        f"{field}[1] (identity document)",
-        read_document(f"{field}[1] (identity document)", identity, max_bytes=max_bytes),
-        allow_images=True,
-    )
+    with _naming(form):
+        form_pdf = _as_pdf(
+            f"{field}[0] (form)",
+            read_document(f"{field}[0] (form)", form, max_bytes=max_bytes),
+            allow_images=True,
+        )
+    with _naming(identity):
+        identity_pdf = _as_pdf(
+            f"{field}[1] (identity document)",
+            read_document(f"{field}[1] (identity document)", identity, max_bytes=max_bytes),
+            allow_images=True,
+        )
     try:
         with _pdf_stream(form_pdf) as form_stream, _pdf_stream(identity_pdf) as identity_stream:
             form_reader = PdfReader(form_stream, strict=False)
@@ -379,10 +405,12 @@ def check_pdf_documents(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[bytes]:
     """Read each document and require a PDF (conservazione, activation); the checked bytes."""
-    return [
-        require_pdf(f"{field}[{index}]", read_document(f"{field}[{index}]", source, max_bytes=max_bytes))
-        for index, source in enumerate(_sources(field, documents))
-    ]
+    checked: list[bytes] = []
+    for index, source in enumerate(_sources(field, documents)):
+        name = f"{field}[{index}]"
+        with _naming(source):
+            checked.append(require_pdf(name, read_document(name, source, max_bytes=max_bytes)))
+    return checked
 
 
 def prepare_pdf_documents(
@@ -395,7 +423,8 @@ def prepare_pdf_documents(
     encoded: list[str] = []
     for index, source in enumerate(_sources(field, documents)):
         name = f"{field}[{index}]"
-        data = require_pdf(name, read_document(name, source, max_bytes=max_bytes))
+        with _naming(source):
+            data = require_pdf(name, read_document(name, source, max_bytes=max_bytes))
         pieces = _base64_pieces(data)
         del data  # free the raw bytes before the joined str exists, to keep the peak low
         encoded.append("".join(pieces))
@@ -436,15 +465,17 @@ def check_activation_documents(
     sources = _sources(field, documents)
     if len(sources) == 1:
         name = f"{field}[0]"
-        data = read_document(name, sources[0], max_bytes=max_bytes)
-        if detect_kind(data) in ("jpeg", "png"):
-            raise invalid(
-                name,
-                data,
-                "one PDF with the signed form and the identity document, or two documents (form, identity)",
-                reason=f"a {tipo.value} box needs the form and the identity document in one PDF",
-            )
-        return [require_pdf(name, data)]
+        with _naming(sources[0]):
+            data = read_document(name, sources[0], max_bytes=max_bytes)
+            if detect_kind(data) in ("jpeg", "png"):
+                raise invalid(
+                    name,
+                    data,
+                    "one PDF with the signed form and the identity document, "
+                    "or two documents (form, identity)",
+                    reason=f"a {tipo.value} box needs the form and the identity document in one PDF",
+                )
+            return [require_pdf(name, data)]
     if len(sources) != 2:
         raise invalid(
             field,
@@ -617,7 +648,9 @@ def check_p7m_documents(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[bytes]:
     """Each source a checked .p7m, as the DER bytes that are sent."""
-    return [
-        _load_p7m(f"{field}[{index}]", read_document(f"{field}[{index}]", source, max_bytes=max_bytes))[1]
-        for index, source in enumerate(_sources(field, sources))
-    ]
+    checked: list[bytes] = []
+    for index, source in enumerate(_sources(field, sources)):
+        name = f"{field}[{index}]"
+        with _naming(source):
+            checked.append(_load_p7m(name, read_document(name, source, max_bytes=max_bytes))[1])
+    return checked

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 __all__ = [
     "ACTIVE_BOX_STATES",
     "LEGALMAIL_TYPES",
+    "MEANINGS",
     "SINGLE_DOCUMENT_TYPES",
     "SOTTOTIPI_BY_TIPO_CLIENTE",
     "TERMINAL_BOX_STATES",
@@ -193,6 +194,63 @@ SOTTOTIPI_BY_TIPO_CLIENTE: Mapping[TipoCliente, frozenset[SottotipoCliente]] = {
     TipoCliente.X: frozenset(),
 }
 """The subtypes each customer type accepts, after the spec's ``TipologieCliente``; empty: no subtype."""
+
+
+MEANINGS: Mapping[type[Enum], Mapping[str, str]] = {
+    TipoCasella: {
+        "STANDARD": "Legalmail Standard",
+        "BRONZE": "Legalmail Bronze",
+        "SILVER": "Legalmail Silver",
+        "GOLD": "Legalmail Gold",
+        "DOMICILIODIGITALE": "digital domicile (domicilio digitale) of a private person",
+        "PECMASSIVA": "box for bulk sending",
+    },
+    TipoCliente: {
+        "IM": "impresa (company)",
+        "PS": "professionista (professional)",
+        "PL": "pubblica amministrazione locale (local public body)",
+        "PC": "pubblica amministrazione centrale (central public body)",
+        "A": "associazione (association)",
+        "PV": "privato (private person)",
+        "X": "altro (other)",
+    },
+    SottotipoCliente: {
+        "SI": "servizi imprese",
+        "IN": "informatica",
+        "CM": "commercio",
+        "TE": "telecomunicazioni",
+        "ES": "editoria stampa",
+        "ME": "meccanica elettrica",
+        "AL": "alimentare",
+        "CF": "chimica farmaceutica",
+        "ED": "edilizia",
+        "TM": "tessile moda",
+        "MA": "mobili arredamenti",
+        "AR": "alberghi ristoranti",
+        "TL": "trasporti logistica",
+        "FI": "finanza",
+        "X": "altro (describe it in sottotipo_cliente_altro)",
+        "PC": "commercialista",
+        "PR": "ragioniere",
+        "PN": "notaio",
+        "PT": "tributarista",
+        "PA": "avvocato",
+        "PL": "consulente del lavoro",
+        "LR": "regione",
+        "LP": "provincia",
+        "LC": "comune",
+        "LM": "comunità montana",
+        "LA": "ASL",
+        "LI": "CCIAA",
+    },
+    SessoRichiedente: {"M": "maschio (male)", "F": "femmina (female)"},
+    TipoDocumento: {
+        "CARTA_D_IDENTITA": "carta d'identità (identity card)",
+        "PATENTE": "patente (driving licence)",
+        "PASSAPORTO": "passaporto (passport)",
+    },
+}
+"""What each value of the input enums means, by enum and value (values repeat across enums: ``PC``)."""
 
 
 def parse_open(enum_cls: type[E], value: object) -> E | str:

@@ -3,7 +3,8 @@
 The tree::
 
     PecError
-    ├── ValidationError (also ValueError)   bad input, raised before any request is sent
+    ├── ValidationError (also ValueError)   bad input, raised before any request is sent;
+    │                                        ``errors`` lists every bad field of a body at once
     ├── ApiError                             the server answered with an error
     │   ├── BadRequestError                  400
     │   ├── UnauthorizedError                401  missing or invalid token
@@ -21,9 +22,13 @@ The tree::
     │   └── RequestTimeoutError              ... because it timed out
     ├── OutcomeUnknownError                  a paid call may or may not have been applied
     ├── IdempotencyKeyBusyError              another caller holds the idempotency key's lease
-    └── WaitError                            wait_for_mailbox / wait_for_communication ended early
-        ├── UnexpectedStateError             ... on a final state it was not waiting for
-        └── WaitTimeoutError                 ... out of time
+    ├── InsufficientBalanceError             the wallet check refused a paid call, nothing sent
+    ├── WaitError                            wait_for_mailbox / wait_for_communication ended early
+    │   ├── UnexpectedStateError             ... on a final state it was not waiting for
+    │   └── WaitTimeoutError                 ... out of time
+    └── CallbackError                        a received callback was refused (pec_ext.callbacks)
+        ├── MalformedCallbackError (also ValueError)  neither delivery mode, not JSON, not a record
+        └── ForgedCallbackError              no valid token, or not the token of the record named
 
 ``ApiError.code`` is the envelope's numeric ``error``; :class:`ErrorCode` gives every code
 documented in the spec a stable symbolic name.
@@ -101,7 +106,12 @@ class PecError(Exception):
 
 
 class ValidationError(PecError, ValueError):
-    """Input refused before any request is sent; names the field, the value and what is allowed."""
+    """Input refused before any request is sent; names the field, the value and what is allowed.
+
+    A body with several bad fields is refused once, with every field: ``errors`` holds one
+    single-field ``ValidationError`` each (see :meth:`combine`), and ``field``, ``value``,
+    ``allowed`` and ``reason`` are the first one's. A single-field error's ``errors`` is ``(self,)``.
+    """
 
     def __init__(
         self,
@@ -116,6 +126,7 @@ class ValidationError(PecError, ValueError):
             allowed = ", ".join(str(item) for item in allowed)
         self.allowed = allowed
         self.reason = reason
+        self.errors: tuple[ValidationError, ...] = (self,)
         try:
             shown = _short_repr.repr(value)
         except Exception:  # a hostile __repr__ must not hide the real error
@@ -126,6 +137,26 @@ class ValidationError(PecError, ValueError):
         if allowed:
             text += f" (allowed: {allowed})"
         super().__init__(text)
+
+    @classmethod
+    def combine(cls, errors: Iterable[ValidationError]) -> ValidationError:
+        """One error reporting all of ``errors`` (flattened); a single one comes back unchanged."""
+        flat = [single for error in errors for single in error.errors]
+        if not flat:
+            raise ValueError("combine() needs at least one ValidationError")
+        if len(flat) == 1:
+            return flat[0]
+        first = flat[0]
+        combined = cls(first.field, first.value, first.allowed, first.reason)
+        combined.errors = tuple(flat)
+        lines = "".join(f"\n  - {error}" for error in flat)
+        combined.args = (f"{len(flat)} fields are not valid:{lines}",)
+        return combined
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The name of every field refused, in the order they were checked."""
+        return tuple(error.field for error in self.errors)
 
 
 class ApiError(PecError):
@@ -160,13 +191,16 @@ class ApiError(PecError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self)!r})"
 
+    #: The codes ``code_name`` names; None for the account service, whose codes are its own.
+    codes: type[ErrorCode] | None = ErrorCode
+
     @property
     def code_name(self) -> str | None:
         """The symbolic name of ``code`` when the spec documents it."""
-        if self.code is None:
+        if self.code is None or self.codes is None:
             return None
         try:
-            return ErrorCode(self.code).name
+            return self.codes(self.code).name
         except ValueError:
             return None
 
@@ -261,6 +295,22 @@ class IdempotencyKeyBusyError(PecError):
         super().__init__(message)
 
 
+class InsufficientBalanceError(PecError):
+    """The opt-in wallet check read the balance before a paid call and it does not cover the price.
+
+    Raised before the paid request is sent: nothing was charged. ``price`` and ``balance`` are EUR.
+    """
+
+    def __init__(self, operation: str, price: float, balance: float) -> None:
+        self.operation = operation
+        self.price = price
+        self.balance = balance
+        super().__init__(
+            f"{operation}: the wallet holds EUR {balance:.2f}, the price is EUR {price:.2f}; "
+            "not sent (top up the wallet in the Openapi console)"
+        )
+
+
 class WaitError(PecError):
     """A wait ended without reaching a state it was waiting for; ``record`` is the last one read."""
 
@@ -276,6 +326,22 @@ class UnexpectedStateError(WaitError):
 
 class WaitTimeoutError(WaitError):
     """A wait ran out of time."""
+
+
+class CallbackError(PecError):
+    """A received callback was refused; ``reason`` says what was wrong with it."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class MalformedCallbackError(CallbackError, ValueError):
+    """A body that is neither delivery mode, not JSON where JSON is due, or not a PEC record."""
+
+
+class ForgedCallbackError(CallbackError):
+    """A callback without a valid token, or whose token is not the one of the record it names."""
 
 
 _ERROR_BY_STATUS: dict[int, type[ApiError]] = {

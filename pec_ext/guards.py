@@ -1,7 +1,8 @@
 """Input guards: pure checks run before any request is sent.
 
 Each guard returns the normalized value or raises :class:`~pec_ext.errors.ValidationError`
-naming the field, the value and what is allowed. Nothing here performs I/O, and no input, however
+naming the field, the value and what is allowed. The body validators check every field and raise
+once, with all the refusals in ``errors``. Nothing here performs I/O, and no input, however
 odd (``None``, bytes, nested containers, huge integers), makes a guard raise anything else.
 
 Choices the spec leaves open, and how they are settled here:
@@ -23,12 +24,13 @@ Choices the spec leaves open, and how they are settled here:
 from __future__ import annotations
 
 import datetime as _dt
+import difflib
 import json
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any, Literal, TypeVar, overload
+from typing import Any, Literal, ParamSpec, TypeVar, overload
 from urllib.parse import urlsplit
 
 from pec_ext.config import Environment
@@ -45,13 +47,19 @@ from pec_ext.enums import (
     TipoDocumento,
     lookup_member,
 )
+from pec_ext.errors import ValidationError
 from pec_ext.identifiers import check_cf_or_piva, check_codice_fiscale, invalid
 
 __all__ = [
     "BOX_DOMAINS",
     "MAX_TEXT_LENGTH",
+    "REGISTER_DATES",
+    "REGISTER_ENUMS",
+    "REGISTER_FIELDS",
+    "REGISTER_REQUIRED",
     "Environment",
     "allowed_box_domains",
+    "box_domains",
     "check_box_address",
     "check_callback",
     "check_cap",
@@ -65,12 +73,15 @@ __all__ = [
     "check_years",
     "invalid",
     "normalize_enum",
+    "registration_refusal",
     "validate_communication_body",
     "validate_register_body",
     "validate_user_body",
 ]
 
 E = TypeVar("E", bound=Enum)
+T = TypeVar("T")
+P = ParamSpec("P")
 
 MAX_TEXT_LENGTH = 255
 """Longest free-text value accepted; longer input is almost certainly a mistake (a pasted file)."""
@@ -150,7 +161,7 @@ def check_text(
 
 def _split_address(field: str, value: object, allowed: str) -> tuple[str, str]:
     if not isinstance(value, str):
-        raise invalid(field, value, allowed, reason="must be a string")
+        raise invalid(field, value, allowed, reason="required" if value is None else "must be a string")
     address = value.strip()
     if not address:
         raise invalid(field, value, allowed, reason="required")
@@ -215,6 +226,34 @@ def check_box_address(
     return f"{local.lower()}@{domain}"
 
 
+def box_domains(environment: object) -> dict[str, list[TipoCasella]]:
+    """The domains a new box may have in ``environment`` (without an own domain), with their types."""
+    env = check_environment(environment)
+    domains: dict[str, list[TipoCasella]] = {}
+    for (box_env, tipo), domain in BOX_DOMAINS.items():
+        if box_env == env:
+            domains.setdefault(domain, []).append(tipo)
+    return domains
+
+
+def registration_refusal(address: object, environment: object) -> str | None:
+    """Why ``register_mailbox`` refuses ``address`` in ``environment`` whatever the box type, or None.
+
+    An address on no provider domain of the environment can still be registered with
+    ``own_domain=True``, but only on a certified domain the account owns.
+    """
+    _local, domain = _split_address("casella_pec", address, _EMAIL_FORMAT)
+    env = check_environment(environment)
+    accepted = box_domains(env)
+    if domain in accepted:
+        return None
+    listed = "; ".join(f"@{d} ({', '.join(t.value for t in types)})" for d, types in accepted.items())
+    text = f"a new box in {env} must be on one of: {listed}"
+    if domain in _PROVIDER_DOMAINS:
+        return f"{text}; @{domain} belongs to the other environment"
+    return f"{text}, or on a certified domain the account owns (own_domain)"
+
+
 def check_upgrade(current: object, new: object) -> TipoCasella:
     """The new type of a type change: only upgrades along STANDARD < BRONZE < SILVER < GOLD."""
     upgradable = list(TYPE_RANK)
@@ -249,12 +288,12 @@ def check_service_allowed(tipo_casella: object, service: str) -> TipoCasella:
 
 
 def check_years(years: object, *, maximum: int | None = None) -> int:
-    """A number of years: an ``int`` (not a bool) of at least 1, and at most ``maximum`` if given."""
+    """``anni``, the years of a renewal: an ``int`` (not a bool) of at least 1, at most ``maximum``."""
     allowed = "an integer >= 1" + (f" and <= {maximum}" if maximum is not None else "")
     if isinstance(years, bool) or not isinstance(years, int):
-        raise invalid("years", years, allowed, reason="must be an integer")
+        raise invalid("anni", years, allowed, reason="must be an integer")
     if years < 1 or (maximum is not None and years > maximum):
-        raise invalid("years", years, allowed)
+        raise invalid("anni", years, allowed)
     return years
 
 
@@ -266,7 +305,8 @@ def check_date(field: str, value: object) -> str:
             value = value.date()
         return value.strftime("%d/%m/") + f"{value.year:04d}"
     if not isinstance(value, str):
-        raise invalid(field, value, allowed, reason="must be a string or a datetime.date")
+        reason = "required" if value is None else "must be a string or a datetime.date"
+        raise invalid(field, value, allowed, reason=reason)
     text = value.strip()
     if not _DATE_RE.fullmatch(text):
         raise invalid(field, value, allowed)
@@ -414,6 +454,30 @@ _REGISTER_REQUIRED_TEXT = (
     "nazione_titolare",
     "provincia_titolare",
 )
+REGISTER_FIELDS = _REGISTER_KEYS
+"""Every field of a ``POST /pec`` body, in the spec's order."""
+REGISTER_REQUIRED = (
+    "casella_pec",
+    "tipo_casella",
+    "tipo_cliente",
+    *_REGISTER_REQUIRED_TEXT,
+    "email",
+    "codice_fiscale_richiedente",
+    "data_nascita_richiedente",
+    "sesso_richiedente",
+    "cap_titolare",
+)
+"""The fields :func:`validate_register_body` refuses to do without (the rest are optional)."""
+REGISTER_ENUMS: Mapping[str, type[Enum]] = {
+    "tipo_casella": TipoCasella,
+    "tipo_cliente": TipoCliente,
+    "sottotipo_cliente": SottotipoCliente,
+    "sesso_richiedente": SessoRichiedente,
+    "tipo_documento": TipoDocumento,
+}
+"""The fields that take one value of a closed set (any letter case), and the set."""
+REGISTER_DATES = ("data_nascita_richiedente", "data_scadenza_documento", "data_rilascio_documento")
+"""The date fields (``dd/mm/yyyy``): the applicant's birth date first, then the document's."""
 _REGISTER_OPTIONAL_TEXT = (
     "cellulare",
     "comune_nascita_richiedente",
@@ -455,6 +519,54 @@ def _refuse_unknown_keys(field: str, body: Mapping[str, Any], known: tuple[str, 
         raise invalid(field, unknown[0], known, reason="unknown field")
 
 
+class _Errors:
+    """The refusals of a body's fields, collected so that all of them are reported at once."""
+
+    def __init__(self) -> None:
+        self.found: list[ValidationError] = []
+
+    def add(self, error: ValidationError) -> None:
+        self.found.append(error)
+
+    def check(self, guard: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T | None:
+        """``guard(*args, **kwargs)``, or None when it refuses (the refusal is kept)."""
+        try:
+            return guard(*args, **kwargs)
+        except ValidationError as exc:
+            self.found.append(exc)
+            return None
+
+    def unknown_keys(self, body: Mapping[str, Any], known: tuple[str, ...]) -> None:
+        """One refusal for all unknown keys, so the list of known ones is shown once."""
+        unknown = sorted(key for key in body if key not in known)
+        if not unknown:
+            return
+        hints = [
+            f"{key!r} -> {close[0]}?"
+            for key in unknown
+            if (close := difflib.get_close_matches(key, known, 1))
+        ]
+        reason = "unknown field" + ("s" if len(unknown) > 1 else "")
+        if hints:
+            reason += " (did you mean " + ", ".join(hints) + ")"
+        self.found.append(invalid("body", unknown[0] if len(unknown) == 1 else unknown, known, reason=reason))
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise ValidationError.combine(self.found)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _check_birth_date(field: str, value: object) -> str:
+    birth = check_date(field, value)
+    if _parse_date(birth) >= _dt.date.today():
+        raise invalid(field, value, "a date in the past (dd/mm/yyyy)")
+    return birth
+
+
 def _check_bool(field: str, value: object) -> bool | None:
     if value is None:
         return None
@@ -474,73 +586,88 @@ def validate_register_body(
 
     Enums come back upper case as the API spells them, optional fields left blank are dropped,
     dates are ``dd/mm/yyyy``, identifiers compact. ``strict_identifiers=False`` relaxes the
-    codice fiscale / partita IVA checks to format only (see :mod:`pec_ext.identifiers`).
+    codice fiscale / partita IVA checks to format only (see :mod:`pec_ext.identifiers`). Every bad
+    field is reported at once, in one :class:`~pec_ext.errors.ValidationError` (``.errors``).
     """
     data = _as_mapping("body", body)
-    _refuse_unknown_keys("body", data, _REGISTER_KEYS)
     env = check_environment(environment)
+    errors = _Errors()
+    errors.unknown_keys(data, _REGISTER_KEYS)
     fields: dict[str, Any] = {}
 
-    tipo_casella = normalize_enum("tipo_casella", data.get("tipo_casella"), TipoCasella)
-    fields["casella_pec"] = check_box_address(data.get("casella_pec"), tipo_casella, env, own_domain)
-    fields["tipo_casella"] = tipo_casella.value
-    tipo, sottotipo, altro = check_sottotipo(
-        data.get("tipo_cliente"), data.get("sottotipo_cliente"), data.get("sottotipo_cliente_altro")
+    tipo_casella = errors.check(normalize_enum, "tipo_casella", data.get("tipo_casella"), TipoCasella)
+    if tipo_casella is None:
+        # without a type the required domain is unknown: check the address's shape only
+        errors.check(check_email, "casella_pec", data.get("casella_pec"))
+    else:
+        fields["casella_pec"] = errors.check(
+            check_box_address, data.get("casella_pec"), tipo_casella, env, own_domain
+        )
+        fields["tipo_casella"] = tipo_casella.value
+    customer = errors.check(
+        check_sottotipo,
+        data.get("tipo_cliente"),
+        data.get("sottotipo_cliente"),
+        data.get("sottotipo_cliente_altro"),
     )
-    fields["tipo_cliente"] = tipo.value
-    fields["sottotipo_cliente"] = sottotipo.value if sottotipo else None
-    fields["sottotipo_cliente_altro"] = altro
+    if customer is not None:
+        tipo, sottotipo, altro = customer
+        fields["tipo_cliente"] = tipo.value
+        fields["sottotipo_cliente"] = sottotipo.value if sottotipo else None
+        fields["sottotipo_cliente_altro"] = altro
 
     for key in _REGISTER_REQUIRED_TEXT:
-        fields[key] = check_text(key, data.get(key))
+        fields[key] = errors.check(check_text, key, data.get(key))
     for key in _REGISTER_OPTIONAL_TEXT:
-        fields[key] = check_text(key, data.get(key), optional=True) or None
+        fields[key] = errors.check(check_text, key, data.get(key), optional=True) or None
 
-    fields["email"] = check_email("email", data.get("email"))
-    fields["codice_fiscale_richiedente"] = check_codice_fiscale(
-        "codice_fiscale_richiedente", data.get("codice_fiscale_richiedente"), strict=strict_identifiers
+    fields["email"] = errors.check(check_email, "email", data.get("email"))
+    fields["codice_fiscale_richiedente"] = errors.check(
+        check_codice_fiscale,
+        "codice_fiscale_richiedente",
+        data.get("codice_fiscale_richiedente"),
+        strict=strict_identifiers,
     )
-    birth = check_date("data_nascita_richiedente", data.get("data_nascita_richiedente"))
-    if _parse_date(birth) >= _dt.date.today():
-        raise invalid(
-            "data_nascita_richiedente",
-            data.get("data_nascita_richiedente"),
-            "a date in the past (dd/mm/yyyy)",
-        )
-    fields["data_nascita_richiedente"] = birth
-    fields["sesso_richiedente"] = normalize_enum(
-        "sesso_richiedente", data.get("sesso_richiedente"), SessoRichiedente
-    ).value
+    birth = REGISTER_DATES[0]
+    fields[birth] = errors.check(_check_birth_date, birth, data.get(birth))
+    sesso = errors.check(normalize_enum, "sesso_richiedente", data.get("sesso_richiedente"), SessoRichiedente)
+    fields["sesso_richiedente"] = sesso.value if sesso else None
 
     cf_piva = data.get("cf_piva_titolare")
-    if cf_piva is None or (isinstance(cf_piva, str) and not cf_piva.strip()):
-        fields["cf_piva_titolare"] = None
-    else:
-        fields["cf_piva_titolare"] = check_cf_or_piva("cf_piva_titolare", cf_piva, strict=strict_identifiers)
-
-    if str(fields["nazione_titolare"]).upper() in ("IT", "ITA", "ITALIA", "ITALY"):
-        fields["cap_titolare"] = check_cap("cap_titolare", data.get("cap_titolare"))
-    else:
-        fields["cap_titolare"] = check_text("cap_titolare", data.get("cap_titolare"), max_length=16)
-
-    documento = normalize_enum("tipo_documento", data.get("tipo_documento"), TipoDocumento, optional=True)
-    fields["tipo_documento"] = documento.value if documento else None
-    for key in ("data_scadenza_documento", "data_rilascio_documento"):
-        value = data.get(key)
-        blank = value is None or (isinstance(value, str) and not value.strip())
-        fields[key] = None if blank else check_date(key, value)
-    issued, expires = fields["data_rilascio_documento"], fields["data_scadenza_documento"]
-    if issued and expires and _parse_date(issued) > _parse_date(expires):
-        raise invalid(
-            "data_rilascio_documento",
-            data.get("data_rilascio_documento"),
-            f"a date not after data_scadenza_documento ({expires})",
+    if not _blank(cf_piva):
+        fields["cf_piva_titolare"] = errors.check(
+            check_cf_or_piva, "cf_piva_titolare", cf_piva, strict=strict_identifiers
         )
 
-    fields["autorinnovo"] = _check_bool("autorinnovo", data.get("autorinnovo"))
-    callback = data.get("callback")
-    fields["callback"] = None if callback is None else check_callback("callback", callback)
+    if str(fields["nazione_titolare"]).upper() in ("IT", "ITA", "ITALIA", "ITALY"):
+        fields["cap_titolare"] = errors.check(check_cap, "cap_titolare", data.get("cap_titolare"))
+    else:
+        fields["cap_titolare"] = errors.check(
+            check_text, "cap_titolare", data.get("cap_titolare"), max_length=16
+        )
 
+    documento = errors.check(
+        normalize_enum, "tipo_documento", data.get("tipo_documento"), TipoDocumento, optional=True
+    )
+    fields["tipo_documento"] = documento.value if documento else None
+    for key in REGISTER_DATES[1:]:
+        value = data.get(key)
+        fields[key] = None if _blank(value) else errors.check(check_date, key, value)
+    issued, expires = fields["data_rilascio_documento"], fields["data_scadenza_documento"]
+    if issued and expires and _parse_date(issued) > _parse_date(expires):
+        errors.add(
+            invalid(
+                "data_rilascio_documento",
+                data.get("data_rilascio_documento"),
+                f"a date not after data_scadenza_documento ({expires})",
+            )
+        )
+
+    fields["autorinnovo"] = errors.check(_check_bool, "autorinnovo", data.get("autorinnovo"))
+    callback = data.get("callback")
+    fields["callback"] = None if callback is None else errors.check(check_callback, "callback", callback)
+
+    errors.raise_if_any()
     return {key: fields[key] for key in _REGISTER_KEYS if fields.get(key) is not None}
 
 
@@ -554,35 +681,42 @@ def validate_communication_body(
     partita IVA.
     """
     data = _as_mapping("body", body)
-    _refuse_unknown_keys("body", data, _COMMUNICATION_KEYS)
+    errors = _Errors()
+    errors.unknown_keys(data, _COMMUNICATION_KEYS)
     fields: dict[str, Any] = {
-        "casella_pec": check_email("casella_pec", data.get("casella_pec")),
-        "cf": check_codice_fiscale("cf", data.get("cf"), strict=strict_identifiers),
-        "nome": check_text("nome", data.get("nome")),
-        "cognome": check_text("cognome", data.get("cognome")),
-        "qualifica": normalize_enum("qualifica", data.get("qualifica"), Qualifica).value,
-        "email": check_email("email", data.get("email")),
-        "cellulare": check_text("cellulare", data.get("cellulare")),
-        "ragione_sociale": check_text("ragione_sociale", data.get("ragione_sociale")),
-        "cf_piva": check_cf_or_piva("cf_piva", data.get("cf_piva"), strict=strict_identifiers),
-        "comune": check_text("comune", data.get("comune")),
-        "pec_amministratore": _check_bool("pec_amministratore", data.get("pec_amministratore")),
-        "provincia": check_text("provincia", data.get("provincia")),
+        "casella_pec": errors.check(check_email, "casella_pec", data.get("casella_pec")),
+        "cf": errors.check(check_codice_fiscale, "cf", data.get("cf"), strict=strict_identifiers),
+        "nome": errors.check(check_text, "nome", data.get("nome")),
+        "cognome": errors.check(check_text, "cognome", data.get("cognome")),
+        "qualifica": errors.check(normalize_enum, "qualifica", data.get("qualifica"), Qualifica),
+        "email": errors.check(check_email, "email", data.get("email")),
+        "cellulare": errors.check(check_text, "cellulare", data.get("cellulare")),
+        "ragione_sociale": errors.check(check_text, "ragione_sociale", data.get("ragione_sociale")),
+        "cf_piva": errors.check(check_cf_or_piva, "cf_piva", data.get("cf_piva"), strict=strict_identifiers),
+        "comune": errors.check(check_text, "comune", data.get("comune")),
+        "pec_amministratore": errors.check(_check_bool, "pec_amministratore", data.get("pec_amministratore")),
+        "provincia": errors.check(check_text, "provincia", data.get("provincia")),
     }
+    if fields["qualifica"] is not None:
+        fields["qualifica"] = fields["qualifica"].value
     callback = data.get("callback")
-    fields["callback"] = None if callback is None else check_callback("callback", callback)
+    fields["callback"] = None if callback is None else errors.check(check_callback, "callback", callback)
+    errors.raise_if_any()
     return {key: fields[key] for key in _COMMUNICATION_KEYS if fields.get(key) is not None}
 
 
 def validate_user_body(body: Mapping[str, Any]) -> dict[str, Any]:
     """Check and normalize a ``POST /pec/{id}/multiutenza`` body; returns the body to send."""
     data = _as_mapping("body", body)
-    _refuse_unknown_keys("body", data, _USER_KEYS)
-    return {
-        "nome": check_text("nome", data.get("nome")),
-        "cognome": check_text("cognome", data.get("cognome")),
-        "descrizione": check_text("descrizione", data.get("descrizione")),
-        "email_gestione_password": check_email(
-            "email_gestione_password", data.get("email_gestione_password")
+    errors = _Errors()
+    errors.unknown_keys(data, _USER_KEYS)
+    user = {
+        "nome": errors.check(check_text, "nome", data.get("nome")),
+        "cognome": errors.check(check_text, "cognome", data.get("cognome")),
+        "descrizione": errors.check(check_text, "descrizione", data.get("descrizione")),
+        "email_gestione_password": errors.check(
+            check_email, "email_gestione_password", data.get("email_gestione_password")
         ),
     }
+    errors.raise_if_any()
+    return {key: str(value) for key, value in user.items()}

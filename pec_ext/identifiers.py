@@ -90,7 +90,7 @@ def invalid(
 def _compact(field: str, value: object, allowed: str, *, strip_it_prefix: bool = True) -> str:
     if not isinstance(value, str):
         # An int would have lost its leading zeros already, so it cannot be trusted either.
-        raise invalid(field, value, allowed, reason="must be a string")
+        raise invalid(field, value, allowed, reason="required" if value is None else "must be a string")
     if len(value) > _MAX_INPUT:
         raise invalid(field, value, allowed, reason="too long")
     compact: str = _iva.compact(value) if strip_it_prefix else _codicefiscale.compact(value)

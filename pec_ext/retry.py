@@ -3,6 +3,23 @@
 Only requests that cannot charge or change anything twice are resent: idempotent reads, and any
 request whose connection was refused before a byte was sent. Everything else is reconciled by
 reading state (see ``_flows``), never resent.
+
+What an error status means for a paid or mutating call (reads are simply retried or raised):
+
+======================  =================================  ==========================================
+status                  the work                           the client
+======================  =================================  ==========================================
+4xx except 429          refused, not done                  raises the typed error
+429                     refused before any work            sends again after ``Retry-After``
+503                     refused: the service is not        raises ``ServiceUnavailableError``
+                        taking requests                    (not resent; retry when it is back)
+501, 505                refused: never done by this        raises ``ServerError``
+                        server
+500, 502, 504 and       may have been done before the      reconciles by reading state, as for a
+every other 5xx         failure (a gateway's upstream,     lost answer: the result if state shows
+                        or a server that failed after      the change, else ``OutcomeUnknownError``;
+                        applying it)                       never resent
+======================  =================================  ==========================================
 """
 
 from __future__ import annotations
@@ -20,6 +37,14 @@ RETRY_AFTER_MAX_SECONDS = 60.0
 RETRYABLE_STATUS_CODES = frozenset({429, 502, 503, 504})
 # 429 is a refusal before any work was done, so even a paid call may be sent again after it.
 REFUSED_BEFORE_PROCESSING_STATUS_CODES = frozenset({429})
+# Server errors that say the request was not (and will not be) processed; every other 5xx leaves
+# a paid or mutating call's outcome unknown (see the table above).
+SERVER_REFUSALS = frozenset({501, 503, 505})
+
+
+def leaves_outcome_unknown(status: int) -> bool:
+    """Whether a mutating call answered ``status`` may have been applied anyway."""
+    return status >= 500 and status not in SERVER_REFUSALS
 
 
 def retry_after_seconds(headers: Mapping[str, str], now: float) -> float | None:

@@ -14,6 +14,9 @@ sys.path.insert(0, str(ROOT / "spec"))
 
 import pipeline  # noqa: E402
 
+# pytester runs small test files through the installed pec_sandbox plugin (tests/sandbox)
+pytest_plugins = ("pytester",)
+
 
 @pytest.fixture(scope="session")
 def upstream_spec() -> dict[str, Any]:
@@ -30,3 +33,20 @@ def effective_spec(upstream_spec: dict[str, Any]) -> dict[str, Any]:
     if not pipeline.EFFECTIVE_SPEC.is_file():
         pipeline.build_effective()
     return json.loads(pipeline.EFFECTIVE_SPEC.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def oauth_upstream_spec() -> dict[str, Any]:
+    """Openapi's OAuth v2 document as pinned (OAUTH_SPEC_SOURCE, or beside PEC_SPEC_SOURCE)."""
+    try:
+        return pipeline.load_upstream(spec=pipeline.OAUTH)
+    except pipeline.PipelineError as exc:
+        pytest.fail(f"{exc} (set PEC_SPEC_SOURCE=../shared/spec/pec.openapi.json)")
+
+
+@pytest.fixture(scope="session")
+def oauth_effective_spec(oauth_upstream_spec: dict[str, Any]) -> dict[str, Any]:
+    """The OAuth document plus spec/oauth.overlay.yaml, as the pipeline writes it."""
+    if not pipeline.OAUTH.effective_path.is_file():
+        pipeline.build_effective(spec=pipeline.OAUTH)
+    return json.loads(pipeline.OAUTH.effective_path.read_text(encoding="utf-8"))

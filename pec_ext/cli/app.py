@@ -13,11 +13,14 @@ from typing import Any, TypeVar
 
 import click
 
+from pec_ext import retry
+from pec_ext.enums import TipoCasella
 from pec_ext.errors import PecError, ValidationError
 
-from . import output
+from . import applicant, output
+from .callbacks import callbacks_group
 from .config import BASE_URL_ENV, EMBEDDED_DB_ENV, EMBEDDED_ENV, Config
-from .exit_codes import exit_code_for, help_epilog
+from .exit_codes import ExitCode, exit_code_for, help_epilog
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -75,7 +78,7 @@ def json_option(f: F) -> F:
         is_flag=True,
         expose_value=False,
         callback=set_json,
-        help="Print machine-readable JSON instead of tables.",
+        help="Print JSON instead of tables: " + output.JSON_SHAPES.get(f.__name__, "see the README") + ".",
     )(f)
 
 
@@ -84,12 +87,22 @@ def stdin_is_terminal() -> bool:
 
 
 def confirm_or_refuse(yes: bool, question: str) -> None:
-    """Ask on a terminal; without one, refuse unless ``--yes``: CI has no stdin, never block."""
+    """Ask on a terminal; without one, refuse unless ``--yes``: CI has no stdin, never block.
+
+    A "no" (or no answer: end of input, Ctrl-C) is an outcome, not a failure: it exits with
+    :attr:`ExitCode.DECLINED` and nothing is sent.
+    """
     if yes:
         return
     if not stdin_is_terminal():
         raise click.UsageError("this is a paid operation and stdin is not a terminal: pass --yes to confirm")
-    click.confirm(question, abort=True, err=True)
+    try:
+        accepted = click.confirm(question, err=True)
+    except click.Abort:
+        accepted = False
+    if not accepted:
+        click.echo("declined: nothing was sent", err=True)
+        raise click.exceptions.Exit(int(ExitCode.DECLINED))
 
 
 def yes_option(f: F) -> F:
@@ -126,10 +139,12 @@ def merge_fields(from_file: Mapping[str, Any], flags: Mapping[str, Any]) -> dict
     return fields
 
 
-def field_options(names: tuple[str, ...]) -> Callable[[F], F]:
+def field_options(
+    names: tuple[str, ...], describe: Callable[[str], str] = "API field {}.".format
+) -> Callable[[F], F]:
     def decorate(f: F) -> F:
         for name in reversed(names):
-            f = click.option("--" + name.replace("_", "-"), name, default=None, help=f"API field {name}.")(f)
+            f = click.option("--" + name.replace("_", "-"), name, default=None, help=describe(name))(f)
         return f
 
     return decorate
@@ -223,6 +238,8 @@ HELP = """Command line for Openapi's PEC API (Italian certified e-mail).
 \b
 The token comes from the OPENAPI_PEC_TOKEN environment variable and is never printed.
 Start with `pec demo`: the whole lifecycle against an embedded sandbox, no token, no network.
+Then try any command without a token on the embedded sandbox (`pec --embedded-db s.sqlite ...`
+keeps its state between commands), or run `pec sandbox serve` and paste the lines it prints.
 """
 
 
@@ -240,22 +257,28 @@ Start with `pec demo`: the whole lifecycle against an embedded sandbox, no token
     "--embedded",
     is_flag=True,
     envvar=EMBEDDED_ENV,
-    hidden=True,
-    help="Talk to an in-process sandbox (testing).",
+    help=f"Talk to the embedded in-process sandbox: no token, no network (also ${EMBEDDED_ENV}=1).",
 )
 @click.option(
     "--embedded-db",
     envvar=EMBEDDED_DB_ENV,
     default=None,
-    hidden=True,
-    help="SQLite file keeping the in-process sandbox's state between runs (implies --embedded).",
+    metavar="FILE",
+    help=f"SQLite file keeping the embedded sandbox's state between commands; implies --embedded "
+    f"(also ${EMBEDDED_DB_ENV}).",
 )
 @click.option(
     "--strict-identifiers/--relaxed-identifiers",
     default=None,
     help="Check codice fiscale / partita IVA checksums (default: strict in production only).",
 )
-@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds per request.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=retry.DEFAULT_TIMEOUT_SECONDS,
+    show_default=True,
+    help="Deadline in seconds for each call, retries included.",
+)
 @click.option(
     "--max-retries", type=click.IntRange(0, 10), default=None, help="Retries of safe calls (default: 3)."
 )
@@ -357,6 +380,22 @@ def read_lines(path: str) -> list[str]:
     return [line for line in lines if line]
 
 
+AVAILABILITY_COLUMNS = ("pec", "available", "registrable", "note", "error")
+
+
+def registrability(cfg: Config, row: dict[str, Any]) -> dict[str, Any]:
+    """``registrable``: free, and on a domain ``boxes register`` accepts here; ``note`` says why not."""
+    from pec_ext.guards import registration_refusal
+
+    if row["available"] is None:  # not answered: nothing to say about it
+        return {**row, "registrable": None, "note": None}
+    env = cfg.effective_environment
+    why = registration_refusal(row["pec"], env)
+    note = f"cannot be registered in this environment ({env}): {why}" if row["available"] and why else None
+    registrable = bool(row["available"]) and why is None
+    return {**row, "registrable": registrable, "note": note}
+
+
 @cli.command()
 @click.argument("addresses", nargs=-1)
 @click.option(
@@ -374,24 +413,47 @@ def available(
     concurrency: int,
     progress: bool,
 ) -> None:
-    """Whether addresses can still be registered (free). Several, or --file, run concurrently."""
+    """Whether addresses are free, and whether `boxes register` would accept them here.
+
+    Several addresses, or --file, run concurrently. "registrable" is false, with a "note" saying
+    why, for a free address on a domain register refuses in this environment.
+    """
+    from pec_ext.guards import check_email
+
     from . import bulk
 
     items = list(addresses) + (read_lines(file) if file else [])
     if not items:
         raise click.UsageError("give one or more ADDRESSES or --file")
+    worst: ExitCode | None = None
     if len(items) == 1 and file is None:
+        address = check_email("pec", items[0])  # before the token: a typo needs no credentials
         with cfg.client() as pec:
-            free = pec.is_available(items[0])
-        if cfg.json or fmt == "json":
-            output.print_json({"pec": items[0], "available": free})
-        elif fmt == "csv":
-            output.write_csv([{"pec": items[0], "available": free}], ("pec", "available"))
-        else:
-            click.echo(f"{items[0]}: {'available' if free else 'NOT available'}")
-        return
-    rows, worst = bulk.availability(cfg, items, concurrency=concurrency, progress=progress)
-    emit_rows(cfg, fmt, rows, ("pec", "available", "error"), "availability")
+            rows = [{"pec": items[0], "available": pec.is_available(address), "error": None}]
+    else:
+        # malformed lines are reported without a request (or a token); the rest are asked
+        refused: dict[int, dict[str, Any]] = {}
+        for index, item in enumerate(items):
+            try:
+                check_email("pec", item)
+            except ValidationError as exc:
+                refused[index] = {"pec": item, "available": None, "error": str(exc)}
+                worst = ExitCode.VALIDATION
+        asked = [item for index, item in enumerate(items) if index not in refused]
+        answers: list[dict[str, Any]] = []
+        if asked:
+            answers, failed = bulk.availability(cfg, asked, concurrency=concurrency, progress=progress)
+            codes = [code for code in (worst, failed) if code is not None]
+            worst = max(codes) if codes else None
+        answered = iter(answers)
+        rows = [refused[index] if index in refused else next(answered) for index in range(len(items))]
+    rows = [registrability(cfg, row) for row in rows]
+    if len(rows) == 1 and file is None and fmt is None and not cfg.json:
+        row = rows[0]
+        text = "available" if row["available"] else "NOT available"
+        click.echo(f"{row['pec']}: {text}" + (f", but {row['note']}" if row["note"] else ""))
+    else:
+        emit_rows(cfg, fmt, rows, AVAILABILITY_COLUMNS, "availability")
     if worst is not None:
         raise click.exceptions.Exit(int(worst))
 
@@ -430,9 +492,14 @@ def boxes_show(cfg: Config, box_id: str) -> None:
     show_box(cfg, box, f"box {box_id}")
 
 
-@boxes.command("register")
+@boxes.command("register", epilog=applicant.epilog())
+@click.option(
+    "--template",
+    is_flag=True,
+    help="Print a commented applicant file to fill in (pec boxes register --template > applicant.toml).",
+)
 @click.option("--from-file", default=None, help="JSON or TOML file with the fields (flags override it).")
-@field_options(REGISTER_FIELDS)
+@field_options(REGISTER_FIELDS, applicant.option_help)
 @click.option("--autorinnovo/--no-autorinnovo", default=None, help="Renew automatically at expiry.")
 @click.option("--callback-url", default=None, help="URL called on every change of state.")
 @click.option("--own-domain", is_flag=True, help="casella_pec is on a certified domain the account owns.")
@@ -442,6 +509,7 @@ def boxes_show(cfg: Config, box_id: str) -> None:
 def boxes_register(
     cfg: Config,
     /,
+    template: bool,
     from_file: str | None,
     autorinnovo: bool | None,
     callback_url: str | None,
@@ -452,18 +520,22 @@ def boxes_register(
     """Register a box (paid): checks every field, shows the price, asks, then sends."""
     from pec_ext.guards import validate_register_body
 
+    if template:
+        click.echo(applicant.template(cfg.effective_environment), nl=False)
+        return
     fields = with_callback(
         merge_fields(load_fields_file(from_file), {**flags, "autorinnovo": autorinnovo}), callback_url
     )
-    with cfg.client() as pec:
-        body = validate_register_body(
-            fields,
-            environment=pec.environment,
-            strict_identifiers=pec.settings.strict_identifiers,
-            own_domain=own_domain,
-        )
-        tipo = body["tipo_casella"]
-        item = (f"register.{tipo}", f"registration of a {tipo} box (first year)", 1)
+    # checked before the client exists, so that bad input is reported even without a token
+    body = validate_register_body(
+        fields,
+        environment=cfg.effective_environment,
+        strict_identifiers=cfg.effective_strict_identifiers,
+        own_domain=own_domain,
+    )
+    tipo = body["tipo_casella"]
+    item = (f"register.{tipo}", f"registration of a {tipo} box (first year)", 1)
+    with cfg.client() as pec:  # the token is looked for before anyone is asked to pay
         confirm_paid(cfg, yes, [item], f"Register {body['casella_pec']}")
         box = pec.register_mailbox(body, own_domain=own_domain)
     show_box(cfg, box, f"registered {box.casella_pec}")
@@ -549,8 +621,14 @@ def boxes_space(
 @pass_cfg
 def boxes_upgrade(cfg: Config, box_id: str, tipo: str, yes: bool) -> None:
     """Upgrade the box type: STANDARD < BRONZE < SILVER < GOLD (paid)."""
-    from pec_ext.guards import check_upgrade
+    from pec_ext.enums import TYPE_RANK
+    from pec_ext.guards import check_upgrade, invalid, normalize_enum
 
+    # before the token and the read: only the Legalmail ladder can be a target
+    wanted = normalize_enum("tipo_casella", tipo, TipoCasella)
+    if wanted not in TYPE_RANK:
+        ladder = [t.value for t in TYPE_RANK]
+        raise invalid("tipo_casella", tipo, ladder, reason=f"no box can change type to {wanted.value}")
     with cfg.client() as pec:
         current = pec.get_mailbox(box_id).tipo_casella
         target = check_upgrade(current, tipo).value
@@ -584,7 +662,9 @@ def boxes_conservazione(
 
 @boxes.command("renew")
 @click.argument("box_id", metavar="ID")
-@click.option("--years", "anni", type=int, default=1, show_default=True, help="Years to renew for.")
+@click.option(
+    "--anni", "--years", "anni", type=int, default=1, show_default=True, help="Years to renew for (anni)."
+)
 @yes_option
 @json_option
 @pass_cfg
@@ -595,8 +675,8 @@ def boxes_renew(cfg: Config, box_id: str, anni: int, yes: bool) -> None:
     years = check_years(anni)
     with cfg.client() as pec:
         tipo = pec.get_mailbox(box_id).tipo_casella
-        item = (f"renew.{tipo}", f"renewal of a {tipo} box, {years} year(s)", years)
-        confirm_paid(cfg, yes, [item], f"Renew box {box_id} for {years} year(s)")
+        item = (f"renew.{tipo}", f"renewal of a {tipo} box, anni={years}", years)
+        confirm_paid(cfg, yes, [item], f"Renew box {box_id} for {years} year(s) (anni={years})")
         box = pec.renew_mailbox(box_id, anni=anni)
     show_box(cfg, box, f"box {box_id}: renewed until {box.data_scadenza}")
 
@@ -732,11 +812,11 @@ def comunica_create(
     )
     from pec_ext.guards import validate_communication_body
 
-    with cfg.client() as pec:
-        body = validate_communication_body(fields, strict_identifiers=pec.settings.strict_identifiers)
-        cost = ("comunica_pec", f"communication of {body['casella_pec']} to the business register", 1)
+    body = validate_communication_body(fields, strict_identifiers=cfg.effective_strict_identifiers)
+    cost = ("comunica_pec", f"communication of {body['casella_pec']} to the business register", 1)
+    with cfg.client() as pec:  # the token is looked for before anyone is asked to pay
         confirm_paid(cfg, yes, [cost], f"Communicate {body['casella_pec']}")
-        item = pec.communicate_pec(**fields)
+        item = pec.communicate_pec(body)
     show_comm(cfg, item, f"communication {item.id}")
 
 
@@ -880,6 +960,12 @@ def demo(cfg: Config, balance: float, address: str) -> None:
 from .provisioning import bulk  # noqa: E402 - the group's module builds on the helpers above
 
 cli.add_command(bulk)
+from .account import prices_command, token_group, wallet_command  # noqa: E402 - needs `cli` defined
+
+cli.add_command(token_group)
+cli.add_command(wallet_command)
+cli.add_command(prices_command)
+cli.add_command(callbacks_group)
 
 
 def main(argv: list[str] | None = None) -> None:

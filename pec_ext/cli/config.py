@@ -4,6 +4,9 @@ Targets, most specific first: a :class:`~pec_ext.sandbox.Sandbox` handed in by t
 ``pec demo``); the embedded in-process sandbox (``--embedded``, optionally kept in a SQLite file
 with ``--embedded-db``); a base URL (``--base-url``, e.g. a ``pec sandbox serve``); Openapi's
 sandbox or production API. The token is read from ``OPENAPI_PEC_TOKEN`` and never printed.
+
+With account credentials (``OPENAPI_EMAIL`` and ``OPENAPI_API_KEY``), or on the embedded sandbox,
+the account service is reachable too: real prices and the wallet before a paid call, tokens.
 """
 
 from __future__ import annotations
@@ -12,17 +15,44 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pec_ext.client import TOKEN_ENV
+from pec_ext import config, retry
+from pec_ext.config import BASE_URL_ENV, ENVIRONMENT_ENV, TOKEN_ENV
+from pec_ext.errors import ValidationError
 
 from . import prices
 
 if TYPE_CHECKING:
+    from pec_ext.account import AccountClient
     from pec_ext.client import AsyncPecClient, PecClient
     from pec_ext.sandbox import Sandbox
 
-BASE_URL_ENV = "OPENAPI_PEC_BASE_URL"
+__all__ = [
+    "BASE_URL_ENV",
+    "EMBEDDED_DB_ENV",
+    "EMBEDDED_ENV",
+    "ENVIRONMENT_ENV",
+    "TOKEN_ENV",
+    "Config",
+    "MissingTokenError",
+]
+
+
+class MissingTokenError(ValidationError):
+    """No ``OPENAPI_PEC_TOKEN``: says where a token comes from, and how to do without one."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(TOKEN_ENV, "", "a token from https://console.openapi.com", reason="not set")
+        self.args = (
+            f"{TOKEN_ENV} is not set: a token is needed to talk to {target}. Set it to your Openapi token "
+            f"(export {TOKEN_ENV}=...), or try without one: `pec --embedded ...` talks to the "
+            "embedded in-process sandbox (--embedded-db FILE keeps its state between commands), "
+            f"and `pec sandbox serve` prints the {BASE_URL_ENV} and {TOKEN_ENV} lines for a local one.",
+        )
+
+
 EMBEDDED_ENV = "OPENAPI_PEC_EMBEDDED"
 EMBEDDED_DB_ENV = "OPENAPI_PEC_EMBEDDED_DB"
+CALLBACK_SECRET_ENV = "OPENAPI_PEC_CALLBACK_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 
 @dataclass
@@ -36,7 +66,7 @@ class Config:
     """A sandbox to talk to in-process; when the caller gives one, the caller closes it."""
     strict_identifiers: bool | None = None
     json: bool = False
-    timeout: float = 30.0
+    timeout: float = retry.DEFAULT_TIMEOUT_SECONDS
     max_retries: int | None = None
     _own_sandbox: bool = field(default=False, repr=False)
 
@@ -50,7 +80,7 @@ class Config:
     def effective_environment(self) -> str:
         if self.is_embedded:
             return "sandbox"
-        return self.environment or os.environ.get("OPENAPI_PEC_ENVIRONMENT") or "sandbox"
+        return config.environment(self.environment)
 
     def embedded_sandbox(self) -> Sandbox:
         if self.sandbox is None:
@@ -66,20 +96,53 @@ class Config:
             self.sandbox = None
             self._own_sandbox = False
 
-    def token(self) -> str | None:
-        """The token from the environment (None lets the client refuse with its own message)."""
+    @property
+    def effective_strict_identifiers(self) -> bool:
+        """As the client decides it: strict checksums in production unless told otherwise."""
+        if self.strict_identifiers is not None:
+            return self.strict_identifiers
+        return self.effective_environment == "production"
+
+    def token(self) -> str:
+        """The token from the environment; its absence is explained in the command line's terms."""
         value = os.environ.get(TOKEN_ENV, "")
-        return value if value.strip() else None
+        if not value.strip():
+            raise MissingTokenError(self.describe_target())
+        return value
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any output."""
-        value = os.environ.get(TOKEN_ENV, "").strip()
-        return [value] if len(value) >= 4 else []
+        names = (TOKEN_ENV, "OPENAPI_API_KEY", CALLBACK_SECRET_ENV)
+        values = (os.environ.get(name, "").strip() for name in names)
+        return [value for value in values if len(value) >= 4]
+
+    # -- account (OAuth v2) -----------------------------------------------------------------------
+
+    @property
+    def has_account(self) -> bool:
+        """The account service is reachable: the embedded sandbox, or credentials in the environment."""
+        from pec_ext.account import API_KEY_ENV, EMAIL_ENV
+
+        return self.is_embedded or all(os.environ.get(name, "").strip() for name in (EMAIL_ENV, API_KEY_ENV))
+
+    def account_client(self) -> AccountClient:
+        """The account client for this target (credentials from OPENAPI_EMAIL / OPENAPI_API_KEY)."""
+        if self.is_embedded:
+            client: AccountClient = self.embedded_sandbox().account_client(timeout=self.timeout)
+            return client
+        from pec_ext.account import AccountClient
+
+        base_url = self.base_url.rstrip("/") + "/oauth" if self.base_url else None
+        return AccountClient(environment=self.effective_environment, base_url=base_url, timeout=self.timeout)
 
     def _options(self) -> dict[str, Any]:
         options: dict[str, Any] = {"strict_identifiers": self.strict_identifiers, "timeout": self.timeout}
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
+        # set: every --callback-url sent carries a token a `pec callbacks listen` can verify
+        callback_secret = os.environ.get(CALLBACK_SECRET_ENV, "").strip()
+        if callback_secret:
+            options["callback_secret"] = callback_secret
         if not self.is_embedded:
             options.update(token=self.token(), environment=self.environment, base_url=self.base_url)
         return options
@@ -103,11 +166,10 @@ class Config:
     # -- prices ---------------------------------------------------------------------------------
 
     def price_list(self) -> prices.PriceList:
-        if self.is_embedded:
-            sb = self.embedded_sandbox()
-            return prices.PriceList(
-                sb.prices.table, prices.SANDBOX_LABEL, indicative=False, balance=sb.balance
-            )
+        """The account's real prices and balance when it is reachable, else the indicative list."""
+        if self.has_account:
+            with self.account_client() as account:
+                return prices.from_account(account, self.describe_target())
         return prices.indicative()
 
     def describe_target(self) -> str:

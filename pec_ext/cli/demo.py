@@ -1,7 +1,10 @@
 """``pec demo``: a box's whole lifecycle against the embedded sandbox, step by step, with costs.
 
 No token and no network: the sandbox runs in-process and ``PecClient`` talks to it through an
-httpx transport. Every step prints what it did and what it cost, from the sandbox's wallet ledger.
+httpx transport. It begins as a real integration should: the account (the sandbox's OAuth
+emulation) makes a token with exactly the scopes the demo's operations need, and shows the wallet;
+the sandbox refuses any other token. Every step prints what it did and what it cost, and the demo
+ends with the wallet's transactions as the account service lists them.
 """
 
 from __future__ import annotations
@@ -13,9 +16,12 @@ from typing import Any
 
 import click
 
+from pec_ext.enums import ACTIVE_BOX_STATES
+from pec_ext.fields import CommunicationFields, RegisterFields
+
 from . import output, samples
 
-APPLICANT: dict[str, Any] = {
+APPLICANT: RegisterFields = {
     "tipo_cliente": "PV",
     "nome_richiedente": "Mario",
     "cognome_richiedente": "Rossi",
@@ -33,7 +39,7 @@ APPLICANT: dict[str, Any] = {
     "nazione_titolare": "IT",
     "provincia_titolare": "RM",
 }
-COMPANY = {
+COMPANY: CommunicationFields = {
     "cf": "RSSMRA80A01H501U",
     "nome": "Mario",
     "cognome": "Rossi",
@@ -47,6 +53,21 @@ COMPANY = {
 }
 # Virtual time: the sandbox-bound client waits on the sandbox clock, which processes due work.
 WAIT_TIMEOUT, WAIT_POLL = 3600.0, 30.0
+NEXT_STEPS = (
+    "pec --embedded-db demo.sqlite boxes register --template > applicant.toml   # fill it in, then",
+    "pec --embedded-db demo.sqlite boxes register --from-file applicant.toml    # no token needed",
+    "pec --embedded-db demo.sqlite boxes list",
+    "pec sandbox serve        # a sandbox over HTTP; it prints the variables to export",
+    "pec boxes register --help   # every field, which are required, the allowed values",
+    "in tests: the pec_sandbox pytest fixture (README, 'Testing your own code with the sandbox')",
+)
+# What the demo calls: its token gets the scopes of these and nothing else.
+DEMO_OPERATIONS = (
+    "check_domain", "check_availability", "register_mailbox", "download_activation_form",
+    "activate_mailbox", "get_mailbox", "change_type", "change_space", "download_conservation_form",
+    "activate_conservation", "add_user", "renew_mailbox", "communicate_pec", "get_communication",
+    "download_power_of_attorney", "upload_communication_documents", "revoke_mailbox",
+)  # fmt: skip
 
 
 @dataclass
@@ -91,125 +112,139 @@ def _pdf_check(data: bytes, expect: str) -> str:
 
 
 def run(*, balance: float, address: str, as_json: bool) -> None:
-    from pec_ext.documents import inspect_p7m
     from pec_ext.sandbox import Sandbox, record_only
+    from pec_ext.scopes import pec_scopes
 
     with (
-        Sandbox(balance=balance, callback_sender=record_only) as sb,
-        sb.client(strict_identifiers=True) as pec,
+        Sandbox(balance=balance, strict_tokens=True, callback_sender=record_only) as sb,
+        sb.account_client() as account,
     ):
         t = Transcript(sb, as_json=as_json)
         if not as_json:
-            t.console.print(
-                f"[bold]pec demo[/bold]: embedded sandbox, wallet EUR {sb.balance:.2f}, box {address}\n"
-            )
-        name = f"{APPLICANT['nome_richiedente']} {APPLICANT['cognome_richiedente']}"
-        cf = str(APPLICANT["codice_fiscale_richiedente"])
-        domain = address.rsplit("@", 1)[1]
+            t.console.print(f"[bold]pec demo[/bold]: embedded sandbox, box {address}\n")
+        scopes = pec_scopes("sandbox", DEMO_OPERATIONS)
+        token = t.step(
+            "least-privilege token",
+            lambda: _same(
+                account.create_token(scopes, name="pec demo", ttl=3600, warn=False),
+                lambda tok: f"{len(tok.scopes)} scopes: {', '.join(tok.scopes)}",
+            ),
+        )
+        t.step("wallet", lambda: _same(account.wallet(), lambda w: f"EUR {w.credit:.2f}"))
+        with sb.client(token=token.token, strict_identifiers=True) as pec:
+            _lifecycle(t, sb, pec, address)
+        _finish(t, sb, account.transactions())
 
-        t.step(
-            "domain check",
-            lambda: (
-                None,
-                f"{domain} is {'eligible' if pec.is_domain_eligible(domain) else 'NOT eligible'} for PEC",
-            ),
-        )
-        t.step(
-            "availability",
-            lambda: (None, f"{address} is {'available' if pec.is_available(address) else 'TAKEN'}"),
-        )
-        box = t.step(
-            "register (BRONZE)",
-            lambda: _with(pec.register_mailbox(casella_pec=address, tipo_casella="BRONZE", **APPLICANT)),
-        )
-        box_id = box.id
-        form = t.step(
-            "download activation form",
-            lambda: _same(pec.download_activation_form(box_id), lambda d: _pdf_check(d, address)),
-        )
-        signed_form = samples.sign_form(form, name, "Roma")
-        identity = samples.identity_document_pdf(name, cf)
-        t.step(
-            "activate (signed form + identity)",
-            lambda: _with(pec.activate_mailbox(box_id, [signed_form, identity])),
-        )
-        t.step(
-            "processing",
-            lambda: _processed(
-                sb, lambda: pec.wait_for_mailbox(box_id, timeout=WAIT_TIMEOUT, poll=WAIT_POLL)
-            ),
-        )
-        t.step("upgrade BRONZE -> SILVER", lambda: _with(pec.change_type(box_id, "SILVER")))
-        t.step("space: mailbox +1024 MB", lambda: _with(pec.add_space(box_id, disco=1024)))
 
-        def conservazione() -> tuple[Any, str]:
-            cform = pec.download_conservation_form(box_id)
-            _pdf_check(cform, address)
-            box = pec.activate_conservation(box_id, [samples.sign_form(cform, name, "Roma")], space=512)
-            return box, f"form signed and sent; conservazione {box.spazio_conservazione} MB"
+def _lifecycle(t: Transcript, sb: Any, pec: Any, address: str) -> None:
+    from pec_ext.documents import inspect_p7m
 
-        t.step("conservazione", conservazione)
-        t.step(
-            "add a user",
-            lambda: _with(
-                pec.add_user(
-                    box_id,
-                    nome="Anna",
-                    cognome="Bianchi",
-                    descrizione="segreteria",
-                    email_gestione_password="anna.bianchi@example.com",  # noqa: S106 - an address
-                ),
-                lambda b: f"{len(b.multiutenza)} user(s)",
+    name = f"{APPLICANT['nome_richiedente']} {APPLICANT['cognome_richiedente']}"
+    cf = str(APPLICANT["codice_fiscale_richiedente"])
+    domain = address.rsplit("@", 1)[1]
+
+    t.step(
+        "domain check",
+        lambda: (
+            None,
+            f"{domain} is {'eligible' if pec.is_domain_eligible(domain) else 'NOT eligible'} for PEC",
+        ),
+    )
+    t.step(
+        "availability",
+        lambda: (None, f"{address} is {'available' if pec.is_available(address) else 'TAKEN'}"),
+    )
+    box = t.step(
+        "register (BRONZE)",
+        lambda: _with(pec.register_mailbox(APPLICANT, casella_pec=address, tipo_casella="BRONZE")),
+    )
+    box_id = box.id
+    form = t.step(
+        "download activation form",
+        lambda: _same(pec.download_activation_form(box_id), lambda d: _pdf_check(d, address)),
+    )
+    signed_form = samples.sign_form(form, name, "Roma")
+    identity = samples.identity_document_pdf(name, cf)
+    t.step(
+        "activate (signed form + identity)",
+        lambda: _with(pec.activate_mailbox(box_id, [signed_form, identity])),
+    )
+    t.step(
+        "processing",
+        lambda: _processed(sb, lambda: pec.wait_for_mailbox(box_id, timeout=WAIT_TIMEOUT, poll=WAIT_POLL)),
+    )
+    t.step("upgrade BRONZE -> SILVER", lambda: _with(pec.change_type(box_id, "SILVER")))
+    t.step("space: mailbox +1024 MB", lambda: _with(pec.add_space(box_id, disco=1024)))
+
+    def conservazione() -> tuple[Any, str]:
+        cform = pec.download_conservation_form(box_id)
+        _pdf_check(cform, address)
+        box = pec.activate_conservation(box_id, [samples.sign_form(cform, name, "Roma")], space=512)
+        return box, f"form signed and sent; conservazione {box.spazio_conservazione} MB"
+
+    t.step("conservazione", conservazione)
+    t.step(
+        "add a user",
+        lambda: _with(
+            pec.add_user(
+                box_id,
+                nome="Anna",
+                cognome="Bianchi",
+                descrizione="segreteria",
+                email_gestione_password="anna.bianchi@example.com",  # noqa: S106 - an address
             ),
-        )
-        t.step("renew 1 year", lambda: _with(pec.renew_mailbox(box_id, anni=1)))
-        comm = t.step(
-            "business register: request",
-            lambda: _with(
-                pec.communicate_pec(casella_pec=address, **COMPANY), lambda c: f"{c.id}: {c.stato}"
+            lambda b: f"{len(b.multiutenza)} user(s)",
+        ),
+    )
+    t.step("renew 1 year", lambda: _with(pec.renew_mailbox(box_id, anni=1)))
+    comm = t.step(
+        "business register: request",
+        lambda: _with(pec.communicate_pec(COMPANY, casella_pec=address), lambda c: f"{c.id}: {c.stato}"),
+    )
+    comm_id = comm.id
+    t.step(
+        "processing",
+        lambda: _processed(
+            sb,
+            lambda: pec.wait_for_communication(
+                comm_id, until=("in_attesa_di_documenti",), timeout=WAIT_TIMEOUT, poll=WAIT_POLL
             ),
-        )
-        comm_id = comm.id
-        t.step(
-            "processing",
-            lambda: _processed(
-                sb,
-                lambda: pec.wait_for_communication(
-                    comm_id, until=("in_attesa_di_documenti",), timeout=WAIT_TIMEOUT, poll=WAIT_POLL
-                ),
-                lambda c: f"{c.stato}, code {c.codice_registro_imprese}",
-            ),
+            lambda c: f"{c.stato}, code {c.codice_registro_imprese}",
+        ),
+    )
+
+    def upload() -> tuple[Any, str]:
+        procura = pec.download_power_of_attorney(comm_id)
+        _pdf_check(procura, address)
+        signed = samples.p7m(procura, signer_name=name, codice_fiscale=cf)
+        signers = ", ".join(inspect_p7m("procura.p7m", signed).signer_common_names) or name
+        item = pec.upload_communication_documents(comm_id, [signed])
+        return (
+            item,
+            f"p7m of {len(signed)} bytes, signer {signers} (self-made signature); {item.stato}",
         )
 
-        def upload() -> tuple[Any, str]:
-            procura = pec.download_power_of_attorney(comm_id)
-            _pdf_check(procura, address)
-            signed = samples.p7m(procura, signer_name=name, codice_fiscale=cf)
-            signers = ", ".join(inspect_p7m("procura.p7m", signed).signer_common_names) or name
-            item = pec.upload_communication_documents(comm_id, [signed])
-            return (
-                item,
-                f"p7m of {len(signed)} bytes, signer {signers} (self-made signature); {item.stato}",
-            )
-
-        t.step("business register: upload p7m", upload)
-        t.step(
-            "processing",
-            lambda: _processed(
-                sb,
-                lambda: pec.wait_for_communication(comm_id, timeout=WAIT_TIMEOUT, poll=WAIT_POLL),
-                lambda c: str(c.stato),
-            ),
-        )
-        t.step("revoke", lambda: _with(pec.revoke_mailbox(box_id)))
-        _finish(t, sb)
+    t.step("business register: upload p7m", upload)
+    t.step(
+        "processing",
+        lambda: _processed(
+            sb,
+            lambda: pec.wait_for_communication(comm_id, timeout=WAIT_TIMEOUT, poll=WAIT_POLL),
+            lambda c: str(c.stato),
+        ),
+    )
+    t.step("revoke", lambda: _with(pec.revoke_mailbox(box_id)))
 
 
 def _with(record: Any, describe: Callable[[Any], str] | None = None) -> tuple[Any, str]:
     if describe is not None:
         return record, describe(record)
     parts = [f"{record.casella_pec}" if hasattr(record, "casella_pec") else "", f"stato {record.stato}"]
-    for attr, label in (("tipo_casella", "type"), ("spazio_disco", "disco MB"), ("data_scadenza", "expires")):
+    shown = [("tipo_casella", "type"), ("data_scadenza", "expires")]
+    if record.stato in ACTIVE_BOX_STATES:
+        # a box gets its space on activation: before that the API reports 0 MB, which misleads
+        shown.insert(1, ("spazio_disco", "disco MB"))
+    for attr, label in shown:
         value = getattr(record, attr, None)
         if isinstance(value, str | int) and value != "":
             parts.append(f"{label} {value}")
@@ -229,8 +264,12 @@ def _processed(
     return record, f"sandbox completed {done} job(s): {detail}"
 
 
-def _finish(t: Transcript, sb: Any) -> None:
+def _finish(t: Transcript, sb: Any, transactions: list[Any]) -> None:
     total = round(sum(s.cost for s in t.steps), 2)
+    rows = [
+        {"when": str(x.created_at), "amount": f"{x.amount:.2f}", "description": x.description}
+        for x in transactions
+    ]
     if t.as_json:
         output.print_json(
             {
@@ -238,9 +277,14 @@ def _finish(t: Transcript, sb: Any) -> None:
                 "total_cost": total,
                 "final_balance": sb.balance,
                 "ledger": sb.ledger,
+                "transactions": rows,
             }
         )
         return
     t.console.print(
         f"\n[bold]total spent[/bold]: EUR {total:.2f}   [bold]final balance[/bold]: EUR {sb.balance:.2f}"
     )
+    output.table(rows, ("when", "amount", "description"), title="the wallet's transactions (account service)")
+    t.console.print("\n[bold]What to try next[/bold]", highlight=False)
+    for line in NEXT_STEPS:
+        t.console.print(f"  {line}", highlight=False, markup=False)

@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     TRANSPORT = 5
     OUTCOME_UNKNOWN = 6
     STATE = 7
+    DECLINED = 8
 
 
 EXIT_CODE_HELP: dict[ExitCode, str] = {
@@ -37,6 +38,7 @@ EXIT_CODE_HELP: dict[ExitCode, str] = {
     ExitCode.OUTCOME_UNKNOWN: "outcome unknown: a paid call may or may not have been applied; "
     "check the account before retrying",
     ExitCode.STATE: "a wait ended in an unexpected state or ran out of time",
+    ExitCode.DECLINED: "declined: you answered no to the confirmation, nothing was sent",
 }
 
 

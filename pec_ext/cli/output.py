@@ -6,6 +6,7 @@ rich is imported inside the functions, so that importing the command line stays 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -13,12 +14,55 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from pec_ext.config import TOKEN_ENV
 from pec_ext.errors import ApiError, OutcomeUnknownError, PecError, ValidationError
 
 from .exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+
+BOX = "the box, an object as the API's Casella (id, casella_pec, tipo_casella, stato, ...)"
+COMMUNICATION = "the communication, an object as the API's RichiestaComunicazionePec"
+JSON_SHAPES = {
+    "domain_check": 'an object {"dominio", "eligible"}',
+    "available": 'a list, one object per address however many: {"pec", "available", "registrable", '
+    '"note", "error"}',
+    "boxes_list": "a list of boxes (empty when there are none)",
+    "boxes_show": BOX,
+    "boxes_register": BOX,
+    "boxes_activate": BOX,
+    "boxes_revoke": BOX,
+    "boxes_space": BOX,
+    "boxes_upgrade": BOX,
+    "boxes_conservazione": BOX,
+    "boxes_renew": BOX,
+    "boxes_users_add": BOX,
+    "boxes_users_list": 'a list of users {"id_utenza", "userid", "nome", "cognome", '
+    '"email_gestione_password"}',
+    "boxes_form": 'an object {"id", "path", "bytes"}',
+    "boxes_expiring": "a list of rows, one per box, with the columns of the table",
+    "comunica_create": COMMUNICATION,
+    "comunica_show": COMMUNICATION,
+    "comunica_upload": COMMUNICATION,
+    "comunica_list": "a list of communications (empty when there are none)",
+    "comunica_form": 'an object {"id", "path", "bytes"}',
+    "sandbox_advance": 'an object: "completed" (jobs done) and the sandbox\'s state',
+    "sandbox_state": "an object: the sandbox's balance and counts",
+    "demo": 'an object {"steps", "total_cost", "final_balance", "ledger", "transactions"}',
+    "token_create": 'an object {"token", "name", "scopes", "expires"}',
+    "token_list": 'a list of tokens {"token" (masked), "name", "scopes", "expires"}',
+    "wallet_command": 'an object {"credit", "transactions": [{"when", "amount", "description"}]}',
+    "prices_command": 'an object {"source", "indicative", "balance", "prices": [{"operation", "scope", '
+    '"price key", "EUR"}]}',
+    "callbacks_listen": 'one object per line and event: {"kind", "id", "stato", "claimed_stato", "data", '
+    '"record"}',
+}
+"""What ``--json`` prints on stdout, by command function: one shape each, whatever the data.
+
+Errors are never on stdout: with ``--json`` they are ``{"error": {...}}`` on stderr.
+"""
 
 
 def console(*, stderr: bool = False) -> Console:
@@ -45,7 +89,35 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(to_data(data), indent=2, ensure_ascii=False, default=str))
 
 
-def cell(value: Any) -> str:
+def _italian_time() -> dt.tzinfo:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo("Europe/Rome")
+    except (ImportError, KeyError, ValueError):  # no tz database on this machine
+        return dt.UTC
+
+
+def when(epoch: object) -> str:
+    """An epoch time (the API's ``timestamp`` fields) as dd/mm/yyyy HH:MM, Italian time."""
+    if isinstance(epoch, bool) or not isinstance(epoch, int | float):
+        return cell(epoch)
+    try:
+        return dt.datetime.fromtimestamp(epoch, _italian_time()).strftime("%d/%m/%Y %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return str(epoch)
+
+
+EPOCH_FIELDS = frozenset({"timestamp", "now"})
+"""Fields holding epoch seconds (the API's ``timestamp``, the sandbox's ``now``), shown as dates."""
+
+
+def cell(value: Any, key: str | None = None) -> str:
+    """One value for a table; ``key`` is its field, since some fields hold epoch numbers."""
+    if key in EPOCH_FIELDS:
+        if isinstance(value, Mapping):
+            return ", ".join(f"{k} {when(v)}" for k, v in value.items())
+        return when(value)
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -62,7 +134,7 @@ def table(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], *, title: s
     for column in columns:
         out.add_column(column, overflow="fold")
     for row in rows:
-        out.add_row(*(cell(row.get(column)) for column in columns))
+        out.add_row(*(cell(row.get(column), column) for column in columns))
     console().print(out)
 
 
@@ -74,7 +146,7 @@ def record(data: Mapping[str, Any], *, title: str | None = None) -> None:
     out.add_column("field", style="bold")
     out.add_column("value", overflow="fold")
     for key, value in data.items():
-        out.add_row(key, cell(value))
+        out.add_row(key, cell(value, key))
     console().print(out)
 
 
@@ -105,6 +177,10 @@ def error_data(exc: BaseException, code: ExitCode) -> dict[str, Any]:
         )
     elif isinstance(exc, ValidationError):
         data.update(message=str(exc), field=exc.field, allowed=exc.allowed, reason=exc.reason)
+        data["errors"] = [
+            {"field": e.field, "allowed": e.allowed, "reason": e.reason, "message": str(e)}
+            for e in exc.errors
+        ]
     elif isinstance(exc, OutcomeUnknownError):
         data.update(message=str(exc), operation=exc.operation, known=to_data(exc.known))
     else:
@@ -119,6 +195,8 @@ def error_text(exc: BaseException) -> str:
         return (
             f"API error{code}{name}, HTTP {exc.status_code}: {exc.message}\n  request: {exc.method} {exc.url}"
         )
+    if isinstance(exc, ValidationError) and exc.field == TOKEN_ENV:
+        return str(exc)
     if isinstance(exc, ValidationError):
         return f"invalid input: {exc}"
     if isinstance(exc, OutcomeUnknownError):

@@ -1,18 +1,22 @@
-"""What a paid operation costs: the embedded sandbox's price list, or an indicative one.
+"""What a paid operation costs: the account's real prices, or an indicative list without one.
 
-The real API's prices depend on the account's contract and change over time; the PEC API has no
-endpoint that tells them. :data:`INDICATIVE_PRICES` is therefore a *rough, indicative* list (EUR,
-VAT excluded, same keys and ballpark as the sandbox's) used only to show an order of magnitude
-before a paid call to the real API. It is no quote: check the Openapi console for the actual price.
+With account credentials (``OPENAPI_EMAIL``, ``OPENAPI_API_KEY``; always on the embedded sandbox)
+the prices are the account's own, read from the OAuth service's scopes (:func:`from_account`), with
+the wallet's balance. Without them, :data:`INDICATIVE_PRICES` is a *rough, indicative* list (EUR,
+VAT excluded, same keys and ballpark as the sandbox's) used only to show an order of magnitude; it
+is no quote, and the CLI says which of the two it shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from pec_ext.sandbox.wallet import DEFAULT_PRICES
+
+if TYPE_CHECKING:
+    from pec_ext.account import AccountClient
 
 # One table: the sandbox charges these same amounts, so what the CLI announces for the embedded
 # sandbox and for the real API can be compared directly.
@@ -23,6 +27,7 @@ INDICATIVE_LABEL: Final = (
     "INDICATIVE prices (EUR, VAT excluded): not a quote, the real price is the one in your Openapi console"
 )
 SANDBOX_LABEL: Final = "embedded sandbox price list (EUR, simulated wallet)"
+ACCOUNT_LABEL: Final = "REAL prices of your account's scopes ({where}, EUR, from the account service)"
 
 
 @dataclass(frozen=True)
@@ -40,3 +45,15 @@ class PriceList:
 
 def indicative() -> PriceList:
     return PriceList(INDICATIVE_PRICES, INDICATIVE_LABEL, indicative=True)
+
+
+def from_account(account: AccountClient, where: str) -> PriceList:
+    """The account's prices for the CLI's price keys, and the wallet's balance now."""
+    table = account.price_table(INDICATIVE_PRICES)
+    balance = account.wallet().credit
+    return PriceList(
+        table,
+        ACCOUNT_LABEL.format(where=where),
+        indicative=False,
+        balance=balance if isinstance(balance, int | float) else None,
+    )

@@ -14,10 +14,23 @@ Behaviour worth knowing:
 * Errors the spec documents use its codes; refusals it does not document use 9xx codes (901 address
   already registered, 902 space downgrade, 903 bad callback, 904 invalid field, 905 renewal without
   credit, 906 missing field, 907 missing activation documents, 908 not a p7m, 909 box not active,
-  910 nothing to modify, 911 bad ``anni``, 920 body not a JSON object). See ``errors.ERRORS``.
+  910 nothing to modify, 911 bad ``anni``, 920 body not a JSON object, 930 the request could not be
+  saved and was not applied, answered 503). See ``errors.ERRORS``.
 * A callback fires on every change of ``stato`` of a record whose request carried one.
+* A receiver that does not answer, or answers 408/429/5xx, is retried with a doubling backoff
+  (``callback_attempts``, ``callback_backoff``); in-process the retries happen inline, behind
+  :class:`SandboxServer` a worker thread delivers so that no API answer waits for a receiver.
+* Openapi's OAuth v2 account service is emulated on the same server under ``/oauth`` (or for a
+  request whose ``Host`` is ``oauth.openapi.com``/``test.oauth.openapi.com``): Basic auth with any
+  e-mail and key (or only ``Sandbox(account=(email, key))``), tokens whose scopes and expiry the PEC
+  side enforces (401 expired or deleted, 403 missing scope; unknown tokens are 401 with
+  ``strict_tokens=True``), the same wallet (its transactions are the PEC charges) and scopes priced
+  from the sandbox's price table. See ``oauth.py``; ``Sandbox.account_client()`` gives an
+  ``AccountClient`` on it, whose ``pec_client()`` talks to this sandbox on its virtual clock.
 * Admin paths outside the API: ``POST /_sandbox/advance`` (``{"seconds": N}`` optional),
-  ``GET /_sandbox/state``, ``POST /_sandbox/reset``; they need no token.
+  ``GET /_sandbox/state``, ``POST /_sandbox/reset``, ``GET /_sandbox/callbacks`` (every delivery
+  and its attempts: number, status, elapsed); they need no token. ``seconds`` must be a finite
+  number >= 0 that keeps the clock before the year 9999 (400 otherwise).
 """
 
 from __future__ import annotations

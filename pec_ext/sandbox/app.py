@@ -47,7 +47,7 @@ class Request:
             return {}
         try:
             parsed = json.loads(self.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise fail("bad_json") from None
         if not isinstance(parsed, dict):
             raise fail("bad_json")
@@ -422,7 +422,8 @@ def renew_box(ctx: Context, req: Request, box_id: str) -> Response:
     box = _box(ctx, box_id, "get_wrong_id", "get_not_found")
     if box["stato"] not in ("evasa", "revocata"):
         raise fail("renew_state")
-    raw = req.query.get("anni", "1") or "1"
+    # absent means one year (the spec's default); present but empty is a mistake, not a default
+    raw = req.query.get("anni", "1")
     if not re.fullmatch(r"\d{1,2}", raw) or not 1 <= int(raw) <= 10:
         raise fail("renew_years")
     years = int(raw)
@@ -626,6 +627,10 @@ ROUTES: Final = (
     Route(re.compile(r"^/comunica_pec/([^/]*)$"), {"GET": get_comm, "PATCH": upload_comm}),
     Route(re.compile(r"^/comunica_pec/([^/]*)/procura_registro_imprese$"), {"GET": procura_form}, True),
 )
+
+
+# every method some route (or admin path) takes; anything else is answered 405 on any path
+METHODS: Final = frozenset(method for route in ROUTES for method in route.methods)
 
 
 def normalise_path(path: str) -> str:

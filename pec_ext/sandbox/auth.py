@@ -35,23 +35,41 @@ class TokenTable:
     def __init__(self, tokens: Mapping[str, Iterable[str]] | None = None, *, strict: bool = False) -> None:
         self.strict = strict
         self._tokens: dict[str, tuple[str, ...]] = {}
+        # Tokens of the OAuth emulation: when they expire, and those deleted or replaced, which are
+        # refused even when unknown tokens are let through (strict=False).
+        self._expires: dict[str, float] = {}
+        self._revoked: set[str] = set()
         for token, scopes in (tokens or {}).items():
             self.add(token, scopes)
 
-    def add(self, token: str, scopes: Iterable[str]) -> None:
+    def add(self, token: str, scopes: Iterable[str], *, expires_at: float | None = None) -> None:
         self._tokens[token] = tuple(scopes)
+        self._revoked.discard(token)
+        if expires_at is None:
+            self._expires.pop(token, None)
+        else:
+            self._expires[token] = expires_at
 
     def remove(self, token: str) -> None:
         self._tokens.pop(token, None)
 
-    def check(self, authorization: str | None, method: str, path: str) -> None:
+    def revoke(self, token: str) -> None:
+        """A deleted token: refused from now on, whatever ``strict`` says."""
+        self.remove(token)
+        self._expires.pop(token, None)
+        self._revoked.add(token)
+
+    def check(self, authorization: str | None, method: str, path: str, *, now: float | None = None) -> None:
         token = ""
         if authorization:
             kind, _, value = authorization.partition(" ")
             if kind.lower() == "bearer":
                 token = value.strip()
-        if not token:
+        if not token or token in self._revoked:
             raise fail("unauthorized")
+        expires = self._expires.get(token)
+        if expires is not None and now is not None and now >= expires:
+            raise fail("token_expired")
         scopes = self._tokens.get(token)
         if scopes is None:
             if self.strict:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 import random
+import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -17,20 +20,25 @@ from pec_ext import clock as pec_clock
 
 from . import app
 from .auth import TokenTable
-from .callbacks import CallbackSender, HttpCallbackSender, SentCallback, deliver
+from .callbacks import CallbackDispatcher, CallbackSender, HttpCallbackSender, SentCallback
 from .clock import Clock, ManualClock
-from .errors import SandboxError
+from .errors import SandboxError, fail
 from .lifecycle import Context, apply_job
-from .persistence import SqliteStore
+from .oauth import PATH_PREFIX as OAUTH_PREFIX
+from .oauth import OAuthService, is_oauth_request
+from .persistence import Snapshot, SqliteStore
 from .state import Record, State, box_view, comm_view
 from .wallet import Prices, to_cents
 
 if TYPE_CHECKING:
+    from pec_ext.account import AccountClient, AsyncAccountClient
     from pec_ext.client import AsyncPecClient, PecClient
 
 SANDBOX_BASE_URL = "https://sandbox.pec.invalid"
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - not a secret, any non-empty token works
 ADMIN_PREFIX = "/_sandbox"
+# 9999-12-31T00:00:00Z: beyond it dates cannot be rendered, so the clock may not go further
+LATEST_CLOCK = 253_402_214_400.0
 
 
 class Sandbox:
@@ -52,6 +60,10 @@ class Sandbox:
         owner: str = "sandbox@example.com",
         callback_sender: CallbackSender | None = None,
         db_path: str | Path | None = None,
+        db_busy_timeout: float = 10.0,
+        account: tuple[str, str] | None = None,
+        callback_attempts: int = 5,
+        callback_backoff: float = 0.5,
     ) -> None:
         self._lock = threading.RLock()
         self.clock: Clock = clock if clock is not None else ManualClock()
@@ -63,8 +75,18 @@ class Sandbox:
         self._own_sender = callback_sender is None
         self._sender: CallbackSender = callback_sender or HttpCallbackSender()
         self.callbacks_sent: list[SentCallback] = []
+        self._callbacks = CallbackDispatcher(
+            self._sender,
+            self.callbacks_sent,
+            self._lock,
+            attempts=callback_attempts,
+            backoff=callback_backoff,
+        )
         self.state = State(balance_cents=self._initial_cents)
-        self._store = SqliteStore(db_path) if db_path is not None else None
+        self.created_at = self.clock.now()
+        # The OAuth v2 account service on the same server (``/oauth/...``; see oauth.py).
+        self.oauth = OAuthService(self, account)
+        self._store = None if db_path is None else SqliteStore(db_path, busy_timeout=db_busy_timeout)
         if self._store is not None:
             self._restore(self._store)
 
@@ -74,9 +96,26 @@ class Sandbox:
             store.save(self.state, self.clock.now())
             return
         # What the file holds wins over the constructor's balance: a restart must lose nothing.
-        self.state.load_meta(snap.meta)
-        self.state.boxes, self.state.comms, self.state.ledger = snap.boxes, snap.comms, snap.ledger
+        self._load(snap)
         if snap.now is not None and snap.now > self.clock.now():
+            self.clock.set(snap.now)
+        for token, record in self.state.tokens.items():
+            self.tokens.add(token, record["scopes"], expires_at=record["expires"])
+
+    def _load(self, snap: Snapshot) -> None:
+        state = State(balance_cents=self._initial_cents)
+        if snap.meta is not None:
+            state.load_meta(snap.meta)
+        state.boxes, state.comms, state.ledger = snap.boxes, snap.comms, snap.ledger
+        self.state = state
+
+    def _rollback(self) -> None:
+        """Back to the last committed state: a request that could not be saved did not happen."""
+        if self._store is None:
+            return
+        snap = self._store.load()
+        self._load(snap)
+        if snap.now is not None:
             self.clock.set(snap.now)
 
     # ------------------------------------------------------------ inspection
@@ -135,33 +174,56 @@ class Sandbox:
         """Run the provider's pending work; returns how many transitions completed.
 
         ``None`` completes everything queued, moving the clock to each job's due time if needed;
-        a number moves the clock that far and completes what has come due.
+        a number (finite, not negative) moves the clock that far and completes what has come due.
         """
         with self._lock:
             if seconds is not None:
-                self.clock.advance(seconds)
-            limit = None if seconds is None else self.clock.now()
-            due = sorted((j for j in self.state.jobs if limit is None or j.due <= limit), key=lambda j: j.due)
-            ctx = self._context()
-            for job in due:
-                if job.due > self.clock.now():
-                    self.clock.set(job.due)
-                ctx.now = self.clock.now()
-                self.state.jobs.remove(job)
-                apply_job(ctx, job)
-            self._persist(force=bool(due) or seconds is not None)
+                if not math.isfinite(seconds) or seconds < 0:
+                    raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
+                if self.clock.now() + seconds > LATEST_CLOCK:
+                    raise ValueError(f"seconds={seconds!r} would move the clock past the year 9999")
+            with self._transaction(force=True):
+                if seconds is not None:
+                    self.clock.advance(seconds)
+                limit = None if seconds is None else self.clock.now()
+                due = sorted(
+                    (j for j in self.state.jobs if limit is None or j.due <= limit), key=lambda j: j.due
+                )
+                ctx = self._context()
+                for job in due:
+                    if job.due > self.clock.now():
+                        self.clock.set(job.due)
+                    ctx.now = self.clock.now()
+                    self.state.jobs.remove(job)
+                    apply_job(ctx, job)
         self._deliver(ctx.outbox)
         return len(due)
 
     def reset(self) -> None:
         with self._lock:
+            for token in self.state.tokens:
+                self.tokens.revoke(token)
             self.state = State(balance_cents=self._initial_cents)
             self.callbacks_sent.clear()
             if self._store is not None:
                 self._store.clear()
                 self._store.save(self.state, self.clock.now())
 
+    def deliver_in_background(self, enabled: bool = True) -> None:
+        """Deliver callbacks from a worker thread (what the HTTP server does) or inline again."""
+        if enabled:
+            self._callbacks.start_background()
+        else:
+            self._callbacks.stop_background()
+
+    def callback_log(self) -> Record:
+        """Every callback made, with its attempts (number, status, elapsed), and how many are pending."""
+        with self._lock:
+            deliveries = [sent.to_json() for sent in self.callbacks_sent]
+        return {"pending": sum(1 for d in deliveries if not d["finished"]), "deliveries": deliveries}
+
     def close(self) -> None:
+        self._callbacks.stop_background()
         with self._lock:
             if self._store is not None:
                 self._store.close()
@@ -186,58 +248,101 @@ class Sandbox:
         if self._store is not None and (force or self.state.dirty):
             self._store.save(self.state, self.clock.now())
 
+    @contextmanager
+    def _transaction(self, *, force: bool = False) -> Iterator[None]:
+        """One request's changes, saved together on exit; on any failure none of them remains.
+
+        Called under the lock. A refusal (``SandboxError``) comes before anything changes, so
+        there is nothing to save; any other failure, including a failed save, rolls the state back
+        to the file's, and a failed save becomes a 503 that says nothing was applied.
+        """
+        try:
+            yield
+        except SandboxError:
+            if self.state.dirty:  # a handler changed something before refusing: undo it
+                self._rollback()
+            raise
+        except BaseException:
+            self._rollback()
+            raise
+        try:
+            self._persist(force=force)
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise fail("storage_failed", reason=str(exc)) from exc
+
     def _deliver(self, outbox: list[tuple[Record, Record]]) -> None:
         # Outside the lock: a slow receiver must not stall the API.
         for callback, payload in outbox:
-            sent = deliver(self._sender, callback, payload)
-            with self._lock:
-                self.callbacks_sent.append(sent)
+            self._callbacks.dispatch(callback, payload)
 
     def handle(self, request: app.Request) -> app.Response:
         path = app.normalise_path(request.path)
+        if request.method.upper() not in app.METHODS:
+            # OPTIONS, TRACE or a made-up method: no route of the API or of the admin takes it
+            return app.error_response(fail("method_not_allowed", method=request.method.upper(), path=path))
         if path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/"):
             return self._admin(request, path)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if is_oauth_request(path, headers):
+            return self._oauth(request, path, headers)
         text_errors = False
         outbox: list[tuple[Record, Record]] = []
         try:
             route, handler, arg = app.resolve(request.method, path)
             text_errors = route.text_errors
-            headers = {k.lower(): v for k, v in request.headers.items()}
-            self.tokens.check(headers.get("authorization"), request.method, path)
+            self.tokens.check(headers.get("authorization"), request.method, path, now=self.clock.now())
             with self._lock:
                 ctx = self._context()
+                with self._transaction():
+                    response = handler(ctx, request, arg)
+                # only what was saved is announced
                 outbox = ctx.outbox
-                try:
-                    return handler(ctx, request, arg)
-                finally:
-                    self._persist()
+                return response
         except SandboxError as err:
-            # 401/403 come from the gateway, which always speaks JSON
-            return app.error_response(err, text=text_errors and err.status not in (401, 403))
+            # 401/403/503 come from the gateway, which always speaks JSON
+            return app.error_response(
+                err, text=text_errors and err.status < 500 and err.status not in (401, 403)
+            )
         except Exception as exc:  # the simulator must answer, never hang up
-            body = {"success": False, "message": f"sandbox error: {exc!r}", "error": 999, "data": None}
-            return app.Response(500, json.dumps(body).encode())
+            return _internal_error(exc)
         finally:
             self._deliver(outbox)
 
+    def _oauth(self, request: app.Request, path: str, headers: dict[str, str]) -> app.Response:
+        with self._lock:
+            answer = self.oauth.handle(request.method, path, request.query, headers, request.body)
+            if request.method.upper() != "GET" and answer.status == 200:
+                self._persist(force=True)
+        return app.Response(answer.status, json.dumps(answer.body).encode())
+
     def _admin(self, request: app.Request, path: str) -> app.Response:
+        try:
+            return self._admin_action(request, path)
+        except SandboxError as err:
+            return app.error_response(err)
+        except Exception as exc:  # the simulator must answer, never hang up
+            return _internal_error(exc)
+
+    def _admin_action(self, request: app.Request, path: str) -> app.Response:
         action = path[len(ADMIN_PREFIX) :].strip("/")
         method = request.method.upper()
         if action == "advance" and method == "POST":
             try:
-                body = request.json()
-                seconds = body.get("seconds")
+                seconds = request.json().get("seconds")
                 if seconds is not None and (
                     isinstance(seconds, bool) or not isinstance(seconds, int | float)
                 ):
-                    raise ValueError("seconds must be a number")
-            except (SandboxError, ValueError) as exc:
+                    raise ValueError(f"seconds must be a number, got {seconds!r}")
+                completed = self.advance(None if seconds is None else float(seconds))
+            except (ValueError, OverflowError) as exc:
                 out = {"success": False, "message": str(exc), "error": None, "data": None}
                 return app.Response(400, json.dumps(out).encode())
-            completed = self.advance(None if seconds is None else float(seconds))
             return app.envelope({"completed": completed, **self.summary()})
         if action == "state" and method == "GET":
             return app.envelope(self.summary())
+        if action == "callbacks" and method == "GET":
+            return app.envelope(self.callback_log())
         if action == "reset" and method == "POST":
             self.reset()
             return app.envelope(self.summary())
@@ -311,3 +416,34 @@ class Sandbox:
         from pec_ext.client import AsyncPecClient
 
         return AsyncPecClient(**self._client_options(kwargs, self.transport()))
+
+    def _account_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # Any e-mail and key do (unless the sandbox was given account=...); the service is at /oauth.
+        email, key = self.oauth.account or ("sandbox@example.com", "sandbox-api-key")
+        kwargs.setdefault("email", email)
+        kwargs.setdefault("api_key", key)
+        kwargs.setdefault("base_url", SANDBOX_BASE_URL + OAUTH_PREFIX)
+        if "http_client" not in kwargs:
+            kwargs.setdefault("transport", self.transport())
+        kwargs.setdefault("clock", self.virtual_clock())
+        return kwargs
+
+    def account_client(self, **kwargs: Any) -> AccountClient:
+        """A ``pec_ext.account.AccountClient`` on this sandbox's OAuth emulation (no socket).
+
+        Its ``pec_client()`` talks to this sandbox too, on the same virtual clock.
+        """
+        from pec_ext.account import AccountClient
+
+        return AccountClient(**self._account_options(kwargs))
+
+    def async_account_client(self, **kwargs: Any) -> AsyncAccountClient:
+        """A ``pec_ext.account.AsyncAccountClient`` on this sandbox's OAuth emulation (no socket)."""
+        from pec_ext.account import AsyncAccountClient
+
+        return AsyncAccountClient(**self._account_options(kwargs))
+
+
+def _internal_error(exc: BaseException) -> app.Response:
+    body = {"success": False, "message": f"sandbox error: {exc!r}", "error": 999, "data": None}
+    return app.Response(500, json.dumps(body).encode())

@@ -38,9 +38,13 @@ ERRORS: Final[dict[str, ErrorSpec]] = {
     # authentication and routing (the gateway answers these, not the PEC service)
     "unauthorized": ErrorSpec(401, None, "missing or invalid bearer token"),
     "forbidden": ErrorSpec(403, None, "the token does not hold the scope {scope}"),
+    "token_expired": ErrorSpec(401, None, "the bearer token has expired"),
     "route_not_found": ErrorSpec(404, None, "no such endpoint: {method} {path}"),
     "method_not_allowed": ErrorSpec(405, None, "method {method} not allowed on {path}"),
     "bad_json": ErrorSpec(400, 920, "the request body must be a JSON object"),
+    "storage_failed": ErrorSpec(
+        503, 930, "the sandbox could not save this request ({reason}); nothing was applied, retry it"
+    ),
     # GET /domini_pec/{dominio}
     "domain_required": ErrorSpec(428, 400, "domain required"),
     "domain_invalid": ErrorSpec(406, 401, "domain not valid"),

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .state import Record, State
+from .state import RECORD_KINDS, Record, State
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
@@ -26,21 +27,40 @@ class Snapshot:
     ledger: list[Record] = field(default_factory=list)
 
 
-class SqliteStore:
-    """Used only under the sandbox's lock, hence one shared connection across threads."""
+class CorruptStateError(ValueError):
+    """The file holds a state the sandbox refuses to run on (e.g. a non-finite clock)."""
 
-    def __init__(self, path: str | Path) -> None:
+
+class SqliteStore:
+    """Used only under the sandbox's lock, hence one shared connection across threads.
+
+    Every ``save`` is one transaction: a request's records, ledger entries and wallet are written
+    together or not at all, and the commit is on disk before the request is answered.
+    """
+
+    def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
         self.path = str(path)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # Another process on the same file (a second server, a `sqlite3` shell) holds the write lock
+        # only briefly: wait for it rather than failing the request at once.
+        self._conn = sqlite3.connect(
+            self.path, timeout=busy_timeout, check_same_thread=False, isolation_level=None
+        )
+        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a charge answered 200 survives a power cut too, not only a killed process
+        self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(_SCHEMA)
         self._ledger_written = 0
 
     def load(self) -> Snapshot:
         rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
         meta = {key: json.loads(value) for key, value in rows}
-        snap = Snapshot(meta.get("state"), meta.get("now"))
+        now = meta.get("now")
+        if now is not None and (not isinstance(now, int | float) or not math.isfinite(now)):
+            raise CorruptStateError(
+                f"{self.path} holds a non-finite sandbox clock ({now!r}); refusing to load it"
+            )
+        snap = Snapshot(meta.get("state"), now)
         for kind, record_id, body in self._conn.execute("SELECT kind, id, body FROM records ORDER BY rowid"):
             (snap.boxes if kind == "box" else snap.comms)[record_id] = json.loads(body)
         snap.ledger = [json.loads(b) for (b,) in self._conn.execute("SELECT body FROM ledger ORDER BY seq")]
@@ -49,9 +69,13 @@ class SqliteStore:
 
     def save(self, state: State, now: float) -> None:
         conn = self._conn
-        conn.execute("BEGIN")
+        # IMMEDIATE takes the write lock up front, so waiting on a busy file happens here, under
+        # the busy timeout, and never half-way through the writes
+        conn.execute("BEGIN IMMEDIATE")
         try:
             for kind, record_id in sorted(state.dirty):
+                if kind not in RECORD_KINDS:
+                    continue  # the wallet and the queue live in meta, written on every save
                 table = state.boxes if kind == "box" else state.comms
                 record = table.get(record_id)
                 if record is None:
@@ -73,7 +97,8 @@ class SqliteStore:
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
         self._ledger_written = len(state.ledger)
         state.dirty.clear()

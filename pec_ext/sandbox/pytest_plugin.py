@@ -1,4 +1,9 @@
-"""pytest plugin (entry point ``pec_sandbox``): the ``pec_sandbox`` fixture."""
+"""pytest plugin (entry point ``pec_sandbox``): the ``pec_sandbox`` fixture.
+
+The fixture is a plain one, so sync and async tests use it alike: ``with pec_sandbox.client()``
+in a sync test, ``async with pec_sandbox.async_client()`` in an async one run by pytest-asyncio
+(strict or auto mode) or anyio. The in-process transport needs no event loop of its own.
+"""
 
 from __future__ import annotations
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import re
+import socket
 import sys
 import threading
+import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
@@ -11,16 +17,77 @@ from urllib.parse import parse_qsl, urlsplit
 from . import app
 from .core import Sandbox
 
+DEFAULT_READ_TIMEOUT = 30.0
+DEFAULT_MAX_BODY = 32 * 1024 * 1024  # a handful of base64 PDFs fits many times over
+_CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
+
+
+class _ArrivalDeadlines:
+    """Cuts off a connection whose next request has not fully arrived in time.
+
+    The socket timeout alone bounds each silence, not the whole request: a client sending a
+    byte now and then would hold a thread forever. One watcher thread shuts such sockets down.
+    """
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+        self._due: dict[socket.socket, float] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        threading.Thread(target=self._watch, name="pec-sandbox-deadlines", daemon=True).start()
+
+    def expect(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._due[conn] = time.monotonic() + self.limit
+
+    def arrived(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._due.pop(conn, None)
+
+    def close(self) -> None:
+        self._closed.set()
+
+    def _watch(self) -> None:
+        while not self._closed.wait(min(0.1, self.limit / 4)):
+            now = time.monotonic()
+            with self._lock:
+                late = [conn for conn, due in self._due.items() if due <= now]
+                for conn in late:
+                    del self._due[conn]
+            for conn in late:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     # bursts of 100 concurrent clients must not be refused by a short accept backlog
     request_queue_size = 1024
 
-    def __init__(self, address: tuple[str, int], sandbox: Sandbox, verbose: bool) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        sandbox: Sandbox,
+        verbose: bool,
+        read_timeout: float | None,
+        max_body: int,
+    ) -> None:
         self.sandbox = sandbox
         self.verbose = verbose
+        self.read_timeout = read_timeout
+        self.max_body = max_body
+        self.deadlines = _ArrivalDeadlines(read_timeout) if read_timeout is not None else None
         super().__init__(address, _Handler)
+
+    def server_close(self) -> None:
+        if self.deadlines is not None:
+            self.deadlines.close()
+        super().server_close()
+
+
+def _refusal(status: int, message: str) -> app.Response:
+    body = {"success": False, "message": message, "error": None, "data": None}
+    return app.Response(status, json.dumps(body).encode())
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -29,24 +96,104 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
+    def setup(self) -> None:
+        # a silent or slow client is dropped after the timeout, not waited on forever by a thread
+        super().setup()
+        self.connection.settimeout(self.server.read_timeout)
+
+    def handle(self) -> None:
+        # a client cut off (by a deadline, or its own reset) is no error worth a traceback
+        with contextlib.suppress(OSError):
+            super().handle()
+
+    def handle_one_request(self) -> None:
+        # the request line, headers and body must all arrive within the read timeout
+        if self.server.deadlines is not None:
+            self.server.deadlines.expect(self.connection)
+        try:
+            super().handle_one_request()
+        finally:
+            self._arrived()
+
+    def _arrived(self) -> None:
+        if self.server.deadlines is not None:
+            self.server.deadlines.arrived(self.connection)
+
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        # The stdlib answers an HTML 501 to a method without a ``do_`` handler: route every
+        # method to the sandbox, which answers an unknown one 405 with the JSON envelope.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def _body_length(self) -> int | app.Response:
+        """The announced body size, or the refusal to answer instead."""
+        if "transfer-encoding" in self.headers:
+            return _refusal(411, "Transfer-Encoding is not supported: send a Content-Length")
+        values = self.headers.get_all("content-length") or []
+        if not values:
+            return 0
+        if len(set(values)) != 1 or not _CONTENT_LENGTH.fullmatch(values[0].strip()):
+            shown = ", ".join(values)
+            return _refusal(400, f"Content-Length must be one non-negative integer, got {shown!r}")
+        length = int(values[0])
+        if length > self.server.max_body:
+            return _refusal(413, f"the body is {length} bytes, more than the {self.server.max_body} accepted")
+        return length
+
+    def handle_expect_100(self) -> bool:
+        # a body that will be refused is refused before the client sends it
+        length = self._body_length()
+        if isinstance(length, app.Response):
+            self.close_connection = True
+            self._send(length)
+            return False
+        return super().handle_expect_100()
+
+    def _read_body(self) -> bytes | app.Response:
+        """The whole body, or the refusal to answer instead (the connection is then closed)."""
+        length = self._body_length()
+        if isinstance(length, app.Response):
+            return length
+        if length == 0:
+            return b""
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            return _refusal(408, f"the body did not arrive within {self.server.read_timeout} s")
+        if len(body) != length:
+            # the client stopped early: a short body is never processed as if it were complete
+            return _refusal(400, f"the body ended after {len(body)} of {length} bytes")
+        return body
+
     def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        body = self._read_body()
+        self._arrived()  # handling the request may take its time; only the arrival is timed
+        if isinstance(body, app.Response):
+            self.close_connection = True  # what remains of the stream cannot be trusted
+            self._send(body)
+            return
         split = urlsplit(self.path)
-        response = self.server.sandbox.handle(
-            app.Request(
-                method=self.command,
-                path=split.path,
-                query=dict(parse_qsl(split.query, keep_blank_values=True)),
-                headers={k.lower(): v for k, v in self.headers.items()},
-                body=body,
+        self._send(
+            self.server.sandbox.handle(
+                app.Request(
+                    method=self.command,
+                    path=split.path,
+                    query=dict(parse_qsl(split.query, keep_blank_values=True)),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                )
             )
         )
+
+    def _send(self, response: app.Response) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
@@ -68,9 +215,13 @@ class SandboxServer:
         port: int = 0,
         *,
         verbose: bool = False,
+        read_timeout: float | None = DEFAULT_READ_TIMEOUT,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
+        """``read_timeout``: seconds a connection may stay silent (``None``: forever);
+        ``max_body``: the largest request body accepted, in bytes (larger ones are answered 413)."""
         self.sandbox = sandbox if sandbox is not None else Sandbox()
-        self._httpd = _Server((host, port), self.sandbox, verbose)
+        self._httpd = _Server((host, port), self.sandbox, verbose, read_timeout, max_body)
         self._thread: threading.Thread | None = None
 
     @property
@@ -87,6 +238,8 @@ class SandboxServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> SandboxServer:
+        # a receiver that is slow or down must not hold up the API's answers
+        self.sandbox.deliver_in_background()
         if self._thread is None:
             # a short poll keeps stop() (and so every test using the server) fast
             self._thread = threading.Thread(
@@ -99,6 +252,7 @@ class SandboxServer:
         return self
 
     def serve_forever(self) -> None:
+        self.sandbox.deliver_in_background()
         self._httpd.serve_forever()
 
     def stop(self) -> None:
@@ -107,6 +261,7 @@ class SandboxServer:
             self._thread.join()
             self._thread = None
         self._httpd.server_close()
+        self.sandbox.deliver_in_background(False)
 
     def __enter__(self) -> SandboxServer:
         return self.start()

@@ -64,6 +64,11 @@ class Job:
         return cls(float(raw["due"]), str(raw["kind"]), str(raw["id"]), str(raw["action"]))
 
 
+RECORD_KINDS: Final = ("box", "comm")
+# marks a change to the wallet alone (a charge with no record touched, e.g. a domain check)
+WALLET_CHANGED: Final = ("wallet", "")
+
+
 @dataclass(slots=True)
 class State:
     balance_cents: int
@@ -73,6 +78,8 @@ class State:
     ledger: list[Record] = field(default_factory=list)
     seq: int = 0
     reject_next: int = 0
+    # the OAuth emulation's tokens, by token value (see oauth.py)
+    tokens: dict[str, Record] = field(default_factory=dict)
     # what persistence still has to write; never serialised itself
     dirty: set[tuple[str, str]] = field(default_factory=set)
 
@@ -90,6 +97,7 @@ class State:
             "jobs": [j.to_json() for j in self.jobs],
             "seq": self.seq,
             "reject_next": self.reject_next,
+            "tokens": self.tokens,
         }
 
     def load_meta(self, raw: Record) -> None:
@@ -97,6 +105,7 @@ class State:
         self.jobs = [Job.from_json(j) for j in raw.get("jobs", [])]
         self.seq = int(raw.get("seq", 0))
         self.reject_next = int(raw.get("reject_next", 0))
+        self.tokens = dict(raw.get("tokens", {}))
 
 
 def ddmmyyyy(ts: float) -> str:

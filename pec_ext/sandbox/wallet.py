@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from .errors import fail
-from .state import Record, State
+from .state import WALLET_CHANGED, Record, State
 
 # EUR, VAT excluded; in the ballpark of Openapi's list prices, which is all a sandbox needs.
 DEFAULT_PRICES: Final[Mapping[str, float]] = {
@@ -78,3 +78,4 @@ def charge(state: State, cents: int, *, operation: str, ref: str, now: float) ->
         "balance_after": state.balance_cents / 100,
     }
     state.ledger.append(entry)
+    state.dirty.add(WALLET_CHANGED)

@@ -53,7 +53,9 @@ def test_domain_check_is_charged(pec: Pec, sb: Sandbox) -> None:
 def test_available_single(pec: Pec) -> None:
     assert f"{ADDRESS}: available" in pec.ok("available", ADDRESS).stdout
     pec.register()
-    assert pec.json("available", ADDRESS) == {"pec": ADDRESS, "available": False}
+    assert pec.json("available", ADDRESS) == [
+        {"pec": ADDRESS, "available": False, "registrable": False, "note": None, "error": None}
+    ]
 
 
 def test_available_bulk_from_file_with_progress(pec: Pec, tmp_path: Path) -> None:
@@ -70,8 +72,8 @@ def test_available_bulk_from_file_with_progress(pec: Pec, tmp_path: Path) -> Non
     assert "13/13" in result.stderr
 
     csv_out = pec.ok("available", "--file", str(listing), "--format", "csv", "--no-progress").stdout
-    assert csv_out.splitlines()[0] == "pec,available,error"
-    assert csv_out.splitlines()[1] == f"{ADDRESS},no,"
+    assert csv_out.splitlines()[0] == "pec,available,registrable,note,error"
+    assert csv_out.splitlines()[1] == f"{ADDRESS},no,no,,"
     table = pec.ok("available", "--file", str(listing)).stdout
     assert "user11@testcert.legalmail.it" in table
 
@@ -94,7 +96,7 @@ def test_register_from_flags_shows_price_first(pec: Pec, sb: Sandbox) -> None:
     result = pec.ok(
         "boxes", "register", "--yes", *flags({"casella_pec": ADDRESS, "tipo_casella": "bronze", **APPLICANT})
     )
-    assert "embedded sandbox price list" in result.stderr
+    assert "REAL prices of your account's scopes (embedded sandbox" in result.stderr
     assert "registration of a BRONZE box" in result.stderr
     assert "8.00" in result.stderr
     assert "500.00" in result.stderr
@@ -311,7 +313,7 @@ def test_a_paid_command_asks_on_a_terminal(pec: Pec, sb: Sandbox, monkeypatch: p
     balance = sb.balance
     monkeypatch.setattr("pec_ext.cli.app.stdin_is_terminal", lambda: True)
     declined = pec("boxes", "renew", box_id, input="n\n")
-    assert declined.exit_code != 0
+    assert declined.exit_code == ExitCode.DECLINED
     assert "Renew box" in declined.stderr
     assert sb.balance == balance
     accepted = pec("boxes", "renew", box_id, "--years", "2", input="y\n")
@@ -434,7 +436,7 @@ def test_demo_json(pec: Pec) -> None:
     assert data["final_balance"] == pytest.approx(100 - data["total_cost"])
     assert data["total_cost"] == pytest.approx(sum(e["amount"] for e in data["ledger"]))
     titles = [s["title"] for s in data["steps"]]
-    assert titles[0] == "domain check"
+    assert titles[:3] == ["least-privilege token", "wallet", "domain check"]
     assert titles[-1] == "revoke"
     form_step = next(s for s in data["steps"] if s["title"] == "download activation form")
     assert "a real PDF" in form_step["detail"]

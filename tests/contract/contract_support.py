@@ -152,11 +152,13 @@ class Recorder:
     def record(self, request: httpx.Request, response: httpx.Response, content: bytes) -> None:
         content_type = response.headers.get("content-type", "")
         request_body: Any = None
-        if request.content:
+        # A streamed body (uploads) is read again here; the client's streams can be replayed.
+        sent = request.read()
+        if sent:
             try:
-                request_body = _elide_documents(json.loads(request.content))
+                request_body = _elide_documents(json.loads(sent))
             except ValueError:
-                request_body = f"<{len(request.content)} bytes>"
+                request_body = f"<{len(sent)} bytes>"
         violations: list[dict[str, Any]] = []
         raw = response.headers.get("sl-violations")
         if raw:
@@ -961,9 +963,17 @@ def run_sandbox_lifecycle(recorder: Recorder, *, balance: float = 1000.0) -> dic
     Uses a fresh sandbox with a fixed clock; returns the ids it created.
     """
     from pec_ext.errors import ApiError
-    from pec_ext.sandbox import ManualClock, Sandbox, record_only
+    from pec_ext.sandbox import DEFAULT_TOKEN, ManualClock, Sandbox, record_only
+    from pec_ext.sandbox.auth import ALL_SCOPES
 
-    sandbox = Sandbox(balance=balance, clock=ManualClock(1_700_000_000), callback_sender=record_only)
+    # strict tokens, as a real gateway: only the client's own token is let through
+    sandbox = Sandbox(
+        balance=balance,
+        clock=ManualClock(1_700_000_000),
+        callback_sender=record_only,
+        tokens={DEFAULT_TOKEN: ALL_SCOPES},
+        strict_tokens=True,
+    )
     errors: list[str] = []
 
     def expect_error(status: int, call: Callable[[], Any]) -> None:
@@ -980,6 +990,10 @@ def run_sandbox_lifecycle(recorder: Recorder, *, balance: float = 1000.0) -> dic
             # an empty account: both lists answer 404 (the client turns them into [])
             assert client.list_mailboxes() == []
             assert client.list_communications() == []
+            with sandbox.client(
+                token="expired-token", transport=recorder.wrap(sandbox.transport()), max_retries=0
+            ) as stranger:
+                expect_error(401, stranger.list_mailboxes)
             client.check_availability("contract.box@testcert.legalmail.it")
             client.check_domain("example.it")
             callback = {"url": "https://hooks.example.com/pec", "method": "POST", "field": "data", "data": {}}

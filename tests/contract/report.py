@@ -10,6 +10,9 @@ compared with the committed baseline ``spec/divergences.json``. Sources:
 * ``live``: Openapi's sandbox (``--live``, token in ``OPENAPI_PEC_TOKEN``), read-only calls
   unless ``--live-paid``; the exchanges are saved as a cassette, token scrubbed.
 
+The OAuth v2 account service is reported the same way in its own section (upstream OAuth spec vs
+the sandbox's emulation; baseline: the ``oauth`` section of the same file; see oauth_contract.py).
+
 Writes ``reports/contract.md`` and ``reports/contract.json``. Exits 1 on a new divergence, on a
 baseline entry no longer observed by a source that ran, and on a baseline problem (an entry
 without a reason, an overlay action that no entry references); 0 otherwise.
@@ -29,6 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import contract_support as cs
+import oauth_contract
 
 LIVE_BASE_URL = "https://test.pec.openapi.it"
 TOKEN_ENV = "OPENAPI_PEC_TOKEN"
@@ -165,6 +169,18 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines += ["", "## Overlay actions and their baseline entries", ""]
     for action in result["overlay"]:
         lines.append(f"- `{action['target']}`: {action['entries']} entries")
+    oauth = result.get("oauth")
+    if oauth:
+        lines += ["", "## OAuth v2 account service (upstream OAuth spec vs the sandbox's emulation)", ""]
+        lines.append(f"Upstream OAuth spec sha256 `{oauth.get('spec_sha256', '?')}`.")
+        lines.append(
+            f"{len(oauth['new'])} new, {len(oauth['stale'])} no longer observed, {len(oauth['known'])} "
+            f"known, {len(oauth['problems'])} baseline problems."
+        )
+        for title, items in (("New", oauth["new"]), ("No longer observed", oauth["stale"])):
+            lines += [f"- {title}: {_where(item)}" for item in items]
+        lines += [f"- Problem: {p}" for p in oauth["problems"]]
+        lines += [f"- Known: {_where(item)} — {item['reason']}" for item in oauth["known"]]
     return "\n".join(lines) + "\n"
 
 
@@ -315,7 +331,9 @@ def main(argv: list[str] | None = None) -> int:
             for action in actions
         ],
     }
-    result["failed"] = bool(new or stale or problems)
+    oauth = oauth_contract.oauth_report(baseline, run_sandbox=not args.no_sandbox)
+    result["oauth"] = oauth
+    result["failed"] = bool(new or stale or problems or oauth["new"] or oauth["stale"] or oauth["problems"])
     args.reports.mkdir(parents=True, exist_ok=True)
     (args.reports / "contract.json").write_text(
         json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8"
@@ -342,6 +360,21 @@ def main(argv: list[str] | None = None) -> int:
     for item in stale:
         print(f"  GONE {item['operation']} {item['status']} {item['pointer'] or '(body)'} {item['kind']}")
     for problem in problems:
+        print(f"  PROBLEM {problem}")
+    print(
+        f"contract report (OAuth): {oauth['sources'].get('sandbox', {}).get('exchanges', 0)} exchanges; "
+        f"{len(oauth['known'])} known, {len(oauth['new'])} new, {len(oauth['stale'])} no longer observed, "
+        f"{len(oauth['problems'])} problems"
+    )
+    for item in oauth["new"]:
+        print(
+            f"  NEW oauth {item['operation']} {item['status']} {item['pointer'] or '(body)'} {item['kind']}"
+        )
+    for item in oauth["stale"]:
+        print(
+            f"  GONE oauth {item['operation']} {item['status']} {item['pointer'] or '(body)'} {item['kind']}"
+        )
+    for problem in oauth["problems"]:
         print(f"  PROBLEM {problem}")
     return 1 if result["failed"] else 0
 

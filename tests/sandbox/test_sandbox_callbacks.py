@@ -59,7 +59,7 @@ def test_a_failing_callback_never_breaks_the_transition() -> None:
     def sender(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    sb = Sandbox(callback_sender=sender)
+    sb = Sandbox(callback_sender=sender, callback_backoff=0)
     http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
     box_id = http.post("/pec", json=box_body(callback={"url": "https://down.example/"})).json()["data"]["id"]
     response = http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
@@ -67,6 +67,9 @@ def test_a_failing_callback_never_breaks_the_transition() -> None:
     sb.advance()
     assert http.get(f"/pec/{box_id}").json()["data"]["stato"] == "evasa"
     assert [c.error for c in sb.callbacks_sent] == ["ConnectError: refused"] * 2
+    # a provider tries five times, then gives up; in-process the retries happen inline
+    assert [[a.attempt for a in c.attempts] for c in sb.callbacks_sent] == [[1, 2, 3, 4, 5]] * 2
+    assert not any(c.delivered for c in sb.callbacks_sent)
     assert all(c.payload["id"] == box_id for c in sb.callbacks_sent)
 
 
@@ -82,3 +85,90 @@ def test_fixture_records_callbacks_without_sending(pec_sandbox: Sandbox) -> None
     assert sent.error is None
     assert sent.status_code is None
     assert sent.form_payload()["data"]["stato"] == "in_evasione"
+
+
+def _box_with_callback(http: httpx.Client, url: str) -> str:
+    box_id: str = http.post("/pec", json=box_body(callback={"url": url})).json()["data"]["id"]
+    return box_id
+
+
+def test_a_receiver_failing_twice_is_retried_with_a_doubling_backoff() -> None:
+    answers = iter([503, 500, 204])
+
+    def sender(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(next(answers))
+
+    sb = Sandbox(callback_sender=sender, callback_backoff=0.05)
+    http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
+    box_id = _box_with_callback(http, "https://hooks.example/")
+    http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
+
+    (sent,) = sb.callbacks_sent
+    assert [(a.attempt, a.status_code) for a in sent.attempts] == [(1, 503), (2, 500), (3, 204)]
+    starts = [a.at for a in sent.attempts]
+    assert starts[1] - starts[0] >= 0.05
+    assert starts[2] - starts[1] >= 0.1
+    assert sent.delivered
+    assert sent.status_code == 204
+    assert all(a.elapsed >= 0 for a in sent.attempts)
+
+
+def test_a_4xx_answer_is_final_and_not_retried() -> None:
+    calls: list[httpx.Request] = []
+
+    def sender(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(403)
+
+    sb = Sandbox(callback_sender=sender, callback_backoff=0)
+    http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
+    box_id = _box_with_callback(http, "https://hooks.example/")
+    http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
+    assert len(calls) == 1
+    assert sb.callbacks_sent[0].finished
+    assert not sb.callbacks_sent[0].delivered
+
+
+def test_the_delivery_log_is_readable_through_the_admin_path() -> None:
+    answers = iter([500, 200])
+    sb = Sandbox(callback_sender=lambda request: httpx.Response(next(answers)), callback_backoff=0)
+    http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
+    box_id = _box_with_callback(http, "https://hooks.example/cb")
+    http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
+
+    log = http.get("/_sandbox/callbacks").json()["data"]
+    assert log["pending"] == 0
+    (delivery,) = log["deliveries"]
+    assert delivery["url"] == "https://hooks.example/cb"
+    assert (delivery["id"], delivery["stato"], delivery["delivered"]) == (box_id, "in_evasione", True)
+    assert [(a["attempt"], a["status"]) for a in delivery["attempts"]] == [(1, 500), (2, 200)]
+    assert all(isinstance(a["elapsed"], float) for a in delivery["attempts"])
+
+
+def test_over_http_a_slow_receiver_never_holds_up_the_api_answer() -> None:
+    import threading
+    import time
+
+    from pec_ext.sandbox import SandboxServer
+
+    release = threading.Event()
+
+    def slow_sender(request: httpx.Request) -> httpx.Response:
+        release.wait(10)
+        return httpx.Response(200)
+
+    with SandboxServer(Sandbox(callback_sender=slow_sender)) as server:
+        http = httpx.Client(base_url=server.url, headers={"Authorization": "Bearer t"})
+        box_id = _box_with_callback(http, "https://hooks.example/")
+        started = time.perf_counter()
+        response = http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
+        assert response.status_code == 200
+        assert time.perf_counter() - started < 5  # the receiver holds its answer for 10 s
+        assert http.get("/_sandbox/callbacks").json()["data"]["pending"] == 1
+        release.set()
+        deadline = time.monotonic() + 5
+        while http.get("/_sandbox/callbacks").json()["data"]["pending"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (delivery,) = http.get("/_sandbox/callbacks").json()["data"]["deliveries"]
+        assert delivery["delivered"]
+        assert delivery["attempts"][0]["status"] == 200

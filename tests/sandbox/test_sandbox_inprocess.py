@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import io
+from pathlib import Path
 
 import httpx
 import pytest
@@ -88,3 +89,41 @@ async def test_a_streamed_upload_arrives_whole_in_process(pec_sandbox: Sandbox) 
         assert str((await apec.activate_mailbox(box.id, documents)).stato) == "in_evasione"
     for stored in pec_sandbox.mailboxes():
         assert len(stored["documenti_attivazione"]) == 2
+
+
+async def test_clients_report_every_bad_field_at_once_and_send_nothing(pec_sandbox: Sandbox) -> None:
+    from pec_ext import ValidationError
+
+    body = box_body("a@testcert.legalmail.it")
+    body.update(tipo_casella="platinum", sesso_richiedente="X")
+    del body["email"]
+    with pec_sandbox.client() as pec, pytest.raises(ValidationError) as sync_refusal:
+        pec.register_mailbox(body)
+    async with pec_sandbox.async_client() as apec:
+        with pytest.raises(ValidationError) as async_refusal:
+            await apec.register_mailbox(body)
+    for refusal in (sync_refusal.value, async_refusal.value):
+        assert set(refusal.fields) == {"tipo_casella", "sesso_richiedente", "email"}
+        assert str(refusal).startswith("3 fields are not valid:")
+    assert pec_sandbox.ledger == []
+    assert pec_sandbox.mailboxes() == []
+
+
+async def test_a_document_error_names_the_file_in_both_clients(pec_sandbox: Sandbox, tmp_path: Path) -> None:
+    from pec_ext import ValidationError
+
+    scan = tmp_path / "carta-identita.jpg"
+    scan.write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 484)
+    with pec_sandbox.client() as pec:
+        box = pec.register_mailbox(box_body("a@testcert.legalmail.it"))
+        with pytest.raises(ValidationError) as sync_refusal:
+            pec.activate_mailbox(box.id, [str(scan)])
+    async with pec_sandbox.async_client() as apec:
+        with pytest.raises(ValidationError) as async_refusal:
+            await apec.activate_mailbox(box.id, [scan])
+        with pytest.raises(ValidationError) as p7m_refusal:
+            await apec.upload_communication_documents("0" * 24, [scan])
+    for refusal in (sync_refusal.value, async_refusal.value, p7m_refusal.value):
+        assert refusal.value == str(scan)
+        assert "carta-identita.jpg' is not valid" in str(refusal)  # a long path keeps its end
+        assert "bytes>" not in str(refusal)

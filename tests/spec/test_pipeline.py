@@ -72,8 +72,55 @@ def test_update_rewrites_the_pin(tmp_path: Path, modified_spec, monkeypatch):
     source.write_text(json.dumps(modified_spec))
     new_sha = pipeline.update_pin(str(source))
     pin = json.loads(pin_file.read_text())
-    assert pin["sha256"]["en"] == new_sha == pipeline.sha256(source.read_bytes())
-    assert "GET /dominio" in pin["surface"]["en"]["operations"]
+    assert pin["pec"]["sha256"]["en"] == new_sha == pipeline.sha256(source.read_bytes())
+    assert "GET /dominio" in pin["pec"]["surface"]["en"]["operations"]
+    # the other spec's section is left as it was
+    assert pin["oauth"] == json.loads(pipeline.PIN_FILE.read_text())["oauth"]
+
+
+def test_both_specs_are_pinned():
+    assert pipeline.pinned_sha256(pipeline.OAUTH) == (
+        "299e785d3e6d931640789acd7dee3c0bc6b7ca2447f524f3101d5a68ee4acd43"
+    )
+    assert pipeline.load_pin(pipeline.OAUTH)["urls"]["en"] == (
+        "https://console.openapi.com/oas/en/oauthv2.openapi.json"
+    )
+    assert len(pipeline.load_pin(pipeline.OAUTH)["surface"]["en"]["operations"]) == 18
+
+
+def test_oauth_source_defaults_to_the_file_beside_the_pec_copy(tmp_path: Path, monkeypatch):
+    (tmp_path / "pec.openapi.json").write_text("{}")
+    (tmp_path / "oauthv2.openapi.json").write_text("{}")
+    monkeypatch.delenv("OAUTH_SPEC_SOURCE", raising=False)
+    monkeypatch.setenv("PEC_SPEC_SOURCE", str(tmp_path / "pec.openapi.json"))
+    pin = pipeline.load_pin(pipeline.OAUTH)
+    assert pipeline.resolve_source(None, pin, "en", pipeline.OAUTH) == str(tmp_path / "oauthv2.openapi.json")
+    monkeypatch.setenv("OAUTH_SPEC_SOURCE", "/elsewhere/oauth.json")
+    assert pipeline.resolve_source(None, pin, "en", pipeline.OAUTH) == "/elsewhere/oauth.json"
+    monkeypatch.delenv("OAUTH_SPEC_SOURCE")
+    monkeypatch.setenv("PEC_SPEC_SOURCE", str(tmp_path / "nowhere" / "pec.openapi.json"))
+    assert pipeline.resolve_source(None, pin, "en", pipeline.OAUTH) == pin["urls"]["en"]
+
+
+def test_check_reports_oauth_drift_by_spec(oauth_upstream_spec, tmp_path: Path, capsys):
+    changed = copy.deepcopy(oauth_upstream_spec)
+    del changed["paths"]["/wallet/transactions"]
+    changed["components"]["schemas"]["TokenCreate"]["required"].append("ttl")
+    source = tmp_path / "oauthv2.openapi.json"
+    source.write_text(json.dumps(changed))
+    assert pipeline.main(["spec", "--check", "--oauth-source", str(source)]) == 1
+    out = capsys.readouterr().out
+    assert "pec: upstream matches the pin" in out
+    assert "oauth: upstream changed" in out
+    assert "- operation GET /wallet/transactions removed" in out
+    assert "! POST /tokens body: `ttl` is now required" in out
+
+
+def test_check_generated_covers_both_packages(capsys):
+    assert pipeline.main(["check-generated"]) == 0
+    out = capsys.readouterr().out
+    assert "generated/pec_api is up to date" in out
+    assert "generated/oauth_api is up to date" in out
 
 
 def test_overlay_actions_all_explain_themselves_and_match(upstream_spec):
@@ -110,4 +157,4 @@ def test_effective_spec_declares_every_error_envelope(effective_spec):
                 if media and status != "200":
                     assert media["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
                     count += 1
-    assert count == 54
+    assert count == 54 + 19  # upstream's 54 error answers, and the 401 the overlay adds to each operation

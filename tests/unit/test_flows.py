@@ -231,7 +231,10 @@ async def test_raw_mutation_after_a_gateway_error(pec, api):
     api.reply(None, httpx.Response(502))
     with pytest.raises(OutcomeUnknownError):
         await pec("request", "PATCH", "/dominio")
-    api.reply(None, httpx.Response(500))
+    api.reply(None, httpx.Response(500))  # the API failed, maybe after applying it
+    with pytest.raises(OutcomeUnknownError):
+        await pec("request", "PATCH", "/dominio")
+    api.reply(None, httpx.Response(501))  # refused: never done by this server
     with pytest.raises(ServerError):
         await pec("request", "PATCH", "/dominio")
 

@@ -265,7 +265,7 @@ def test_years_accepts(years: int) -> None:
 @pytest.mark.parametrize("years", [0, -1, True, False, 1.0, "1", None])
 def test_years_refuses(years: object) -> None:
     error = refusal(guards.check_years, years)
-    assert error.field == "years"
+    assert error.field == "anni"
     assert ">= 1" in str(error.allowed)
 
 
@@ -403,6 +403,38 @@ def test_register_required_fields(missing: str, how: object) -> None:
     assert error.field == missing
 
 
+def test_register_required_is_what_the_guard_refuses_to_do_without() -> None:
+    assert set(guards.REGISTER_REQUIRED) == set(_REQUIRED)
+    full = register_body()
+    for key in guards.REGISTER_FIELDS:
+        without = {k: v for k, v in full.items() if k != key}
+        error = outcome(guards.validate_register_body, without, environment="production")[1]
+        assert (error is not None) == (key in guards.REGISTER_REQUIRED), key
+
+
+@pytest.mark.parametrize(
+    ("address", "env", "expected"),
+    [
+        ("a@testcert.legalmail.it", "sandbox", None),
+        ("a@test.domiciliodigitale.com", "sandbox", None),
+        ("a@legalmail.it", "production", None),
+        ("a@gmail.com", "sandbox", "own_domain"),
+        ("a@legalmail.it", "sandbox", "belongs to the other environment"),
+        ("a@testcert.legalmail.it", "production", "@legalmail.it (STANDARD, BRONZE, SILVER, GOLD)"),
+    ],
+)
+def test_registration_refusal_follows_the_box_domains(address: str, env: str, expected: str | None) -> None:
+    why = guards.registration_refusal(address, env)
+    if expected is None:
+        assert why is None
+        return
+    assert why is not None
+    assert expected in why
+    # what it says is what register does: every type is refused for that address
+    for tipo in TipoCasella:
+        assert refusal(guards.check_box_address, address, tipo, env).field == "casella_pec"
+
+
 def test_register_required_list_matches_spec() -> None:
     for candidate in _SPEC_CANDIDATES:
         if candidate.exists():
@@ -438,6 +470,64 @@ def test_register_refusals(changes: dict[str, Any], field: str) -> None:
     error = refusal(guards.validate_register_body, register_body(**changes), environment="production")
     assert error.field == field
     assert field in str(error)
+
+
+def test_register_reports_every_bad_field_at_once() -> None:
+    body = register_body(
+        tipo_casella="platinum",
+        nome_richiedente="",
+        sesso_richiedente="X",
+        cap_titolare="42",
+        telefonno="0612345678",
+    )
+    del body["email"]
+    error = refusal(guards.validate_register_body, body, environment="production")
+    assert set(error.fields) == {
+        "body",
+        "tipo_casella",
+        "nome_richiedente",
+        "email",
+        "sesso_richiedente",
+        "cap_titolare",
+    }
+    assert len(error.errors) == 6
+    assert all(isinstance(single, ValidationError) and single.errors == (single,) for single in error.errors)
+    text = str(error)
+    assert text.startswith("6 fields are not valid:")
+    for single in error.errors:
+        assert f"  - {single}" in text
+    assert "did you mean 'telefonno' -> telefono?" in text
+    assert "allowed: M, F" in text
+    # the first refusal's details stay on the error itself, as for a single field
+    assert (error.field, error.value) == (error.errors[0].field, error.errors[0].value)
+
+
+def test_one_bad_field_is_a_plain_single_field_error() -> None:
+    error = refusal(guards.validate_register_body, register_body(cap_titolare="42"), environment="production")
+    assert error.errors == (error,)
+    assert error.fields == ("cap_titolare",)
+    assert str(error) == "cap_titolare: '42' is not valid (allowed: five digits, e.g. 00042)"
+
+
+def test_combine_flattens_and_keeps_a_single_error() -> None:
+    a, b, c = (ValidationError(name, 1, "x") for name in "abc")
+    assert ValidationError.combine([a]) is a
+    both = ValidationError.combine([a, b])
+    assert ValidationError.combine([both, c]).fields == ("a", "b", "c")
+    with pytest.raises(ValueError, match="at least one"):
+        ValidationError.combine([])
+
+
+def test_communication_and_user_bodies_report_every_bad_field() -> None:
+    comm = refusal(
+        guards.validate_communication_body,
+        {"casella_pec": "x", "qualifica": "boss", "nome": "Mario"},
+        strict_identifiers=False,
+    )
+    assert {"casella_pec", "qualifica", "cf", "cognome", "email"} <= set(comm.fields)
+    assert "nome" not in comm.fields
+    user = refusal(guards.validate_user_body, {"nome": "Anna", "email_gestione_password": "nope"})
+    assert user.fields == ("cognome", "descrizione", "email_gestione_password")
 
 
 def test_register_foreign_holder_cap() -> None:
@@ -510,7 +600,9 @@ def _check_error(error: ValidationError | None, fields: set[str] | None = None) 
     assert error.field.split(".")[0].split(" ")[0] in str(error)
     if fields is not None:
         assert error.field.split(".")[0].split(" ")[0] in fields
-    assert len(str(error)) < 2000
+    # no value is copied whole into a message: each field's part stays short
+    assert all(len(str(single)) < 2000 for single in error.errors)
+    assert len(str(error)) <= sum(len(str(single)) + 8 for single in error.errors) + 40
 
 
 @given(value=ANYTHING, optional=st.booleans())

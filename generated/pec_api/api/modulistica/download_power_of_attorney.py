@@ -9,6 +9,7 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.error_envelope import ErrorEnvelope
 from ...types import File, Response
 
 
@@ -28,7 +29,7 @@ def _get_kwargs(
 
 def _parse_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> File | str | None:
+) -> ErrorEnvelope | File | str | None:
     if response.status_code == 200:
         response_200 = File(payload=BytesIO(response.content))
 
@@ -37,6 +38,11 @@ def _parse_response(
     if response.status_code == 400:
         response_400 = response.text
         return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorEnvelope.from_dict(response.json())
+
+        return response_401
 
     if response.status_code == 404:
         response_404 = response.text
@@ -54,7 +60,7 @@ def _parse_response(
 
 def _build_response(
     *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[File | str]:
+) -> Response[ErrorEnvelope | File | str]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -67,7 +73,7 @@ def sync_detailed(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[File | str]:
+) -> Response[ErrorEnvelope | File | str]:
     """Download the power of attorney
 
      This method allows you to download the pec communication form to the business register. Once
@@ -82,7 +88,7 @@ def sync_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File | str]
+        Response[ErrorEnvelope | File | str]
     """
 
     kwargs = _get_kwargs(
@@ -100,7 +106,7 @@ def sync(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> File | str | None:
+) -> ErrorEnvelope | File | str | None:
     """Download the power of attorney
 
      This method allows you to download the pec communication form to the business register. Once
@@ -115,7 +121,7 @@ def sync(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File | str
+        ErrorEnvelope | File | str
     """
 
     return sync_detailed(
@@ -128,7 +134,7 @@ async def asyncio_detailed(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> Response[File | str]:
+) -> Response[ErrorEnvelope | File | str]:
     """Download the power of attorney
 
      This method allows you to download the pec communication form to the business register. Once
@@ -143,7 +149,7 @@ async def asyncio_detailed(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[File | str]
+        Response[ErrorEnvelope | File | str]
     """
 
     kwargs = _get_kwargs(
@@ -159,7 +165,7 @@ async def asyncio(
     id: str,
     *,
     client: AuthenticatedClient | Client,
-) -> File | str | None:
+) -> ErrorEnvelope | File | str | None:
     """Download the power of attorney
 
      This method allows you to download the pec communication form to the business register. Once
@@ -174,7 +180,7 @@ async def asyncio(
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        File | str
+        ErrorEnvelope | File | str
     """
 
     return (

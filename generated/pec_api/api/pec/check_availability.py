@@ -35,6 +35,11 @@ def _parse_response(
 
         return response_200
 
+    if response.status_code == 401:
+        response_401 = ErrorEnvelope.from_dict(response.json())
+
+        return response_401
+
     if response.status_code == 406:
         response_406 = ErrorEnvelope.from_dict(response.json())
 

@@ -1,0 +1,41 @@
+"""Quotes from a scope's prices: the named key, the only price, or an honest unknown."""
+
+from __future__ import annotations
+
+import pytest
+
+from pec_ext.errors import ValidationError
+from pec_ext.quotes import PRICE_KINDS, paid_scopes, price_table, quote
+from pec_ext.sandbox.oauth import PRICE_SCOPE, scope_prices
+from pec_ext.sandbox.wallet import DEFAULT_PRICES
+from pec_ext.scopes import PAID_OPERATIONS
+
+
+def test_the_named_key_the_only_price_or_unknown() -> None:
+    prices = {"register.GOLD": 25.0, "register.BRONZE": 8.0}
+    gold = quote("register_mailbox", "sandbox", prices, key="register.GOLD")
+    assert (gold.scope, gold.amount) == ("POST:test.pec.openapi.it/pec", 25.0)
+    assert quote("renew_mailbox", "production", {"pec-renew": 4.5}, key="renew.GOLD", units=2).amount == 9.0
+    unknown = quote("register_mailbox", "sandbox", prices, key="register.SILVER")
+    assert unknown.amount is None
+    assert unknown.prices == prices
+
+
+def test_only_paid_operations_have_quotes() -> None:
+    with pytest.raises(ValidationError, match="operation: 'get_mailbox'"):
+        quote("get_mailbox", "sandbox", {})
+
+
+def test_every_price_kind_is_a_paid_operation_and_the_sandbox_prices_the_same_scope() -> None:
+    assert set(PRICE_KINDS.values()) == set(PAID_OPERATIONS)
+    for kind, operation in PRICE_KINDS.items():
+        (scope,) = [
+            s for s in paid_scopes("production") if quote(operation, "production", {"x": 1}).scope == s
+        ]
+        method, segment = scope.split(":")[0], scope.rsplit("/", 1)[1]
+        assert PRICE_SCOPE[kind] == (method, segment)
+
+
+def test_the_sandbox_table_round_trips_through_scope_prices() -> None:
+    by_scope = {scope: scope_prices(scope, DEFAULT_PRICES) for scope in paid_scopes("sandbox")}
+    assert price_table("sandbox", by_scope, DEFAULT_PRICES) == dict(DEFAULT_PRICES)

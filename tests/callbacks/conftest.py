@@ -1,0 +1,32 @@
+"""Fixtures for the callback tests: a sandbox that records callbacks, and helpers to drive it."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pec_ext.sandbox import Sandbox, record_only
+
+# the request bodies and documents of the sandbox tests, the applicant of the command-line tests
+for helpers in ("sandbox", "cli"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / helpers))
+
+
+@pytest.fixture
+def sb() -> Iterator[Sandbox]:
+    with Sandbox(balance=500.0, callback_sender=record_only) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def http(sb: Sandbox) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        transport=sb.transport(),
+        base_url="https://sandbox.pec.invalid",
+        headers={"Authorization": "Bearer t"},
+    ) as client:
+        yield client
