@@ -61,13 +61,13 @@ MAX_RENEW_WINDOW_DAYS = 300
 
 
 def default_client(journal: Journal) -> PecClient:
-    transport = None
+    http_client = None
     rate = os.environ.get(RATE_LIMIT_ENV)
     if rate:
         import httpx
         import redis
 
-        from .fleet import FleetLimiter, FleetTransport
+        from .fleet import FleetLimiter
 
         per_second, _, burst = rate.partition("/")
         limiter = FleetLimiter(
@@ -76,8 +76,8 @@ def default_client(journal: Journal) -> PecClient:
             rate=float(per_second),
             burst=int(burst or 1),
         )
-        transport = FleetTransport(httpx.HTTPTransport(), limiter)
-    return PecClient(base_url=os.environ.get(BASE_URL_ENV) or None, transport=transport, journal=journal)
+        http_client = httpx.Client(event_hooks=limiter.event_hooks())
+    return PecClient(base_url=os.environ.get(BASE_URL_ENV) or None, http_client=http_client, journal=journal)
 
 
 def default_journal() -> Journal:

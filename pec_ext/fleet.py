@@ -5,10 +5,12 @@ schedule. With it, they draw from one token bucket, and a 429's ``Retry-After`` 
 them: the first worker that meets it stores "paused until" for the account, and every worker
 checks it before sending.
 
-Wire it in as the client's transport, which sees every request and every answer::
+Wire it in through the event hooks of the client's ``httpx`` client, which see every request
+and every answer (retries included)::
 
     limiter = FleetLimiter(redis.Redis.from_url(url), account="acme", rate=5, burst=10)
-    pec = PecClient(transport=FleetTransport(httpx.HTTPTransport(), limiter))
+    pec = PecClient(http_client=httpx.Client(event_hooks=limiter.event_hooks()))
+    apec = AsyncPecClient(http_client=httpx.AsyncClient(event_hooks=limiter.async_event_hooks()))
 
 The bucket and the pause use Redis's own clock (``TIME`` inside the scripts), so the machines'
 clocks do not matter.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -122,42 +124,26 @@ class FleetLimiter:
         until = self.redis.get(self.paused_key)
         return max(0.0, (int(until) - now) / 1000) if until else 0.0
 
+    def on_request(self, request: httpx.Request) -> None:
+        self.acquire()
+
     def on_response(self, response: httpx.Response) -> None:
+        """A 429 pauses the whole account for its ``Retry-After`` (1 s when it gives none)."""
         if response.status_code == 429:
             asked = retry.retry_after_seconds(response.headers, time.time())
             self.pause(DEFAULT_PAUSE_SECONDS if asked is None else asked)
 
+    async def on_request_async(self, request: httpx.Request) -> None:
+        await self.acquire_async()
 
-class FleetTransport(httpx.BaseTransport):
-    """An httpx transport that asks the fleet's limiter before each request."""
-
-    def __init__(self, inner: httpx.BaseTransport, limiter: FleetLimiter) -> None:
-        self.inner = inner
-        self.limiter = limiter
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.limiter.acquire()
-        response = self.inner.handle_request(request)
-        self.limiter.on_response(response)
-        return response
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class AsyncFleetTransport(httpx.AsyncBaseTransport):
-    """:class:`FleetTransport` for the async client (Redis calls in a worker thread)."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, limiter: FleetLimiter) -> None:
-        self.inner = inner
-        self.limiter = limiter
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await self.limiter.acquire_async()
-        response = await self.inner.handle_async_request(request)
+    async def on_response_async(self, response: httpx.Response) -> None:
         if response.status_code == 429:
-            await asyncio.to_thread(self.limiter.on_response, response)
-        return response
+            await asyncio.to_thread(self.on_response, response)
 
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+    def event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
+        """For ``httpx.Client(event_hooks=...)``."""
+        return {"request": [self.on_request], "response": [self.on_response]}
+
+    def async_event_hooks(self) -> dict[str, list[Callable[..., Any]]]:
+        """For ``httpx.AsyncClient(event_hooks=...)``: Redis is called in a worker thread."""
+        return {"request": [self.on_request_async], "response": [self.on_response_async]}

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from pec_ext import PecClient, ValidationError
-from pec_ext.fleet import FleetLimiter, FleetTransport
+from pec_ext.fleet import FleetLimiter
 
 # A fresh server forks the workers: the test process may hold threads (Redis, Celery) and their locks.
 FORK = multiprocessing.get_context("forkserver")
@@ -97,8 +97,8 @@ def test_the_workers_of_an_account_share_one_bucket(fresh_redis: str) -> None:
 
 
 def test_a_client_behind_the_fleet_transport_waits_out_a_429(fresh_redis: str, api: Api) -> None:
-    transport = FleetTransport(httpx.HTTPTransport(), limiter(fresh_redis, rate=100, burst=10))
-    with PecClient(token="t", base_url=api.url, transport=transport) as pec:
+    hooks = limiter(fresh_redis, rate=100, burst=10).event_hooks()
+    with PecClient(token="t", base_url=api.url, http_client=httpx.Client(event_hooks=hooks)) as pec:
         assert pec.is_available("a@testcert.legalmail.it") is True  # 429, then 200
     (hit_at, first), (again_at, second) = api.arrivals
     assert (first, second) == (429, 200)
@@ -108,9 +108,8 @@ def test_a_client_behind_the_fleet_transport_waits_out_a_429(fresh_redis: str, a
 def test_the_pause_from_a_429_reaches_another_worker(fresh_redis: str, api: Api) -> None:
     first = limiter(fresh_redis, rate=100, burst=10)
     second = limiter(fresh_redis, rate=100, burst=10)
-    transport = FleetTransport(httpx.HTTPTransport(), first)
-    response = transport.handle_request(httpx.Request("GET", api.url + "/verifica_pec/x"))
-    assert response.status_code == 429
+    with httpx.Client(event_hooks=first.event_hooks()) as worker:
+        assert worker.get(api.url + "/verifica_pec/x").status_code == 429
     assert 0.8 < second.paused_for() <= 1.0
     began = time.monotonic()
     second.acquire()
@@ -122,3 +121,14 @@ def test_limiter_settings_are_checked(fresh_redis: str) -> None:
         limiter(fresh_redis, rate=0)
     with pytest.raises(ValidationError):
         limiter(fresh_redis, rate=1, burst=0)
+
+
+async def test_the_async_hooks_share_the_pause(fresh_redis: str, api: Api) -> None:
+    first = limiter(fresh_redis, rate=100, burst=10)
+    second = limiter(fresh_redis, rate=100, burst=10)
+    async with httpx.AsyncClient(event_hooks=first.async_event_hooks()) as worker:
+        assert (await worker.get(api.url + "/verifica_pec/x")).status_code == 429
+    began = time.monotonic()
+    async with httpx.AsyncClient(event_hooks=second.async_event_hooks()) as other:
+        assert (await other.get(api.url + "/verifica_pec/y")).status_code == 200
+    assert time.monotonic() - began >= 0.8  # it waited for the pause the first worker stored
