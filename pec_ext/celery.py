@@ -27,7 +27,8 @@ fails the task with :class:`~pec_ext.errors.OutcomeUnknownError` for a person to
 Configuration comes from the environment of the worker (or :func:`configure`):
 ``OPENAPI_PEC_TOKEN``, ``OPENAPI_PEC_ENVIRONMENT``, ``OPENAPI_PEC_BASE_URL``,
 ``PEC_JOURNAL_URL`` (a SQLite path, or ``redis://...`` for several machines; default
-``pec-journal.sqlite``), ``PEC_JOURNAL_LEASE`` (seconds), and for a fleet-wide rate limit
+``pec-journal.sqlite``), ``PEC_JOURNAL_LEASE`` (seconds; longer than a call can take),
+``PEC_TIMEOUT`` (each call's deadline, seconds), and for a fleet-wide rate limit
 ``PEC_RATE_LIMIT`` (requests per second, optionally ``/burst``) with ``PEC_REDIS_URL`` and
 ``PEC_ACCOUNT``.
 """
@@ -50,9 +51,11 @@ from .config import BASE_URL_ENV
 from .errors import IdempotencyKeyBusyError, ValidationError
 from .journal import Journal, open_store
 from .journal_ops import encode_box, expiry_date, renewal_key
+from .retry import DEFAULT_TIMEOUT_SECONDS
 
 JOURNAL_URL_ENV = "PEC_JOURNAL_URL"
 JOURNAL_LEASE_ENV = "PEC_JOURNAL_LEASE"
+TIMEOUT_ENV = "PEC_TIMEOUT"
 RATE_LIMIT_ENV = "PEC_RATE_LIMIT"
 REDIS_URL_ENV = "PEC_REDIS_URL"
 ACCOUNT_ENV = "PEC_ACCOUNT"
@@ -77,7 +80,13 @@ def default_client(journal: Journal) -> PecClient:
             burst=int(burst or 1),
         )
         http_client = httpx.Client(event_hooks=limiter.event_hooks())
-    return PecClient(base_url=os.environ.get(BASE_URL_ENV) or None, http_client=http_client, journal=journal)
+    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
+    return PecClient(
+        base_url=os.environ.get(BASE_URL_ENV) or None,
+        timeout=timeout,
+        http_client=http_client,
+        journal=journal,
+    )
 
 
 def default_journal() -> Journal:

@@ -66,6 +66,8 @@ T = TypeVar("T")
 DEFAULT_LEASE_SECONDS = 300.0
 DEFAULT_WAIT_SECONDS = 30.0
 DEFAULT_RETENTION_SECONDS = 90 * 86400.0
+# Expired entries are deleted on a journal's first call, then once every this many calls.
+PURGE_EVERY = 1000
 
 
 class State(StrEnum):
@@ -211,6 +213,7 @@ class Journal:
         self.clock = clock
         self.sleep = sleep
         self._host = socket.gethostname()
+        self._calls = 0
 
     def new_owner(self) -> str:
         # One owner per call: two threads of one process with the same key must not share a lease.
@@ -237,6 +240,9 @@ class Journal:
             raise ValidationError("idempotency_key", key, "a key")
         fp = intent.fingerprint
         owner = self.new_owner()
+        self._calls += 1
+        if self._calls % PURGE_EVERY == 1:
+            yield Blocking(self.store.purge, (self.clock(),))
         entry = yield from self._claim(key, fp, intent.operation, owner)
         if entry.state is State.DONE:
             return intent.decode(entry.result)

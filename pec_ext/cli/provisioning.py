@@ -58,7 +58,7 @@ def common_options(f: F) -> F:
         is_flag=True,
         expose_value=False,
         callback=_set_json,
-        help="Print machine-readable JSON instead of tables.",
+        help="Print JSON instead of tables: " + output.JSON_SHAPES.get(f.__name__, "see the README") + ".",
     )(f)
 
 

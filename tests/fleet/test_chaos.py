@@ -129,6 +129,7 @@ def test_every_paid_effect_exactly_once_while_workers_are_killed(
             "OPENAPI_PEC_BASE_URL": proxy,
             "PEC_JOURNAL_URL": fresh_redis,
             "PEC_JOURNAL_LEASE": "3",
+            "PEC_TIMEOUT": "2",  # the lease outlasts any call
         }
         monkeypatch.setenv("CHAOS_BROKER_URL", broker_url)
         from chaos_app import app

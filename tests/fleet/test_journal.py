@@ -220,6 +220,20 @@ def test_past_retention_a_key_is_a_new_intent(sandbox: Sandbox, store: JournalSt
     assert (entry.owner, entry.attempts, entry.state) == ("me", 1, State.CLAIMED)
 
 
+def test_a_journal_purges_expired_entries_on_its_first_call(
+    sandbox: Sandbox, store: JournalStore
+) -> None:
+    clock = Clock(sandbox.clock.now())
+    old = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60))
+    old.register_mailbox(idempotency_key="old", **box_body("sei@testcert.legalmail.it"))
+    clock.now += 61
+    fresh = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60))
+    fresh.register_mailbox(idempotency_key="new", **box_body("sette@testcert.legalmail.it"))
+    if type(store).__name__ == "SqliteJournalStore":
+        assert store.get("old") is None
+    assert store.get("new") is not None
+
+
 def test_journal_settings_are_checked(store: JournalStore) -> None:
     with pytest.raises(ValidationError):
         Journal(store, lease=-1)
