@@ -182,7 +182,9 @@ class Intent:
 
     @property
     def fingerprint(self) -> str:
-        return fingerprint(self.operation, self.path_params, self.body)
+        # A body given as a function is costly to compute (document digests): only when journaled.
+        body = self.body() if callable(self.body) else self.body
+        return fingerprint(self.operation, self.path_params, body)
 
 
 class Journal:
@@ -238,7 +240,8 @@ class Journal:
         """The journaled call, as a flow the clients run."""
         if check_idempotency_key(key) is None:
             raise ValidationError("idempotency_key", key, "a key")
-        fp = intent.fingerprint
+        # Hashing documents is blocking work: the async client runs it in a thread.
+        fp = (yield Blocking(lambda: intent.fingerprint)) if callable(intent.body) else intent.fingerprint
         owner = self.new_owner()
         self._calls += 1
         if self._calls % PURGE_EVERY == 1:

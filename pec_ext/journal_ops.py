@@ -228,12 +228,16 @@ def revoke(box_id: str) -> Intent:
 
 
 def _document_digest(source: Any) -> str:
-    """What identifies a document in the fingerprint: its path, or the sha256 of its bytes."""
+    """What identifies a document in the fingerprint: the sha256 of its bytes (a path is read)."""
     if isinstance(source, bytes | bytearray | memoryview):
         return "sha256:" + hashlib.sha256(bytes(source)).hexdigest()
     if isinstance(source, str | os.PathLike):
-        return os.fspath(source)
-    return f"{type(source).__name__}:{getattr(source, 'name', id(source))}"
+        try:
+            with open(source, "rb") as stream:
+                return "sha256:" + hashlib.file_digest(stream, "sha256").hexdigest()
+        except OSError:
+            return os.fspath(source)  # the guards refuse it with a clear error before sending
+    return f"{type(source).__name__}:{getattr(source, 'name', '')}"
 
 
 def activate(box_id: str, documents: Sequence[DocumentSource]) -> Intent:
@@ -256,7 +260,7 @@ def activate(box_id: str, documents: Sequence[DocumentSource]) -> Intent:
         return Decision.UNKNOWN
 
     return Intent(
-        **_box_intent("activate_mailbox", box_id, [_document_digest(d) for d in documents]),
+        **_box_intent("activate_mailbox", box_id, lambda: [_document_digest(d) for d in documents]),
         send=send,
         reconcile=reconcile,
         read_prestate=prestate,

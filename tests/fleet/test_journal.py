@@ -220,9 +220,7 @@ def test_past_retention_a_key_is_a_new_intent(sandbox: Sandbox, store: JournalSt
     assert (entry.owner, entry.attempts, entry.state) == ("me", 1, State.CLAIMED)
 
 
-def test_a_journal_purges_expired_entries_on_its_first_call(
-    sandbox: Sandbox, store: JournalStore
-) -> None:
+def test_a_journal_purges_expired_entries_on_its_first_call(sandbox: Sandbox, store: JournalStore) -> None:
     clock = Clock(sandbox.clock.now())
     old = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60))
     old.register_mailbox(idempotency_key="old", **box_body("sei@testcert.legalmail.it"))
@@ -283,3 +281,18 @@ def test_a_key_needs_a_journal_and_no_raw_response(sandbox: Sandbox, store: Jour
         sandbox.client().with_options(journal="journal.sqlite")
     assert bad.value.field == "journal"
     assert charges(sandbox, "GET /pec/{id}/rinnovo") == 0
+
+
+def test_an_activation_with_a_key_is_sent_once(sandbox: Sandbox, store: JournalStore, tmp_path: Path) -> None:
+    pec = sandbox.client(journal=Journal(store))
+    box = pec.register_mailbox(**box_body("otto@testcert.legalmail.it"))
+    form = tmp_path / "modulo.pdf"
+    form.write_bytes(PDF)
+    first = pec.activate_mailbox(box.id, [form, PDF], idempotency_key=f"activate:{box.id}")
+    # The API refuses a second activation of a box in_evasione: only the journal makes this pass.
+    again = pec.activate_mailbox(box.id, [form, PDF], idempotency_key=f"activate:{box.id}")
+    assert again == first
+    assert str(again.stato) == "in_evasione"
+    form.write_bytes(PDF + b"%changed")
+    with pytest.raises(ValidationError):  # other documents: another request
+        pec.activate_mailbox(box.id, [form, PDF], idempotency_key=f"activate:{box.id}")
