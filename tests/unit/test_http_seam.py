@@ -437,3 +437,19 @@ def test_the_operations_table_and_the_generated_client_agree():
     assert set(generated) == set(OPERATIONS)
     ours = {name: (op.method, op.path) for name, op in OPERATIONS.items()}
     assert ours == generated
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_with_options_for_every_method(kind, api, data, clock):
+    client = make_client(kind, clock, transport=api.transport())
+    tuned = client.with_options(timeout=5, max_retries=0, extra_headers={"x-job": "nightly"})
+    for operation, method, args, kwargs in every_operation(api, data):
+        before = len(api.sent())
+        result = await call_on(tuned, method, *args, **kwargs)
+        assert result is not None, method
+        sent = api.sent()[before:]
+        assert operation in api.operations()[before:], method
+        assert all(request.headers["x-job"] == "nightly" for request in sent), method
+        # the per-call deadline reaches every request: no phase may wait longer than it
+        assert all(max(request.extensions["timeout"].values()) <= 5 for request in sent), method
+    await close(client)
