@@ -56,14 +56,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """Run mypy --strict over pec_ext and generated/."""
-    session.install("-e", ".[lint,test]")
+    session.install("-e", ".[lint,test,redis,celery]")
     session.run("mypy")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (builds the effective spec first)."""
-    session.install("-e", ".[test,codegen]")
+    """Run the test suite (builds the effective spec first); tests/fleet needs redis-server."""
+    session.install("-e", ".[test,codegen,redis,celery]")
     session.run("python", PIPELINE, "spec")
     sources = {name: os.environ.get(name, "") for name in ("PEC_SPEC_SOURCE", "OAUTH_SPEC_SOURCE")}
     session.run("pytest", *session.posargs, env=sources)
@@ -80,5 +80,5 @@ def contract(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (ratios against a baseline measured in the same run)."""
-    session.install("-e", ".[test,codegen]")
+    session.install("-e", ".[test,codegen,redis,celery]")
     session.run("python", "bench/run.py", *session.posargs)

@@ -32,6 +32,7 @@ from .errors import (
     OutcomeUnknownError,
     RequestTimeoutError,
     TransportError,
+    ValidationError,
     error_class_for_status,
 )
 
@@ -109,6 +110,10 @@ class Options:
     max_retries: int = retry.DEFAULT_MAX_RETRIES
     extra_headers: tuple[tuple[str, str], ...] = ()
     clock: Clock = SYSTEM_CLOCK
+    # pec_ext.journal: where paid calls with an idempotency key are recorded, and the key every
+    # paid call of this client is made under (a per-call key wins).
+    journal: Any = None
+    idempotency_key: str | None = None
 
     def deadline(self) -> float | None:
         """When a call started now must be over, on this client's clock."""
@@ -116,6 +121,20 @@ class Options:
 
     def remaining(self, deadline: float | None) -> float | None:
         return None if deadline is None else deadline - self.clock.monotonic()
+
+
+def check_idempotency_key(key: object) -> str | None:
+    if key is not None and (not isinstance(key, str) or not key.strip() or len(key) > 512):
+        raise ValidationError(
+            "idempotency_key", key, "a non-empty string of at most 512 characters, e.g. renew:<id>:2027"
+        )
+    return key
+
+
+def check_journal(journal: object) -> Any:
+    if journal is not None and not callable(getattr(journal, "execute", None)):
+        raise ValidationError("journal", type(journal).__name__, "a pec_ext.journal.Journal, or None")
+    return journal
 
 
 @dataclass(frozen=True)

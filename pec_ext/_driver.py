@@ -231,15 +231,23 @@ class _Base:
         timeout: float | None = _NOT_GIVEN,
         max_retries: int = _NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = _NOT_GIVEN,
+        idempotency_key: str | None = _NOT_GIVEN,
+        journal: Any = _NOT_GIVEN,
     ) -> Self:
         """A client sharing this one's connection pool, differing only in the settings given.
 
         ``timeout``: the deadline in seconds for each call (connect, upload, download, retries and
         backoff included; ``None``: no deadline). ``max_retries``: how many times a call that is
         safe to resend is resent. ``extra_headers``: headers added to every request (they replace
-        the ones given before). Closing the copy leaves the shared pool open.
+        the ones given before). ``journal`` (a :class:`pec_ext.journal.Journal`) and
+        ``idempotency_key``: paid calls are recorded under the key, never sent twice (see
+        :mod:`pec_ext.journal`). Closing the copy leaves the shared pool open.
         """
         changes: dict[str, Any] = {}
+        if idempotency_key is not _NOT_GIVEN:
+            changes["idempotency_key"] = _core.check_idempotency_key(idempotency_key)
+        if journal is not _NOT_GIVEN:
+            changes["journal"] = _core.check_journal(journal)
         if timeout is not _NOT_GIVEN:
             changes["timeout"] = timeout
         if max_retries is not _NOT_GIVEN:

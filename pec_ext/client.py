@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeAlias, Unpack
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, Unpack
 
 import httpx
 
-from . import _flows, config, retry
+from . import _core, _flows, config, journal_ops, retry
+from ._core import Flow
 from ._driver import AsyncDriver, SyncDriver
 from ._flows import Settings
 from .callbacks import secret_bytes
 from .clock import Clock
 from .config import BASE_URLS, ENVIRONMENT_ENV, TOKEN_ENV
+from .errors import ValidationError
 from .fields import CommunicationFields, RegisterFields, UserFields
 
 if TYPE_CHECKING:
@@ -31,6 +34,9 @@ if TYPE_CHECKING:
     from pec_api.models.richieste_comunicazione_pec import RichiesteComunicazionePec
 
     from .documents import DocumentSource
+    from .journal import Intent, Journal
+
+T = TypeVar("T")
 
 # A generated body model or a mapping, positionally; keyword fields given too override it.
 RegisterBody: TypeAlias = "BodyPostPec | Mapping[str, Any] | None"
@@ -61,6 +67,30 @@ class _PecSetup:
         secret = None if callback_secret is None else secret_bytes(callback_secret)
         self.settings = Settings(environment=env, strict_identifiers=strict, callback_secret=secret)
         return config.base_url(base_url, env), f"Bearer {config.token(token)}"
+
+    def _with_journal(self, journal: Journal | None) -> None:
+        if journal is not None:
+            self._options = replace(self._options, journal=_core.check_journal(journal))
+
+    def _paid(self, key: str | None, intent: Intent, plain: Flow[T]) -> Flow[T]:
+        """``plain``, or with an idempotency key (this call's, else the client's) the journaled call."""
+        chosen = _core.check_idempotency_key(key) if key is not None else self._options.idempotency_key
+        if chosen is None:
+            return plain
+        plain.close()
+        if self._options.journal is None:
+            raise ValidationError(
+                "journal",
+                None,
+                "a pec_ext.journal.Journal: PecClient(journal=...) or with_options(journal=...)",
+                reason=f"idempotency_key {chosen!r} needs a journal to record the call in",
+            )
+        if getattr(self, "_raw", False):
+            raise ValidationError(
+                "idempotency_key", chosen, reason="with_raw_response cannot replay a recorded result"
+            )
+        journaled: Flow[T] = self._options.journal.execute(chosen, intent)
+        return journaled
 
     @property
     def environment(self) -> str:
@@ -96,6 +126,7 @@ class PecClient(_PecSetup, SyncDriver):
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
         callback_secret: str | bytes | None = None,
+        journal: Journal | None = None,
     ) -> None:
         url, authorization = self._configure(
             token=token,
@@ -115,6 +146,7 @@ class PecClient(_PecSetup, SyncDriver):
             http_class=httpx.Client,
             transport=transport,
         )
+        self._with_journal(journal)
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -139,20 +171,42 @@ class PecClient(_PecSetup, SyncDriver):
         return self._run(_flows.list_mailboxes())
 
     def register_mailbox(
-        self, body: RegisterBody = None, /, *, own_domain: bool = False, **fields: Unpack[RegisterFields]
+        self,
+        body: RegisterBody = None,
+        /,
+        *,
+        own_domain: bool = False,
+        idempotency_key: str | None = None,
+        **fields: Unpack[RegisterFields],
     ) -> Casella:
         """Register a box (paid). Fields as keyword arguments named as the API's, or a body model."""
-        return self._run(_flows.register_mailbox(self.settings, body, fields, own_domain))
+        merged = _flows._body(body, fields)
+        return self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.register(self.settings, merged, own_domain),
+                _flows.register_mailbox(self.settings, None, merged, own_domain),
+            )
+        )
 
     def get_mailbox(self, id: str, /) -> Casella:
         return self._run(_flows.get_mailbox(id))
 
-    def revoke_mailbox(self, id: str, /) -> Casella:
-        return self._run(_flows.revoke_mailbox(id))
+    def revoke_mailbox(self, id: str, /, *, idempotency_key: str | None = None) -> Casella:
+        return self._run(self._paid(idempotency_key, journal_ops.revoke(id), _flows.revoke_mailbox(id)))
 
-    def activate_mailbox(self, id: str, documents: Sequence[DocumentSource], /) -> Casella:
+    def activate_mailbox(
+        self, id: str, documents: Sequence[DocumentSource], /, *, idempotency_key: str | None = None
+    ) -> Casella:
         """Upload the signed form and identity document (PDF paths, bytes or binary files)."""
-        return self._run(_flows.activate_mailbox(id, documents))
+        documents = list(documents)
+        return self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.activate(id, documents),
+                _flows.activate_mailbox(id, documents),
+            )
+        )
 
     def change_space(self, id: str, /, **body: Any) -> Casella:
         """Send spazio_disco / spazio_storico / spazio_conservazione as given (paid)."""
@@ -166,9 +220,16 @@ class PecClient(_PecSetup, SyncDriver):
         disco: int | None = None,
         storico: int | None = None,
         conservazione: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Casella:
         """Add MB to the box's spaces (sent as ``"+N"``; paid)."""
-        return self._run(_flows.add_space(id, disco, storico, conservazione))
+        return self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.add_space(id, disco, storico, conservazione),
+                _flows.add_space(id, disco, storico, conservazione),
+            )
+        )
 
     def set_space(
         self,
@@ -178,22 +239,37 @@ class PecClient(_PecSetup, SyncDriver):
         disco: int | None = None,
         storico: int | None = None,
         conservazione: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Casella:
         """Set the box's spaces to absolute MB values; a downgrade is refused (paid)."""
-        return self._run(_flows.set_space(id, disco, storico, conservazione))
+        return self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.set_space(id, disco, storico, conservazione),
+                _flows.set_space(id, disco, storico, conservazione),
+            )
+        )
 
     def activate_conservation(
         self, id: str, documents: Sequence[DocumentSource], /, *, space: int | None = None
     ) -> Casella:
         return self._run(_flows.activate_conservation(id, documents, space))
 
-    def change_type(self, id: str, tipo_casella: str, /) -> Casella:
+    def change_type(self, id: str, tipo_casella: str, /, *, idempotency_key: str | None = None) -> Casella:
         """Upgrade the box type (STANDARD < BRONZE < SILVER < GOLD; paid)."""
-        return self._run(_flows.change_type(id, tipo_casella))
+        return self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.change_type(id, tipo_casella),
+                _flows.change_type(id, tipo_casella),
+            )
+        )
 
-    def renew_mailbox(self, id: str, /, anni: int = 1) -> Casella:
+    def renew_mailbox(self, id: str, /, anni: int = 1, *, idempotency_key: str | None = None) -> Casella:
         """Renew for ``anni`` years (paid; never retried)."""
-        return self._run(_flows.renew_mailbox(id, anni))
+        return self._run(
+            self._paid(idempotency_key, journal_ops.renew(id, anni), _flows.renew_mailbox(id, anni))
+        )
 
     def add_user(self, id: str, body: UserBody = None, /, **fields: Unpack[UserFields]) -> Casella:
         return self._run(_flows.add_user(id, body, fields))
@@ -283,6 +359,7 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
         callback_secret: str | bytes | None = None,
+        journal: Journal | None = None,
     ) -> None:
         url, authorization = self._configure(
             token=token,
@@ -302,6 +379,7 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
             http_class=httpx.AsyncClient,
             transport=transport,
         )
+        self._with_journal(journal)
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -326,20 +404,42 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         return await self._run(_flows.list_mailboxes())
 
     async def register_mailbox(
-        self, body: RegisterBody = None, /, *, own_domain: bool = False, **fields: Unpack[RegisterFields]
+        self,
+        body: RegisterBody = None,
+        /,
+        *,
+        own_domain: bool = False,
+        idempotency_key: str | None = None,
+        **fields: Unpack[RegisterFields],
     ) -> Casella:
         """Register a box (paid). Fields as keyword arguments named as the API's, or a body model."""
-        return await self._run(_flows.register_mailbox(self.settings, body, fields, own_domain))
+        merged = _flows._body(body, fields)
+        return await self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.register(self.settings, merged, own_domain),
+                _flows.register_mailbox(self.settings, None, merged, own_domain),
+            )
+        )
 
     async def get_mailbox(self, id: str, /) -> Casella:
         return await self._run(_flows.get_mailbox(id))
 
-    async def revoke_mailbox(self, id: str, /) -> Casella:
-        return await self._run(_flows.revoke_mailbox(id))
+    async def revoke_mailbox(self, id: str, /, *, idempotency_key: str | None = None) -> Casella:
+        return await self._run(self._paid(idempotency_key, journal_ops.revoke(id), _flows.revoke_mailbox(id)))
 
-    async def activate_mailbox(self, id: str, documents: Sequence[DocumentSource], /) -> Casella:
+    async def activate_mailbox(
+        self, id: str, documents: Sequence[DocumentSource], /, *, idempotency_key: str | None = None
+    ) -> Casella:
         """Upload the signed form and identity document (PDF paths, bytes or binary files)."""
-        return await self._run(_flows.activate_mailbox(id, documents))
+        documents = list(documents)
+        return await self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.activate(id, documents),
+                _flows.activate_mailbox(id, documents),
+            )
+        )
 
     async def change_space(self, id: str, /, **body: Any) -> Casella:
         """Send spazio_disco / spazio_storico / spazio_conservazione as given (paid)."""
@@ -353,9 +453,16 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         disco: int | None = None,
         storico: int | None = None,
         conservazione: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Casella:
         """Add MB to the box's spaces (sent as ``"+N"``; paid)."""
-        return await self._run(_flows.add_space(id, disco, storico, conservazione))
+        return await self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.add_space(id, disco, storico, conservazione),
+                _flows.add_space(id, disco, storico, conservazione),
+            )
+        )
 
     async def set_space(
         self,
@@ -365,22 +472,41 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         disco: int | None = None,
         storico: int | None = None,
         conservazione: int | None = None,
+        idempotency_key: str | None = None,
     ) -> Casella:
         """Set the box's spaces to absolute MB values; a downgrade is refused (paid)."""
-        return await self._run(_flows.set_space(id, disco, storico, conservazione))
+        return await self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.set_space(id, disco, storico, conservazione),
+                _flows.set_space(id, disco, storico, conservazione),
+            )
+        )
 
     async def activate_conservation(
         self, id: str, documents: Sequence[DocumentSource], /, *, space: int | None = None
     ) -> Casella:
         return await self._run(_flows.activate_conservation(id, documents, space))
 
-    async def change_type(self, id: str, tipo_casella: str, /) -> Casella:
+    async def change_type(
+        self, id: str, tipo_casella: str, /, *, idempotency_key: str | None = None
+    ) -> Casella:
         """Upgrade the box type (STANDARD < BRONZE < SILVER < GOLD; paid)."""
-        return await self._run(_flows.change_type(id, tipo_casella))
+        return await self._run(
+            self._paid(
+                idempotency_key,
+                journal_ops.change_type(id, tipo_casella),
+                _flows.change_type(id, tipo_casella),
+            )
+        )
 
-    async def renew_mailbox(self, id: str, /, anni: int = 1) -> Casella:
+    async def renew_mailbox(
+        self, id: str, /, anni: int = 1, *, idempotency_key: str | None = None
+    ) -> Casella:
         """Renew for ``anni`` years (paid; never retried)."""
-        return await self._run(_flows.renew_mailbox(id, anni))
+        return await self._run(
+            self._paid(idempotency_key, journal_ops.renew(id, anni), _flows.renew_mailbox(id, anni))
+        )
 
     async def add_user(self, id: str, body: UserBody = None, /, **fields: Unpack[UserFields]) -> Casella:
         return await self._run(_flows.add_user(id, body, fields))

@@ -21,6 +21,7 @@ The tree::
     ├── TransportError                       the request could not be completed
     │   └── RequestTimeoutError              ... because it timed out
     ├── OutcomeUnknownError                  a paid call may or may not have been applied
+    ├── IdempotencyKeyBusyError              another caller holds the idempotency key's lease
     ├── InsufficientBalanceError             the wallet check refused a paid call, nothing sent
     ├── WaitError                            wait_for_mailbox / wait_for_communication ended early
     │   ├── UnexpectedStateError             ... on a final state it was not waiting for
@@ -277,6 +278,20 @@ class OutcomeUnknownError(PecError):
         self.method = method
         self.url = url
         self.known = known
+        super().__init__(message)
+
+
+class IdempotencyKeyBusyError(PecError):
+    """Another caller holds the idempotency key's lease and is sending (see ``pec_ext.journal``).
+
+    Nothing was sent. Try again after ``lease_until`` (a Unix time): by then the other caller has
+    recorded its outcome, or its lease has run out and the next caller reconciles.
+    """
+
+    def __init__(self, message: str, *, key: str, owner: str, lease_until: float) -> None:
+        self.key = key
+        self.owner = owner
+        self.lease_until = lease_until
         super().__init__(message)
 
 

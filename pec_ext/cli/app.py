@@ -957,6 +957,9 @@ def demo(cfg: Config, balance: float, address: str) -> None:
     demo_module.run(balance=balance, address=address, as_json=cfg.json)
 
 
+from .provisioning import bulk  # noqa: E402 - the group's module builds on the helpers above
+
+cli.add_command(bulk)
 from .account import prices_command, token_group, wallet_command  # noqa: E402 - needs `cli` defined
 
 cli.add_command(token_group)

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 BOX = "the box, an object as the API's Casella (id, casella_pec, tipo_casella, stato, ...)"
 COMMUNICATION = "the communication, an object as the API's RichiestaComunicazionePec"
+BULK_REPORT = (
+    'an object {"summary": {"total", "done", "already_done", "failed", "unknown", "not_reached", '
+    '"interrupted"}, "items": [{"item", "outcome", "id", "detail"}]}'
+)
 JSON_SHAPES = {
     "domain_check": 'an object {"dominio", "eligible"}',
     "available": 'a list, one object per address however many: {"pec", "available", "registrable", '
@@ -50,6 +54,9 @@ JSON_SHAPES = {
     "comunica_form": 'an object {"id", "path", "bytes"}',
     "sandbox_advance": 'an object: "completed" (jobs done) and the sandbox\'s state',
     "sandbox_state": "an object: the sandbox's balance and counts",
+    "bulk_register": BULK_REPORT,
+    "bulk_renew": BULK_REPORT,
+    "bulk_upgrade": BULK_REPORT,
     "demo": 'an object {"steps", "total_cost", "final_balance", "ledger", "transactions"}',
     "token_create": 'an object {"token", "name", "scopes", "expires"}',
     "token_list": 'a list of tokens {"token" (masked), "name", "scopes", "expires"}',

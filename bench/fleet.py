@@ -1,0 +1,184 @@
+"""Fleet benchmarks: bulk provisioning with 1, 2 and 4 worker processes, and the journal's cost.
+
+Both run against the sandbox's HTTP server in a process of its own; the Redis journal against a
+real ``redis-server`` on 127.0.0.1 started here and stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from benchlib import TOKEN, box_body, interleaved, median, paired_ratio, server_process
+
+# A clean process per worker: the parent may hold sockets and threads a fork would copy.
+SPAWN = multiprocessing.get_context("forkserver")
+WORKER_COUNTS = (1, 2, 4)
+
+
+@contextlib.contextmanager
+def redis_process() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (apt-get install -y redis-server)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            import redis
+
+            client = redis.Redis(port=port)
+            deadline = time.monotonic() + 20
+            while True:
+                with contextlib.suppress(redis.ConnectionError):
+                    if client.ping():
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("redis-server did not start")
+                time.sleep(0.05)
+            client.close()
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            os.kill(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=10)
+
+
+def sandbox_with_boxes(db: Path, count: int) -> Any:
+    """Fill a sandbox database with ``count`` processed boxes; their ids."""
+    from pec_ext.sandbox import Sandbox
+    from pec_ext.sandbox.pdf import render
+
+    pdf = render("Documento", ["bench"])
+    with Sandbox(balance=10_000_000, db_path=db) as sandbox, sandbox.client() as pec:
+        ids = []
+        for i in range(count):
+            box = pec.register_mailbox(**box_body(f"journal{i}@testcert.legalmail.it"))
+            pec.activate_mailbox(box.id, [pdf, pdf])
+            ids.append(str(box.id))
+        sandbox.advance()
+    return ids
+
+
+# -- throughput with N worker processes --------------------------------------------------------------
+
+
+def _register_worker(url: str, journal_path: str, addresses: list[str], start: Any, times: Any) -> None:
+    from pec_ext import PecClient
+    from pec_ext.journal import Journal
+    from pec_ext.journal_sqlite import SqliteJournalStore
+
+    journal = Journal(SqliteJournalStore(journal_path))
+    with PecClient(token=TOKEN, base_url=url, journal=journal) as pec:
+        pec.list_mailboxes()  # connect before the clock starts
+        start.wait()
+        began = time.perf_counter()
+        for address in addresses:
+            pec.register_mailbox(idempotency_key=f"register:{address}", **box_body(address))
+        times.put((began, time.perf_counter()))
+
+
+def _provision_seconds(url: str, workdir: Path, run: int, workers: int, total: int) -> float:
+    """Wall time for ``workers`` processes to register ``total`` boxes between them, journaled."""
+    addresses = [f"w{workers}r{run}n{i}@testcert.legalmail.it" for i in range(total)]
+    journal_path = str(workdir / f"journal-{workers}-{run}.sqlite")
+    start, times = SPAWN.Barrier(workers), SPAWN.Queue()
+    procs = [
+        SPAWN.Process(target=_register_worker, args=(url, journal_path, addresses[i::workers], start, times))
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+    spans = [times.get(timeout=300) for _ in procs]
+    for proc in procs:
+        proc.join(30)
+    return max(end for _, end in spans) - min(began for began, _ in spans)
+
+
+def throughput(quick: bool) -> dict[str, Any]:
+    total, runs = (40, 1) if quick else (160, 3)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        server_process(["-m", "pec_ext.sandbox", "--port", "0", "--balance", "10000000"]) as url,
+    ):
+        workdir = Path(tmp)
+        counter = iter(range(1_000_000))
+        subjects: dict[str, Callable[[], float]] = {
+            str(n): (lambda n=n: _provision_seconds(url, workdir, next(counter), n, total))
+            for n in WORKER_COUNTS
+        }
+        seconds = interleaved(runs, subjects)
+    per_second = {n: [total / s for s in seconds[str(n)]] for n in WORKER_COUNTS}
+    return {
+        "total": total,
+        "runs": runs,
+        "boxes_per_second": {n: median(v) for n, v in per_second.items()},
+        "speedup": {n: paired_ratio(per_second[n], per_second[1]) for n in WORKER_COUNTS},
+    }
+
+
+# -- the journal's cost per call ---------------------------------------------------------------------
+
+
+def journal_cost(quick: bool) -> dict[str, Any]:
+    from pec_ext import PecClient
+    from pec_ext.journal import Journal
+    from pec_ext.journal_redis import RedisJournalStore
+    from pec_ext.journal_sqlite import SqliteJournalStore
+
+    calls, runs = (20, 3) if quick else (60, 7)
+    with tempfile.TemporaryDirectory() as tmp, redis_process() as redis_url:
+        db = Path(tmp) / "sandbox.sqlite"
+        (box_id,) = sandbox_with_boxes(db, 1)
+        with server_process(["-m", "pec_ext.sandbox", "--port", "0", "--db", str(db)]) as url:
+            sqlite_journal = Journal(SqliteJournalStore(Path(tmp) / "journal.sqlite"))
+            redis_journal = Journal(RedisJournalStore.from_url(redis_url))
+            counter = iter(range(10_000_000))
+            with PecClient(token=TOKEN, base_url=url) as pec:
+                pec.get_mailbox(box_id)
+
+                def per_call(journal: Journal | None) -> Callable[[], float]:
+                    client = pec if journal is None else pec.with_options(journal=journal)
+
+                    def measure() -> float:
+                        began = time.perf_counter()
+                        for _ in range(calls):
+                            # A new key each time: every call is claimed, sent and recorded.
+                            key = None if journal is None else f"renew:{box_id}:{next(counter)}"
+                            client.renew_mailbox(box_id, idempotency_key=key)
+                        return (time.perf_counter() - began) / calls
+
+                    return measure
+
+                seconds = interleaved(
+                    runs,
+                    {
+                        "none": per_call(None),
+                        "sqlite": per_call(sqlite_journal),
+                        "redis": per_call(redis_journal),
+                    },
+                )
+            sqlite_journal.close()
+            redis_journal.close()
+    return {
+        "calls": calls,
+        "runs": runs,
+        "ms": {name: median(values) * 1000 for name, values in seconds.items()},
+        "ratio": {name: paired_ratio(seconds[name], seconds["none"]) for name in ("sqlite", "redis")},
+    }
