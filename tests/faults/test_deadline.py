@@ -132,3 +132,29 @@ async def test_with_options_timeout_applies_per_call(dripping_body):
         with pytest.raises(RequestTimeoutError):
             await asyncio.wait_for(pec.with_options(timeout=0.5).get_mailbox("x1"), timeout=5)
         assert time.monotonic() - start < 1.2
+
+
+async def test_concurrent_calls_each_end_at_their_own_deadline(dripping_all):
+    # Copies from with_options share one deadline timer: each call still ends at its own deadline.
+    async with AsyncPecClient("t", base_url=dripping_all.url, max_retries=0) as pec:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        ended: dict[float, float] = {}
+
+        async def call(timeout: float) -> None:
+            with pytest.raises(RequestTimeoutError):
+                await pec.with_options(timeout=timeout).get_mailbox("x1")
+            ended[timeout] = loop.time() - start
+
+        await asyncio.gather(call(1.5), call(0.5), call(1.0))
+    for timeout, elapsed in ended.items():
+        assert timeout - 0.05 < elapsed < timeout + 0.5, ended
+
+
+async def test_a_cancellation_from_outside_is_not_a_timeout(dripping_all):
+    async with AsyncPecClient("t", base_url=dripping_all.url, timeout=30) as pec:
+        task = asyncio.create_task(pec.get_mailbox("x1"))
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
