@@ -739,12 +739,14 @@ def _fmt(value: float | None) -> str:
 
 
 NOTES = [
-    "- **Why the client can beat its baseline.** `PecClient` sends a request built from a template",
-    "  made once per client (base URL, headers with the token, timeouts) straight to the httpx",
-    "  transport. `httpx.Client.get` merges URL, headers, cookies and parameters for every request and",
-    "  runs its auth, redirect and cookie-jar machinery: about half of a raw in-process call. That",
-    "  saving pays for the envelope check and the typed model (`from_dict`), which the raw baseline",
-    "  does not build. The transport is the one httpx would pick, environment proxies included.",
+    "- **Both sides go through `httpx.Client.send`.** The baseline is `httpx.Client.get`, then",
+    "  `json.loads` and the generated model's `from_dict`: the same typed result the client returns.",
+    "  The client builds each request from a template made once per client (URL prefix, headers, the",
+    "  token) where `get` merges URL, headers, cookies and parameters on every call; that saving pays",
+    "  for the envelope check and the enum opening. The rows against an untyped GET are reports.",
+    "- **Event-loop stall** is measured with the sandbox's server in a process of its own (a server",
+    "  thread in the same process would hold the GIL while decoding the upload). The documents are",
+    "  read and checked in a worker thread and sent base64-encoded 256 KB at a time.",
     "- **Async over loopback HTTP** measures the sandbox's stdlib threading server, which runs in",
     "  its own process and saturates first; both clients wait on it. The in-process row measures",
     "  the clients themselves.",
