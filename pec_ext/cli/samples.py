@@ -41,12 +41,13 @@ def _page_with_text(writer: PdfWriter, lines: Sequence[str], *, x: int, y: int, 
             NameObject("/BaseFont"): NameObject("/Helvetica"),
         }
     )
+    # A direct font dictionary is valid PDF; the content stream is made indirect by pypdf itself.
     page[NameObject("/Resources")] = DictionaryObject(
-        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})}
+        {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
     )
     stream = DecodedStreamObject()
     stream.set_data(_text_ops(lines, x=x, y=y, size=size))
-    page[NameObject("/Contents")] = writer._add_object(stream)
+    page.replace_contents(stream)
 
 
 def text_pdf(title: str, lines: Sequence[str]) -> bytes:
