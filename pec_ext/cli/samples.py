@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from asn1crypto import algos, cms, core, keys, x509
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+from pypdf.generic import ContentStream, DictionaryObject, NameObject
 
 _A4 = (595, 842)
 
@@ -45,7 +45,7 @@ def _page_with_text(writer: PdfWriter, lines: Sequence[str], *, x: int, y: int, 
     page[NameObject("/Resources")] = DictionaryObject(
         {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
     )
-    stream = DecodedStreamObject()
+    stream = ContentStream(None, writer)
     stream.set_data(_text_ops(lines, x=x, y=y, size=size))
     page.replace_contents(stream)
 
