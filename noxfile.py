@@ -47,10 +47,12 @@ def check_generated(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Run ruff over the hand-written code."""
-    session.install(*[dep for dep in EXTRAS["lint"] if dep.startswith("ruff")])
+    """Run ruff over the hand-written code and check the layers with import-linter."""
+    session.install(*[dep for dep in EXTRAS["lint"] if dep.startswith(("ruff", "import-linter"))])
+    session.install("--no-deps", "-e", ".")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
 
 
 @nox.session

@@ -81,8 +81,8 @@ def sandbox_with_boxes(db: Path, count: int) -> Any:
 
 def _register_worker(url: str, journal_path: str, addresses: list[str], start: Any, times: Any) -> None:
     from pec_ext import PecClient
-    from pec_ext.journal import Journal
-    from pec_ext.journal_sqlite import SqliteJournalStore
+    from pec_ext.journal.base import Journal
+    from pec_ext.journal.sqlite import SqliteJournalStore
 
     journal = Journal(SqliteJournalStore(journal_path))
     with PecClient(token=TOKEN, base_url=url, journal=journal) as pec:
@@ -138,9 +138,9 @@ def throughput(quick: bool) -> dict[str, Any]:
 
 def journal_cost(quick: bool) -> dict[str, Any]:
     from pec_ext import PecClient
-    from pec_ext.journal import Journal
-    from pec_ext.journal_redis import RedisJournalStore
-    from pec_ext.journal_sqlite import SqliteJournalStore
+    from pec_ext.journal.base import Journal
+    from pec_ext.journal.redis import RedisJournalStore
+    from pec_ext.journal.sqlite import SqliteJournalStore
 
     calls, runs = (20, 3) if quick else (60, 7)
     with tempfile.TemporaryDirectory() as tmp, redis_process() as redis_url:

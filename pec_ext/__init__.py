@@ -5,9 +5,12 @@
 ...     pec.is_available("mario.rossi@testcert.legalmail.it")
 """
 
-from ._driver import RawResponse
-from .client import AsyncPecClient, PecClient
-from .clock import Clock
+import importlib
+
+from pec_ext._engine.clock import Clock
+from pec_ext._engine.driver import RawResponse
+from pec_ext._pec.client import AsyncPecClient, PecClient
+
 from .errors import (
     ApiError,
     BadRequestError,
@@ -42,12 +45,14 @@ __all__ = [
     "AsyncAccountClient",
     "AsyncPecClient",
     "BadRequestError",
+    "CallbackReceiver",
     "Clock",
     "ErrorCode",
     "ForbiddenError",
     "IdempotencyKeyBusyError",
     "InsufficientBalanceError",
     "InvalidResponseError",
+    "Journal",
     "NotAcceptableError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -69,10 +74,18 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # The account side (token cache, file lock) is imported on first use: `import pec_ext` stays fast.
-    if name in ("AccountClient", "AsyncAccountClient"):
-        from . import account
+# Imported on first use, so that `import pec_ext` stays fast: the account side (token cache, file
+# lock), the journal and the callback receiver.
+_LAZY = {
+    "AccountClient": "pec_ext.account.client",
+    "AsyncAccountClient": "pec_ext.account.client",
+    "Journal": "pec_ext.journal.base",
+    "CallbackReceiver": "pec_ext.callbacks.receiver",
+}
 
-        return getattr(account, name)
-    raise AttributeError(f"module 'pec_ext' has no attribute {name!r}")
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pec_ext' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -3,7 +3,7 @@
 ``OPENAPI_PEC_TOKEN`` (the bearer token), ``OPENAPI_PEC_ENVIRONMENT`` (``sandbox`` or
 ``production``, any case) and ``OPENAPI_PEC_BASE_URL`` (a server of your own, e.g. ``pec sandbox
 serve``) are read by the library and the command line alike; an argument always wins over the
-variable. The defaults for the timeout and the retries live in :mod:`pec_ext.retry`.
+variable. The defaults for the timeout and the retries live in :mod:`pec_ext._engine.retry`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Closed value sets of the PEC API, and tolerant parsing for values read back from it.
 
-Input is normalized strictly (see :func:`pec_ext.guards.normalize_enum`); output from the server
+Input is normalized strictly (see :func:`pec_ext.validation.guards.normalize_enum`); output from the server
 goes through :func:`parse_open`, which never raises, because the server may add values (a new box
 type, a new state) before this library learns about them, and reading a response must not break.
 """
@@ -290,3 +290,24 @@ def _members_by_key(enum_cls: type[Enum]) -> dict[str, Any]:
     table: dict[str, Any] = {member.name.lower(): member for member in enum_cls}
     table.update({str(member.value).lower(): member for member in enum_cls})
     return table
+
+
+_BOX_ENUMS: Mapping[str, Any] = {"stato": StatoCasella, "tipo_casella": TipoCasella}
+# By generated model name: the fields that hold a closed set of values the spec lists.
+OPEN_ENUM_FIELDS: Mapping[str, Mapping[str, Any]] = {
+    "Casella": {**_BOX_ENUMS, "tipo_cliente": TipoCliente, "tipo_documento": TipoDocumento},
+    "Caselle": _BOX_ENUMS,
+    "RichiestaComunicazionePec": {"stato": StatoComunicazione},
+    "RichiesteComunicazionePec": {"stato": StatoComunicazione},
+}
+
+
+def open_enums(record: Any) -> None:
+    """Known states and types become enum members (they are ``str`` too); unknown ones stay strings."""
+    fields = OPEN_ENUM_FIELDS.get(type(record).__name__)
+    if not fields:
+        return
+    for name, enum_type in fields.items():
+        value = getattr(record, name, None)
+        if isinstance(value, str):
+            setattr(record, name, parse_open(enum_type, value))

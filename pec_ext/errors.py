@@ -26,7 +26,7 @@ The tree::
     ├── WaitError                            wait_for_mailbox / wait_for_communication ended early
     │   ├── UnexpectedStateError             ... on a final state it was not waiting for
     │   └── WaitTimeoutError                 ... out of time
-    └── CallbackError                        a received callback was refused (pec_ext.callbacks)
+    └── CallbackError                        a received callback was refused (pec_ext.callbacks.events)
         ├── MalformedCallbackError (also ValueError)  neither delivery mode, not JSON, not a record
         └── ForgedCallbackError              no valid token, or not the token of the record named
 
@@ -282,7 +282,7 @@ class OutcomeUnknownError(PecError):
 
 
 class IdempotencyKeyBusyError(PecError):
-    """Another caller holds the idempotency key's lease and is sending (see ``pec_ext.journal``).
+    """Another caller holds the idempotency key's lease and is sending (see ``pec_ext.journal.base``).
 
     Nothing was sent. Try again after ``lease_until`` (a Unix time): by then the other caller has
     recorded its outcome, or its lease has run out and the next caller reconciles.

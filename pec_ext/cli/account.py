@@ -2,7 +2,7 @@
 
 Credentials: ``OPENAPI_EMAIL`` and ``OPENAPI_API_KEY`` (the embedded sandbox needs none). Tokens are
 made with least privilege: the scopes of the PEC operations named, derived from the operations
-table (``pec_ext.scopes``). A token's value is printed once, by ``pec token create``, and never
+table (``pec_ext.account.scopes``). A token's value is printed once, by ``pec token create``, and never
 again: ``pec token list`` shows its first characters only.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 
 import click
 
-from pec_ext._operations import OPERATIONS
-from pec_ext.quotes import operation_for_key
-from pec_ext.scopes import PAID_OPERATIONS, pec_scopes, read_only_caveats
+from pec_ext._pec.operations import OPERATIONS
+from pec_ext.account.prices import operation_for_key
+from pec_ext.account.scopes import PAID_OPERATIONS, pec_scopes, read_only_caveats
 
 from . import output, prices
 from .config import Config

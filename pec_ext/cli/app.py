@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from pec_ext import retry
+from pec_ext._engine import retry
 from pec_ext.enums import TipoCasella
 from pec_ext.errors import PecError, ValidationError
 
@@ -385,7 +385,7 @@ AVAILABILITY_COLUMNS = ("pec", "available", "registrable", "note", "error")
 
 def registrability(cfg: Config, row: dict[str, Any]) -> dict[str, Any]:
     """``registrable``: free, and on a domain ``boxes register`` accepts here; ``note`` says why not."""
-    from pec_ext.guards import registration_refusal
+    from pec_ext.validation.guards import registration_refusal
 
     if row["available"] is None:  # not answered: nothing to say about it
         return {**row, "registrable": None, "note": None}
@@ -418,9 +418,8 @@ def available(
     Several addresses, or --file, run concurrently. "registrable" is false, with a "note" saying
     why, for a free address on a domain register refuses in this environment.
     """
-    from pec_ext.guards import check_email
-
-    from . import bulk
+    from pec_ext.cli import _reads as bulk
+    from pec_ext.validation.guards import check_email
 
     items = list(addresses) + (read_lines(file) if file else [])
     if not items:
@@ -518,7 +517,7 @@ def boxes_register(
     **flags: Any,
 ) -> None:
     """Register a box (paid): checks every field, shows the price, asks, then sends."""
-    from pec_ext.guards import validate_register_body
+    from pec_ext.validation.guards import validate_register_body
 
     if template:
         click.echo(applicant.template(cfg.effective_environment), nl=False)
@@ -599,7 +598,7 @@ def boxes_space(
     }
     if not body:
         raise click.UsageError("give at least one of --disco, --storico, --conservazione")
-    from pec_ext.spaces import SPACE_STEPS, check_space_body, space_added
+    from pec_ext.validation.spaces import SPACE_STEPS, check_space_body, space_added
 
     with cfg.client() as pec:
         current = pec.get_mailbox(box_id).to_dict()
@@ -622,7 +621,7 @@ def boxes_space(
 def boxes_upgrade(cfg: Config, box_id: str, tipo: str, yes: bool) -> None:
     """Upgrade the box type: STANDARD < BRONZE < SILVER < GOLD (paid)."""
     from pec_ext.enums import TYPE_RANK
-    from pec_ext.guards import check_upgrade, invalid, normalize_enum
+    from pec_ext.validation.guards import check_upgrade, invalid, normalize_enum
 
     # before the token and the read: only the Legalmail ladder can be a target
     wanted = normalize_enum("tipo_casella", tipo, TipoCasella)
@@ -649,7 +648,7 @@ def boxes_conservazione(
     cfg: Config, box_id: str, documents: tuple[str, ...], space: int | None, yes: bool
 ) -> None:
     """Activate the conservazione service with the signed form (PDF; paid)."""
-    from pec_ext.spaces import SPACE_STEPS, check_size
+    from pec_ext.validation.spaces import SPACE_STEPS, check_size
 
     step = SPACE_STEPS["spazio_conservazione"]
     reserved = step if space is None else check_size("spazio_conservazione", space)
@@ -670,7 +669,7 @@ def boxes_conservazione(
 @pass_cfg
 def boxes_renew(cfg: Config, box_id: str, anni: int, yes: bool) -> None:
     """Renew a box (paid)."""
-    from pec_ext.guards import check_years
+    from pec_ext.validation.guards import check_years
 
     years = check_years(anni)
     with cfg.client() as pec:
@@ -697,7 +696,7 @@ def boxes_users() -> None:
 @pass_cfg
 def boxes_users_add(cfg: Config, /, box_id: str, yes: bool, **fields: str) -> None:
     """Add a user to a box (paid)."""
-    from pec_ext.guards import validate_user_body
+    from pec_ext.validation.guards import validate_user_body
 
     user = validate_user_body(fields)
     item = ("multiutenza", f"extra user {user['email_gestione_password']}", 1)
@@ -774,7 +773,7 @@ def boxes_expiring(
     cfg: Config, within: int, as_of: dt.date | None, fmt: str | None, concurrency: int, progress: bool
 ) -> None:
     """Boxes expiring within a horizon (or already expired), to plan renewals."""
-    from . import bulk
+    from pec_ext.cli import _reads as bulk
 
     rows = bulk.expiring(cfg, within, as_of, concurrency=concurrency, progress=progress)
     emit_rows(cfg, fmt, rows, bulk.EXPIRING_COLUMNS, f"{len(rows)} box(es) expiring within {within} days")
@@ -810,7 +809,7 @@ def comunica_create(
         merge_fields(load_fields_file(from_file), {**flags, "pec_amministratore": pec_amministratore}),
         callback_url,
     )
-    from pec_ext.guards import validate_communication_body
+    from pec_ext.validation.guards import validate_communication_body
 
     body = validate_communication_body(fields, strict_identifiers=cfg.effective_strict_identifiers)
     cost = ("comunica_pec", f"communication of {body['casella_pec']} to the business register", 1)
@@ -957,7 +956,7 @@ def demo(cfg: Config, balance: float, address: str) -> None:
     demo_module.run(balance=balance, address=address, as_json=cfg.json)
 
 
-from .provisioning import bulk  # noqa: E402 - the group's module builds on the helpers above
+from pec_ext.cli.bulk import bulk  # noqa: E402 - the group's module builds on the helpers above
 
 cli.add_command(bulk)
 from .account import prices_command, token_group, wallet_command  # noqa: E402 - needs `cli` defined

@@ -1,7 +1,7 @@
 """The applicant's fields of ``pec boxes register``, described for people: option help and template.
 
 What is required, which values are allowed and which fields are dates all come from
-:mod:`pec_ext.guards` and :mod:`pec_ext.enums`; only the plain-language description of each field
+:mod:`pec_ext.validation.guards` and :mod:`pec_ext.enums`; only the plain-language description of each field
 lives here.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 
 from pec_ext.enums import MEANINGS, SOTTOTIPI_BY_TIPO_CLIENTE, TipoCliente
-from pec_ext.guards import (
+from pec_ext.validation.guards import (
     BOX_DOMAINS,
     REGISTER_DATES,
     REGISTER_ENUMS,

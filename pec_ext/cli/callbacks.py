@@ -24,8 +24,8 @@ from . import output
 from .config import CALLBACK_SECRET_ENV, Config
 
 if TYPE_CHECKING:
-    from pec_ext.callback_store import TransitionStore
-    from pec_ext.callbacks import CallbackEvent
+    from pec_ext.callbacks.events import CallbackEvent
+    from pec_ext.callbacks.store import TransitionStore
 
 
 pass_cfg = click.make_pass_decorator(Config, ensure=True)
@@ -117,8 +117,8 @@ def _reporting(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[by
 @pass_cfg
 def callbacks_listen(cfg: Config, host: str, port: int, secret: str, store: str | None) -> None:
     """Print each verified callback as it arrives (confirmed with a GET of the record)."""
-    from pec_ext.callback_store import MemoryTransitionStore, SqliteTransitionStore
-    from pec_ext.receiver import CallbackReceiver
+    from pec_ext.callbacks.receiver import CallbackReceiver
+    from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore
 
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
@@ -132,8 +132,8 @@ def callbacks_listen(cfg: Config, host: str, port: int, secret: str, store: str 
         sys.stdout.flush()
 
     # refusals are reported below with their status; the library's warnings would say it twice
-    logging.getLogger("pec_ext.callbacks").addHandler(logging.NullHandler())
-    logging.getLogger("pec_ext.callbacks").propagate = False
+    logging.getLogger("pec_ext.callbacks.events").addHandler(logging.NullHandler())
+    logging.getLogger("pec_ext.callbacks.events").propagate = False
     transitions: TransitionStore = SqliteTransitionStore(store) if store else MemoryTransitionStore()
     with cfg.client() as client:
         receiver = CallbackReceiver(secret, client, on_mailbox=show, on_communication=show, store=transitions)
@@ -160,7 +160,7 @@ def callbacks_sign(
     url: str, method: str | None, field: str | None, data_json: str | None, secret: str
 ) -> None:
     """Print a callback object carrying a token, for a request body (e.g. --from-file)."""
-    from pec_ext.callbacks import sign_callback
+    from pec_ext.callbacks.events import sign_callback
 
     callback: dict[str, Any] = {"url": url}
     if method:

@@ -15,15 +15,16 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pec_ext import config, retry
+from pec_ext import config
+from pec_ext._engine import retry
 from pec_ext.config import BASE_URL_ENV, ENVIRONMENT_ENV, TOKEN_ENV
 from pec_ext.errors import ValidationError
 
 from . import prices
 
 if TYPE_CHECKING:
-    from pec_ext.account import AccountClient
-    from pec_ext.client import AsyncPecClient, PecClient
+    from pec_ext._pec.client import AsyncPecClient, PecClient
+    from pec_ext.account.client import AccountClient
     from pec_ext.sandbox import Sandbox
 
 __all__ = [
@@ -121,7 +122,7 @@ class Config:
     @property
     def has_account(self) -> bool:
         """The account service is reachable: the embedded sandbox, or credentials in the environment."""
-        from pec_ext.account import API_KEY_ENV, EMAIL_ENV
+        from pec_ext.account.client import API_KEY_ENV, EMAIL_ENV
 
         return self.is_embedded or all(os.environ.get(name, "").strip() for name in (EMAIL_ENV, API_KEY_ENV))
 
@@ -130,7 +131,7 @@ class Config:
         if self.is_embedded:
             client: AccountClient = self.embedded_sandbox().account_client(timeout=self.timeout)
             return client
-        from pec_ext.account import AccountClient
+        from pec_ext.account.client import AccountClient
 
         base_url = self.base_url.rstrip("/") + "/oauth" if self.base_url else None
         return AccountClient(environment=self.effective_environment, base_url=base_url, timeout=self.timeout)
@@ -151,7 +152,7 @@ class Config:
         if self.is_embedded:
             client: PecClient = self.embedded_sandbox().client(**self._options())
             return client
-        from pec_ext.client import PecClient
+        from pec_ext._pec.client import PecClient
 
         return PecClient(**self._options())
 
@@ -159,7 +160,7 @@ class Config:
         if self.is_embedded:
             client: AsyncPecClient = self.embedded_sandbox().async_client(**self._options())
             return client
-        from pec_ext.client import AsyncPecClient
+        from pec_ext._pec.client import AsyncPecClient
 
         return AsyncPecClient(**self._options())
 

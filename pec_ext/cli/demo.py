@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from pec_ext.enums import ACTIVE_BOX_STATES
-from pec_ext.fields import CommunicationFields, RegisterFields
+from pec_ext.types import CommunicationFields, RegisterFields
 
 from . import output, samples
 
@@ -112,8 +112,8 @@ def _pdf_check(data: bytes, expect: str) -> str:
 
 
 def run(*, balance: float, address: str, as_json: bool) -> None:
+    from pec_ext.account.scopes import pec_scopes
     from pec_ext.sandbox import Sandbox, record_only
-    from pec_ext.scopes import pec_scopes
 
     with (
         Sandbox(balance=balance, strict_tokens=True, callback_sender=record_only) as sb,
@@ -137,7 +137,7 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
 
 
 def _lifecycle(t: Transcript, sb: Any, pec: Any, address: str) -> None:
-    from pec_ext.documents import inspect_p7m
+    from pec_ext.documents.reading import inspect_p7m
 
     name = f"{APPLICANT['nome_richiedente']} {APPLICANT['cognome_richiedente']}"
     cf = str(APPLICANT["codice_fiscale_richiedente"])

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 from pec_ext.sandbox.wallet import DEFAULT_PRICES
 
 if TYPE_CHECKING:
-    from pec_ext.account import AccountClient
+    from pec_ext.account.client import AccountClient
 
 # One table: the sandbox charges these same amounts, so what the CLI announces for the embedded
 # sandbox and for the real API can be compared directly.

@@ -36,7 +36,7 @@ Behaviour worth knowing:
 from __future__ import annotations
 
 from .callbacks import HttpCallbackSender, SentCallback, record_only
-from .clock import Clock, ManualClock
+from .clock import ManualClock, SandboxClock
 from .core import DEFAULT_TOKEN, SANDBOX_BASE_URL, Sandbox
 from .errors import ERRORS, ErrorSpec
 from .server import SandboxServer
@@ -47,11 +47,11 @@ __all__ = [
     "DEFAULT_TOKEN",
     "ERRORS",
     "SANDBOX_BASE_URL",
-    "Clock",
     "ErrorSpec",
     "HttpCallbackSender",
     "ManualClock",
     "Sandbox",
+    "SandboxClock",
     "SandboxServer",
     "SentCallback",
     "record_only",

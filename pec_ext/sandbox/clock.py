@@ -6,7 +6,7 @@ import time
 from typing import Protocol
 
 
-class Clock(Protocol):
+class SandboxClock(Protocol):
     def now(self) -> float: ...
 
     def advance(self, seconds: float) -> None: ...

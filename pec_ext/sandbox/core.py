@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pec_ext import clock as pec_clock
+from pec_ext._engine import clock as pec_clock
 
 from . import app
 from .auth import TokenTable
 from .callbacks import CallbackDispatcher, CallbackSender, HttpCallbackSender, SentCallback
-from .clock import Clock, ManualClock
+from .clock import ManualClock, SandboxClock
 from .errors import SandboxError, fail
 from .lifecycle import Context, apply_job
 from .oauth import PATH_PREFIX as OAUTH_PREFIX
@@ -31,8 +31,8 @@ from .state import Record, State, box_view, comm_view
 from .wallet import Prices, to_cents
 
 if TYPE_CHECKING:
-    from pec_ext.account import AccountClient, AsyncAccountClient
-    from pec_ext.client import AsyncPecClient, PecClient
+    from pec_ext._pec.client import AsyncPecClient, PecClient
+    from pec_ext.account.client import AccountClient, AsyncAccountClient
 
 SANDBOX_BASE_URL = "https://sandbox.pec.invalid"
 DEFAULT_TOKEN = "sandbox-token"  # noqa: S105 - not a secret, any non-empty token works
@@ -55,7 +55,7 @@ class Sandbox:
         prices: Mapping[str, float] | None = None,
         tokens: Mapping[str, Iterable[str]] | None = None,
         strict_tokens: bool = False,
-        clock: Clock | None = None,
+        clock: SandboxClock | None = None,
         processing_delay: float = 0.0,
         owner: str = "sandbox@example.com",
         callback_sender: CallbackSender | None = None,
@@ -66,7 +66,7 @@ class Sandbox:
         callback_backoff: float = 0.5,
     ) -> None:
         self._lock = threading.RLock()
-        self.clock: Clock = clock if clock is not None else ManualClock()
+        self.clock: SandboxClock = clock if clock is not None else ManualClock()
         self.prices = Prices(prices)
         self.tokens = TokenTable(tokens, strict=strict_tokens)
         self.processing_delay = processing_delay
@@ -407,13 +407,13 @@ class Sandbox:
 
     def client(self, **kwargs: Any) -> PecClient:
         """A ``pec_ext.PecClient`` wired to this sandbox (no socket), on the sandbox's virtual clock."""
-        from pec_ext.client import PecClient
+        from pec_ext._pec.client import PecClient
 
         return PecClient(**self._client_options(kwargs, self.transport()))
 
     def async_client(self, **kwargs: Any) -> AsyncPecClient:
         """A ``pec_ext.AsyncPecClient`` wired to this sandbox (no socket), on the sandbox's virtual clock."""
-        from pec_ext.client import AsyncPecClient
+        from pec_ext._pec.client import AsyncPecClient
 
         return AsyncPecClient(**self._client_options(kwargs, self.transport()))
 
@@ -429,17 +429,17 @@ class Sandbox:
         return kwargs
 
     def account_client(self, **kwargs: Any) -> AccountClient:
-        """A ``pec_ext.account.AccountClient`` on this sandbox's OAuth emulation (no socket).
+        """A ``pec_ext.account.client.AccountClient`` on this sandbox's OAuth emulation (no socket).
 
         Its ``pec_client()`` talks to this sandbox too, on the same virtual clock.
         """
-        from pec_ext.account import AccountClient
+        from pec_ext.account.client import AccountClient
 
         return AccountClient(**self._account_options(kwargs))
 
     def async_account_client(self, **kwargs: Any) -> AsyncAccountClient:
-        """A ``pec_ext.account.AsyncAccountClient`` on this sandbox's OAuth emulation (no socket)."""
-        from pec_ext.account import AsyncAccountClient
+        """A ``pec_ext.account.client.AsyncAccountClient`` on this sandbox's OAuth emulation (no socket)."""
+        from pec_ext.account.client import AsyncAccountClient
 
         return AsyncAccountClient(**self._account_options(kwargs))
 

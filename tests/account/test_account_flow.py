@@ -11,7 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pec_ext.account import AccountClient, AsyncAccountClient
+from pec_ext.account.client import AccountClient, AsyncAccountClient
+from pec_ext.account.scopes import ScopeWarning, pec_scopes
+from pec_ext.account.token_cache import TokenCache
 from pec_ext.errors import (
     ForbiddenError,
     InsufficientBalanceError,
@@ -21,8 +23,6 @@ from pec_ext.errors import (
     ValidationError,
 )
 from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, record_only
-from pec_ext.scopes import ScopeWarning, pec_scopes
-from pec_ext.token_cache import TokenCache
 
 APPLICANT: dict[str, Any] = {
     "tipo_cliente": "PV",
@@ -294,7 +294,7 @@ def test_pec_client_refuses_an_http_client_of_its_own(sb: Sandbox) -> None:
 
 
 def test_scope_prices_are_cached_for_a_limited_time(sb: Sandbox) -> None:
-    from pec_ext.quotes import PRICES_TTL
+    from pec_ext.account.prices import PRICES_TTL
 
     with sb.account_client() as account:
         assert (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from pec_ext.account.prices import PRICE_KINDS, paid_scopes, price_table, quote
+from pec_ext.account.scopes import PAID_OPERATIONS
 from pec_ext.errors import ValidationError
-from pec_ext.quotes import PRICE_KINDS, paid_scopes, price_table, quote
 from pec_ext.sandbox.oauth import PRICE_SCOPE, scope_prices
 from pec_ext.sandbox.wallet import DEFAULT_PRICES
-from pec_ext.scopes import PAID_OPERATIONS
 
 
 def test_the_named_key_the_only_price_or_unknown() -> None:

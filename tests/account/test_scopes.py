@@ -6,10 +6,8 @@ import warnings
 
 import pytest
 
-from pec_ext._operations import OPERATIONS
-from pec_ext.errors import ValidationError
-from pec_ext.sandbox.oauth import all_scopes
-from pec_ext.scopes import (
+from pec_ext._pec.operations import OPERATIONS
+from pec_ext.account.scopes import (
     SEED_SCOPES,
     ScopeWarning,
     paid_operations_allowed,
@@ -17,6 +15,8 @@ from pec_ext.scopes import (
     read_only_caveats,
     warn_if_not_read_only,
 )
+from pec_ext.errors import ValidationError
+from pec_ext.sandbox.oauth import all_scopes
 
 
 def _seed(host: str) -> set[str]:

@@ -11,7 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from pec_ext.token_cache import CachedToken, TokenCache, TokenProvider
+from pec_ext.account.token_cache import CachedToken, TokenCache, TokenProvider
 
 SCOPES = ["GET:test.pec.openapi.it/pec"]
 
@@ -95,7 +95,7 @@ def test_two_processes_share_one_token(tmp_path: Path) -> None:
         """
         import json, sys, time
         from pathlib import Path
-        from pec_ext.token_cache import CachedToken, TokenCache, TokenProvider
+        from pec_ext.account.token_cache import CachedToken, TokenCache, TokenProvider
         directory, log = Path(sys.argv[1]), Path(sys.argv[2])
         def issue(previous):
             with log.open("a") as f:

@@ -19,8 +19,8 @@ import pytest
 CLIENT = textwrap.dedent(
     """
     import sys
-    from pec_ext.account import AccountClient
-    from pec_ext.token_cache import TokenCache
+    from pec_ext.account.client import AccountClient
+    from pec_ext.account.token_cache import TokenCache
     url, cache_dir = sys.argv[1], sys.argv[2]
     with AccountClient("ops@example.com", "key", environment="sandbox", base_url=url + "/oauth") as account:
         with account.pec_client(["check_availability"], cache=TokenCache(cache_dir)) as pec:

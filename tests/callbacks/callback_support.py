@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from sandbox_support import box_body, comm_body, p7m_doc, pdf_doc
 
-from pec_ext.callbacks import CallbackEvent, sign_callback
+from pec_ext.callbacks.events import CallbackEvent, sign_callback
 
 SECRET = "s3cret-for-callback-tests-0123456789"
 OTHER_SECRET = "another-secret-nobody-shares-9876543210"

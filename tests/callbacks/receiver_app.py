@@ -12,8 +12,8 @@ import json
 import os
 
 from pec_ext import AsyncPecClient
-from pec_ext.callbacks import CallbackEvent
-from pec_ext.receiver import CallbackReceiver
+from pec_ext.callbacks.events import CallbackEvent
+from pec_ext.callbacks.receiver import CallbackReceiver
 
 SECRET = "s3cret-for-callback-tests-0123456789"
 _failures_left = int(os.environ.get("PEC_TEST_FAIL", "0"))

@@ -21,7 +21,7 @@ from callback_support import SECRET, activate, register_box, signed
 from cli_support import APPLICANT, flags
 from click.testing import CliRunner
 
-from pec_ext.callbacks import TOKEN_FIELD, verify_token
+from pec_ext.callbacks.events import TOKEN_FIELD, verify_token
 from pec_ext.cli import cli
 from pec_ext.cli.config import Config
 from pec_ext.sandbox import Sandbox, SandboxServer

@@ -11,10 +11,10 @@ import pytest
 from callback_support import RECEIVER_URL, SECRET, Recorder, activate, wsgi_sender
 from sandbox_support import box_body, comm_body
 
-from pec_ext.callback_store import MemoryTransitionStore
-from pec_ext.callbacks import TOKEN_FIELD, verify_token
+from pec_ext.callbacks.events import TOKEN_FIELD, verify_token
+from pec_ext.callbacks.receiver import CallbackReceiver
+from pec_ext.callbacks.store import MemoryTransitionStore
 from pec_ext.errors import ValidationError
-from pec_ext.receiver import CallbackReceiver
 from pec_ext.sandbox import Sandbox
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pec_api.models.casella import Casella
 from pec_api.models.richiesta_comunicazione_pec import RichiestaComunicazionePec
-from pec_ext.callbacks import MAX_CALLBACK_BYTES, TOKEN_FIELD, RecordKind, parse, verify_token
+from pec_ext.callbacks.events import MAX_CALLBACK_BYTES, TOKEN_FIELD, RecordKind, parse, verify_token
 from pec_ext.enums import StatoCasella, StatoComunicazione, TipoCasella
 from pec_ext.errors import MalformedCallbackError
 from pec_ext.sandbox import Sandbox

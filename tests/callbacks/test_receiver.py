@@ -27,11 +27,11 @@ from callback_support import (
     wsgi_sender,
 )
 
-from pec_ext.callback_store import MemoryTransitionStore, SqliteTransitionStore
-from pec_ext.callbacks import TOKEN_FIELD, make_token, parse
+from pec_ext.callbacks.events import TOKEN_FIELD, make_token, parse
+from pec_ext.callbacks.receiver import CallbackReceiver
+from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore
 from pec_ext.enums import StatoCasella
 from pec_ext.errors import ValidationError
-from pec_ext.receiver import CallbackReceiver
 from pec_ext.sandbox import Sandbox
 
 JSON = "application/json"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pec_ext.callback_store import (
+from pec_ext.callbacks.store import (
     Claim,
     MemoryTransitionStore,
     SqliteTransitionStore,
@@ -92,7 +92,7 @@ def test_the_sqlite_store_remembers_across_restarts(tmp_path: Path) -> None:
 CLAIMER = textwrap.dedent(
     """
     import sys
-    from pec_ext.callback_store import Claim, SqliteTransitionStore, Transition
+    from pec_ext.callbacks.store import Claim, SqliteTransitionStore, Transition
 
     store = SqliteTransitionStore(sys.argv[1])
     sys.stdin.readline()  # start together

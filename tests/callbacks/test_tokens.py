@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from callback_support import OTHER_SECRET, RECEIVER_URL, SECRET
 
-from pec_ext.callbacks import TOKEN_FIELD, make_token, sign_callback, verify_token
+from pec_ext.callbacks.events import TOKEN_FIELD, make_token, sign_callback, verify_token
 from pec_ext.errors import ForgedCallbackError, ValidationError
 
 

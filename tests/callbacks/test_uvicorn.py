@@ -32,7 +32,7 @@ from callback_support import (
     signed,
 )
 
-from pec_ext.callbacks import parse
+from pec_ext.callbacks.events import parse
 from pec_ext.sandbox import Sandbox, SandboxServer
 
 pytest.importorskip("uvicorn")

@@ -18,8 +18,8 @@ from click.testing import CliRunner, Result
 from pec_ext.cli import ExitCode, cli, output, samples
 from pec_ext.cli.applicant import DESCRIPTIONS as APPLICANT_DESCRIPTIONS
 from pec_ext.enums import MEANINGS, SOTTOTIPI_BY_TIPO_CLIENTE
-from pec_ext.guards import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
 from pec_ext.sandbox import Sandbox
+from pec_ext.validation.guards import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
 
 TOKEN_HINTS = ("OPENAPI_PEC_TOKEN is not set", "--embedded", "pec sandbox serve")
 

@@ -6,7 +6,7 @@ import os
 
 from celery import Celery
 
-import pec_ext.celery  # noqa: F401  - registers the pec.* tasks on this app
+import pec_ext.integrations.celery  # noqa: F401  - registers the pec.* tasks on this app
 
 app = Celery("chaos", broker=os.environ["CHAOS_BROKER_URL"])
 app.conf.update(

@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 
 from pec_ext import PecClient
-from pec_ext.journal import Journal
-from pec_ext.journal_sqlite import SqliteJournalStore
+from pec_ext.journal.base import Journal
+from pec_ext.journal.sqlite import SqliteJournalStore
 
 
 def main(journal_path: str, url: str, box_id: str, key: str) -> None:

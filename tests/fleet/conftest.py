@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from fleet_support import redis_server
 
-from pec_ext.journal import JournalStore
+from pec_ext.journal.base import JournalStore
 
 
 @pytest.fixture(scope="session")
@@ -30,11 +30,11 @@ def fresh_redis(redis_url: str) -> Iterator[str]:
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[JournalStore]:
     """Each journal backend in turn, empty."""
     if request.param == "sqlite":
-        from pec_ext.journal_sqlite import SqliteJournalStore
+        from pec_ext.journal.sqlite import SqliteJournalStore
 
         made: JournalStore = SqliteJournalStore(tmp_path / "journal.sqlite")
     else:
-        from pec_ext.journal_redis import RedisJournalStore
+        from pec_ext.journal.redis import RedisJournalStore
 
         url = request.getfixturevalue("fresh_redis")
         made = RedisJournalStore.from_url(url)

@@ -20,8 +20,8 @@ from celery_support import pool_children, queue_is_drained, start_worker, wait_f
 from fleet_support import balance, box_body, env, kill, ledger, provision, sandbox_server, slow_proxy
 
 from pec_ext import PecClient
-from pec_ext.journal import State
-from pec_ext.journal_redis import RedisJournalStore
+from pec_ext.journal.base import State
+from pec_ext.journal.redis import RedisJournalStore
 
 WORKERS = 3
 KILLS = 10

@@ -10,9 +10,9 @@ import pytest
 from fleet_support import PDF, box_body
 
 from pec_ext import IdempotencyKeyBusyError, OutcomeUnknownError, PaymentRequiredError, ValidationError
-from pec_ext.client import PecClient
-from pec_ext.journal import Journal, JournalStore, State, canonical_json, fingerprint
-from pec_ext.journal_ops import add_space, register, renew
+from pec_ext._pec.client import PecClient
+from pec_ext._pec.intents import add_space, register, renew
+from pec_ext.journal.base import Journal, JournalStore, State, canonical_json, fingerprint
 from pec_ext.sandbox import Sandbox
 
 

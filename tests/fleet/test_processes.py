@@ -16,8 +16,9 @@ import pytest
 from fleet_support import PYTHON, env, kill, ledger, provision, sandbox_server, slow_proxy
 
 from pec_ext import PecClient
-from pec_ext.journal import Journal, State, open_store
-from pec_ext.journal_sqlite import SqliteJournalStore
+from pec_ext.journal.base import Journal, State
+from pec_ext.journal.sqlite import SqliteJournalStore
+from pec_ext.journal.stores import open_store
 
 RENEWAL = "GET /pec/{id}/rinnovo"
 # A fresh server forks the workers: the test process may hold threads (Redis, Celery) and their locks.

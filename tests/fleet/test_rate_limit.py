@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from pec_ext import PecClient, ValidationError
-from pec_ext.fleet import FleetLimiter
+from pec_ext.integrations.ratelimit import FleetLimiter
 
 # A fresh server forks the workers: the test process may hold threads (Redis, Celery) and their locks.
 FORK = multiprocessing.get_context("forkserver")

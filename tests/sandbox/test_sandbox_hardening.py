@@ -412,7 +412,7 @@ def test_token_option_is_validated_and_documented(capsys: pytest.CaptureFixture[
 
 
 def test_the_default_body_limit_admits_the_largest_activation_the_client_sends() -> None:
-    from pec_ext.documents import DEFAULT_MAX_BYTES
+    from pec_ext.documents.reading import DEFAULT_MAX_BYTES
     from pec_ext.sandbox.server import DEFAULT_MAX_BODY
 
     # two documents of the client's largest size, base64-encoded, plus the JSON around them

@@ -52,10 +52,10 @@ def test_requests_without_base_path_prefix_and_with_query_strings(pec_sandbox: S
     assert http.get("/pec?page=1").status_code == 404  # empty account, query ignored
 
 
-HAS_CLIENT = importlib.util.find_spec("pec_ext.client") is not None
+HAS_CLIENT = importlib.util.find_spec("pec_ext._pec.client") is not None
 
 
-@pytest.mark.skipif(not HAS_CLIENT, reason="pec_ext.client is not there yet")
+@pytest.mark.skipif(not HAS_CLIENT, reason="pec_ext._pec.client is not there yet")
 def test_pec_client_factory(pec_sandbox: Sandbox) -> None:
     client = pec_sandbox.client()
     assert type(client).__name__ == "PecClient"
@@ -78,7 +78,7 @@ def _large_pdf(label: str) -> bytes:
     return out.getvalue()
 
 
-@pytest.mark.skipif(not HAS_CLIENT, reason="pec_ext.client is not there yet")
+@pytest.mark.skipif(not HAS_CLIENT, reason="pec_ext._pec.client is not there yet")
 async def test_a_streamed_upload_arrives_whole_in_process(pec_sandbox: Sandbox) -> None:
     documents = [_large_pdf("modulo"), _large_pdf("identità")]
     with pec_sandbox.client() as pec:

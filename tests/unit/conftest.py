@@ -31,7 +31,7 @@ from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from pec_ext import AsyncPecClient, Clock, PecClient
-from pec_ext._operations import OPERATIONS
+from pec_ext._pec.operations import OPERATIONS
 from pec_ext.sandbox.pdf import render
 
 TOKEN = "unit-test-token-3f9a"

@@ -396,7 +396,7 @@ async def test_download_into_a_missing_folder_is_refused_before_the_call(pec, ap
 
 
 def test_write_atomically_never_clobbers_a_file_that_appeared(tmp_path: Path):
-    from pec_ext._flows import write_atomically
+    from pec_ext._pec.flows import write_atomically
 
     target = tmp_path / "x.pdf"
     target.write_bytes(b"theirs")
@@ -547,6 +547,6 @@ def test_sync_and_async_clients_have_the_same_methods_and_signatures():
 
 
 def test_every_operation_is_reached_by_a_method():
-    from pec_ext._operations import OPERATIONS
+    from pec_ext._pec.operations import OPERATIONS
 
     assert set(OPERATIONS) <= set(public_methods(PecClient))

@@ -10,28 +10,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pec_ext import OutcomeUnknownError, RequestTimeoutError, TransportError, _core
-from pec_ext._operations import OPERATIONS, encode_path_param
+from pec_ext import OutcomeUnknownError, RequestTimeoutError, TransportError
+from pec_ext._engine import judge, steps
+from pec_ext._engine import wire as engine_wire
+from pec_ext._engine.operation import encode_path_param
+from pec_ext._pec.operations import OPERATIONS
 
 URL = "https://test.pec.openapi.it"
-OPTIONS = _core.Options(max_retries=3)
+OPTIONS = steps.Options(max_retries=3)
 
 
-def request_for(name: str) -> tuple[_core.Call, httpx.Request]:
+def request_for(name: str) -> tuple[steps.Call, httpx.Request]:
     op = OPERATIONS[name]
-    return _core.Call(op), httpx.Request(op.method, URL + op.path)
+    return steps.Call(op), httpx.Request(op.method, URL + op.path)
 
 
-def wire(base_url: str = URL + "/") -> _core.Wire:
+def wire(base_url: str = URL + "/") -> engine_wire.Wire:
     defaults = httpx.Headers({"user-agent": "ua", "accept": "*/*", "authorization": "stale"})
-    return _core.Wire.of(base_url, defaults, "Bearer tok", httpx.Timeout(7.0, connect=2.0))
+    return engine_wire.Wire.of(base_url, defaults, "Bearer tok", httpx.Timeout(7.0, connect=2.0))
 
 
 def test_build_request_drops_unset_params_and_sets_accept_token_and_timeouts():
     template = wire()
-    renew = _core.build_request(
+    renew = engine_wire.build_request(
         template,
-        _core.Call(OPERATIONS["renew_mailbox"], path_params={"id": "a b"}, params={"anni": 2, "x": None}),
+        steps.Call(OPERATIONS["renew_mailbox"], path_params={"id": "a b"}, params={"anni": 2, "x": None}),
     )
     assert str(renew.url) == URL + "/pec/a%20b/rinnovo?anni=2"
     assert renew.headers["accept"] == "application/json"
@@ -40,12 +43,12 @@ def test_build_request_drops_unset_params_and_sets_accept_token_and_timeouts():
     assert renew.extensions["timeout"] == {"connect": 2.0, "read": 7.0, "write": 7.0, "pool": 7.0}
     assert renew.content == b""
     assert "content-length" not in renew.headers
-    pdf = _core.build_request(
-        template, _core.Call(OPERATIONS["download_activation_form"], path_params={"id": "1"})
+    pdf = engine_wire.build_request(
+        template, steps.Call(OPERATIONS["download_activation_form"], path_params={"id": "1"})
     )
     assert pdf.headers.get_list("accept") == ["application/pdf, text/plain"]
-    post = _core.build_request(
-        template, _core.Call(OPERATIONS["add_user"], path_params={"id": "1"}, json={"a": 1})
+    post = engine_wire.build_request(
+        template, steps.Call(OPERATIONS["add_user"], path_params={"id": "1"}, json={"a": 1})
     )
     assert (post.method, post.headers["content-type"], post.headers["content-length"], post.content) == (
         "POST",
@@ -56,10 +59,10 @@ def test_build_request_drops_unset_params_and_sets_accept_token_and_timeouts():
 
 
 def test_a_long_body_is_streamed_with_host_and_declared_length():
-    document = "A" * (_core._JsonStream.LONG + 10)
-    call = _core.Call(OPERATIONS["activate_mailbox"], path_params={"id": "1"}, json={"documenti": [document]})
-    request = _core.build_request(wire(), call)
-    assert isinstance(request.stream, _core._JsonStream)
+    document = "A" * (engine_wire._JsonStream.LONG + 10)
+    call = steps.Call(OPERATIONS["activate_mailbox"], path_params={"id": "1"}, json={"documenti": [document]})
+    request = engine_wire.build_request(wire(), call)
+    assert isinstance(request.stream, engine_wire._JsonStream)
     body = b"".join(request.stream)
     assert json.loads(body) == {"documenti": [document]}
     assert request.read() == body  # as an in-process transport (httpx.MockTransport) reads it
@@ -69,8 +72,8 @@ def test_a_long_body_is_streamed_with_host_and_declared_length():
 
 
 def test_build_request_keeps_a_base_url_path_prefix():
-    request = _core.build_request(
-        wire("http://127.0.0.1:8080/api/"), _core.Call(OPERATIONS["list_mailboxes"])
+    request = engine_wire.build_request(
+        wire("http://127.0.0.1:8080/api/"), steps.Call(OPERATIONS["list_mailboxes"])
     )
     assert str(request.url) == "http://127.0.0.1:8080/api/pec"
 
@@ -116,10 +119,10 @@ def test_addresses_stay_readable():
 def test_transport_error_decisions(name, failure, decision):
     call, request = request_for(name)
     if decision == "retry":
-        assert isinstance(_core.on_transport_error(call, request, failure, 0, OPTIONS), _core.Retry)
+        assert isinstance(judge.on_transport_error(call, request, failure, 0, OPTIONS), steps.Retry)
     else:
-        with pytest.raises(_core.OutcomeUncertain) as caught:
-            _core.on_transport_error(call, request, failure, 0, OPTIONS)
+        with pytest.raises(steps.OutcomeUncertain) as caught:
+            judge.on_transport_error(call, request, failure, 0, OPTIONS)
         unknown = caught.value.unknown("m", known=[1])
         assert isinstance(unknown, OutcomeUnknownError)
         assert isinstance(unknown, RequestTimeoutError) == isinstance(failure, httpx.TimeoutException)
@@ -129,9 +132,9 @@ def test_transport_error_decisions(name, failure, decision):
 def test_transport_errors_after_the_last_retry():
     call, request = request_for("get_mailbox")
     with pytest.raises(RequestTimeoutError):
-        _core.on_transport_error(call, request, httpx.ReadTimeout("t"), 3, OPTIONS)
+        judge.on_transport_error(call, request, httpx.ReadTimeout("t"), 3, OPTIONS)
     with pytest.raises(TransportError) as caught:
-        _core.on_transport_error(call, request, httpx.ConnectError("c"), 3, OPTIONS)
+        judge.on_transport_error(call, request, httpx.ConnectError("c"), 3, OPTIONS)
     assert not isinstance(caught.value, RequestTimeoutError)
 
 
@@ -166,16 +169,16 @@ def test_the_template_builds_what_httpx_client_would_send(name, value, params, b
     """The request handed to the transport equals the one httpx.Client would have sent."""
     op = OPERATIONS[name]
     path_params = {field: value for field in ("id", "pec", "dominio") if "{" + field + "}" in op.path}
-    call = _core.Call(op, path_params=path_params, params=params, json=body)
+    call = steps.Call(op, path_params=path_params, params=params, json=body)
     timeout = httpx.Timeout(12.0)
     with httpx.Client(base_url=base, headers={"user-agent": "ua"}, timeout=timeout) as http:
-        ours = _core.build_request(_core.Wire.of(base, http.headers, "Bearer tok", timeout), call)
+        ours = engine_wire.build_request(engine_wire.Wire.of(base, http.headers, "Bearer tok", timeout), call)
         theirs = http.build_request(
             op.method,
             op.url(**path_params),
             params={k: v for k, v in params.items() if v is not None} or None,
             json=body,
-            headers=_core.PDF_ACCEPT if op.returns_pdf else _core.JSON_ACCEPT,
+            headers=engine_wire.PDF_ACCEPT if op.returns_pdf else engine_wire.JSON_ACCEPT,
         )
     theirs.headers["authorization"] = "Bearer tok"  # what an httpx.Auth would add
     assert (ours.method, str(ours.url)) == (theirs.method, str(theirs.url))
@@ -186,11 +189,13 @@ def test_the_template_builds_what_httpx_client_would_send(name, value, params, b
 
 def test_a_streamed_body_is_byte_for_byte_what_httpx_would_send():
     body = {"documenti": ["QUJD" * 300_000, 'é"\\'], "n": 1, "ok": True, "none": None}
-    call = _core.Call(OPERATIONS["activate_mailbox"], path_params={"id": "1"}, json=body)
+    call = steps.Call(OPERATIONS["activate_mailbox"], path_params={"id": "1"}, json=body)
     with httpx.Client(base_url=URL, headers={"user-agent": "ua"}) as http:
-        ours = _core.build_request(_core.Wire.of(URL, http.headers, "Bearer tok", http.timeout), call)
-        theirs = http.build_request("PATCH", "/pec/1/attivazione", json=body, headers=_core.JSON_ACCEPT)
+        ours = engine_wire.build_request(
+            engine_wire.Wire.of(URL, http.headers, "Bearer tok", http.timeout), call
+        )
+        theirs = http.build_request("PATCH", "/pec/1/attivazione", json=body, headers=engine_wire.JSON_ACCEPT)
     theirs.headers["authorization"] = "Bearer tok"
-    assert isinstance(ours.stream, _core._JsonStream)
+    assert isinstance(ours.stream, engine_wire._JsonStream)
     assert sorted(ours.headers.multi_items()) == sorted(theirs.headers.multi_items())
     assert ours.read() == theirs.read()

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pec_ext import AsyncPecClient, PecClient, PecError, ValidationError, _core, retry
-from pec_ext._operations import OPERATIONS
+from pec_ext import AsyncPecClient, PecClient, PecError, ValidationError
+from pec_ext._engine import judge, retry, steps
+from pec_ext._pec.operations import OPERATIONS
 
 PROPERTY_SETTINGS = settings(
     max_examples=150,
@@ -74,22 +75,22 @@ def test_on_response_gives_a_result_a_retry_or_a_typed_error(
     name, status, body, response_headers, attempt, max_retries
 ):
     op = OPERATIONS[name]
-    call = _core.Call(op)
+    call = steps.Call(op)
     request = httpx.Request(op.method, "https://test.pec.openapi.it/x")
     response = httpx.Response(status, headers=response_headers, request=request)
     try:
-        outcome = _core.on_response(
-            call, request, response, body, attempt, _core.Options(max_retries=max_retries)
+        outcome = judge.on_response(
+            call, request, response, body, attempt, steps.Options(max_retries=max_retries)
         )
     except PecError as error:
         message = str(error)
         assert message
         return
-    except _core.OutcomeUncertain:
+    except steps.OutcomeUncertain:
         # only for calls that are never resent; the flows turn it into OutcomeUnknownError
         assert not op.idempotent
         return
-    if isinstance(outcome, _core.Retry):
+    if isinstance(outcome, steps.Retry):
         assert attempt < max_retries
         assert status in retry.RETRYABLE_STATUS_CODES
         assert 0 <= outcome.delay <= retry.RETRY_AFTER_MAX_SECONDS

@@ -1,4 +1,4 @@
-"""pec_ext.documents: real PDFs (pypdf), images (Pillow) and CMS SignedData (asn1crypto)."""
+"""pec_ext.documents.reading: real PDFs (pypdf), images (Pillow) and CMS SignedData (asn1crypto)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
 from validation_support import outcome, refusal
 
-from pec_ext import documents
+from pec_ext.documents import reading as documents
 
 # --- builders -------------------------------------------------------------------------------
 

@@ -24,9 +24,9 @@ from pec_ext import (
     ServerError,
     ServiceUnavailableError,
     UnauthorizedError,
-    _core,
 )
-from pec_ext._operations import OPERATIONS
+from pec_ext._engine import judge, steps
+from pec_ext._pec.operations import OPERATIONS
 
 CLASS_BY_STATUS = {
     400: BadRequestError,
@@ -75,14 +75,14 @@ def test_every_documented_code_has_a_name(error_examples):
 
 
 def test_every_documented_error_example_in_the_call_path(error_examples):
-    """Judged by _core for its own operation: class, code, message, code name."""
+    """Judged by the engine for its own operation: class, code, message, code name."""
     checked = 0
     for operation, status, example in error_examples:
-        call = _core.Call(OPERATIONS[operation])
+        call = steps.Call(OPERATIONS[operation])
         request = httpx.Request(OPERATIONS[operation].method, "https://test.pec.openapi.it/x")
         response = httpx.Response(status, json=example, request=request)
         with pytest.raises(ApiError) as caught:
-            _core.on_response(call, request, response, response.content, 99, _core.Options(max_retries=3))
+            judge.on_response(call, request, response, response.content, 99, steps.Options(max_retries=3))
         error = caught.value
         assert type(error) is CLASS_BY_STATUS[status], (operation, status)
         assert (error.status_code, error.code, error.message) == (
@@ -240,7 +240,7 @@ async def test_error_with_a_deeply_nested_body(pec, api, data):
 
 
 async def test_a_huge_body_is_refused_without_reading_it_all(pec, api, data, monkeypatch):
-    monkeypatch.setattr(_core, "MAX_JSON_BODY_BYTES", 1024)
+    monkeypatch.setattr(steps, "MAX_JSON_BODY_BYTES", 1024)
     big = b'{"success": true, "data": "' + b"x" * 5000 + b'"}'
     api.reply("get_mailbox", httpx.Response(200, content=big))
     with pytest.raises(InvalidResponseError) as caught:

@@ -15,7 +15,7 @@ from pec_ext import (
     ServerError,
     TransportError,
 )
-from pec_ext.client import BASE_URLS
+from pec_ext._pec.client import BASE_URLS
 from pec_ext.sandbox import Sandbox
 
 AMBIGUOUS = [

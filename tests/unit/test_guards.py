@@ -1,4 +1,4 @@
-"""pec_ext.guards: one example per rule, and properties that only ValidationError ever escapes."""
+"""pec_ext.validation.guards: one example per rule, and properties that only ValidationError ever escapes."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from validation_support import outcome, refusal
 
-from pec_ext import guards
 from pec_ext.enums import SottotipoCliente, TipoCasella, TipoCliente
 from pec_ext.errors import ValidationError
+from pec_ext.validation import guards
 
 _ROOT = Path(__file__).resolve().parents[2]
 _SPEC_CANDIDATES = (

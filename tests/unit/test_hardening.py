@@ -19,8 +19,8 @@ from pec_ext import (
     ServerError,
     ServiceUnavailableError,
     ValidationError,
-    retry,
 )
+from pec_ext._engine import retry
 
 # -- 1: any Retry-After value ends in a typed error or is ignored -----------------------------------
 

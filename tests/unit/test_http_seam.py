@@ -21,7 +21,7 @@ from pec_ext import (
     ValidationError,
     config,
 )
-from pec_ext._operations import OPERATIONS
+from pec_ext._pec.operations import OPERATIONS
 
 # -- one call of every operation -----------------------------------------------------------------
 

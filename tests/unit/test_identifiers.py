@@ -1,4 +1,4 @@
-"""pec_ext.identifiers: codice fiscale and partita IVA, strict and relaxed."""
+"""pec_ext.validation.identifiers: codice fiscale and partita IVA, strict and relaxed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from validation_support import outcome
 
 from pec_ext.errors import ValidationError
-from pec_ext.identifiers import check_cf_or_piva, check_codice_fiscale, check_partita_iva, invalid
+from pec_ext.validation.identifiers import check_cf_or_piva, check_codice_fiscale, check_partita_iva, invalid
 
 ANYTHING = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(),

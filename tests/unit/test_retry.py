@@ -15,8 +15,8 @@ from pec_ext import (
     ServerError,
     ServiceUnavailableError,
     TransportError,
-    retry,
 )
+from pec_ext._engine import retry
 
 # -- the backoff itself --------------------------------------------------------------------------
 

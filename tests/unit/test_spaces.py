@@ -1,4 +1,4 @@
-"""pec_ext.spaces: increments, absolute sizes, raw bodies."""
+"""pec_ext.validation.spaces: increments, absolute sizes, raw bodies."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from validation_support import outcome, refusal
 
-from pec_ext import spaces
+from pec_ext.validation import spaces
 
 BOX: dict[str, Any] = {
     "tipo_casella": "GOLD",

@@ -22,7 +22,7 @@ APPLICANT = {"tipo_cliente": "PV"}
 
 def sync_code(sb: Sandbox) -> None:
     pec = sb.client()
-    reveal_type(pec)  # expect: Revealed type is "pec_ext.client.PecClient"
+    reveal_type(pec)  # expect: Revealed type is "pec_ext._pec.client.PecClient"
     pec.register_mailbox(tipo_casela="BRONZE")  # expect: Unexpected keyword argument "tipo_casela"
     pec.register_mailbox(casella_pec=1)  # expect: Argument "casella_pec" to "register_mailbox"
     pec.register_mailbox(casella_pec=1)  # expect: incompatible type "int"; expected "str"
@@ -37,7 +37,7 @@ def sync_code(sb: Sandbox) -> None:
 
 async def async_code(sb: Sandbox) -> None:
     pec = sb.async_client()
-    reveal_type(pec)  # expect: Revealed type is "pec_ext.client.AsyncPecClient"
+    reveal_type(pec)  # expect: Revealed type is "pec_ext._pec.client.AsyncPecClient"
     await pec.register_mailbox(tipo_casela="BRONZE")  # expect: Unexpected keyword argument "tipo_casela"
     await pec.communicate_pec(casella_pec=1)  # expect: Argument "casella_pec" to "communicate_pec"
     await pec.register_mailbox(callback={"url": "https://example.com/hook", "method": "JSON"})

@@ -1,0 +1,61 @@
+"""An operation of an HTTP API: method, path, whether a resend is safe, and how to parse its answer.
+
+The engine knows operations only through this shape; each API's table of them lives beside its
+client (``pec_ext._pec.operations``, ``pec_ext.account._operations``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    method: str
+    path: str
+    # Safe to send again after a failure: a read that charges nothing and changes nothing.
+    idempotent: bool
+    # The generated response model (``module:Class``); None for PDF downloads and raw calls.
+    response_model: str | None
+    returns_pdf: bool = False
+    # The spec documents a 204 "No Content" answer, which is a result (None), not a broken body.
+    may_answer_no_content: bool = False
+    # The generated package holding the response model: pec_api, or oauth_api for the account
+    # service (see _account_operations.py).
+    models: str = "pec_api"
+    # Where the result is: "data" of the API's envelope, or (account service: tokens) the whole
+    # body is the model.
+    result: str = "data"
+    # The PEC API's envelope always says `success`; the account service's may be `{"data": ...}` only.
+    strict_envelope: bool = True
+    # Path parameters that are secrets (a token's value): masked wherever a URL is logged or shown.
+    secret_params: tuple[str, ...] = ()
+    # Applied to each parsed record: the API's own typing of values the spec lists (enum members).
+    typed_values: Callable[[Any], None] | None = None
+
+    def url(self, **path_params: str) -> str:
+        return self.path.format(**{name: encode_path_param(value) for name, value in path_params.items()})
+
+    def load_response_model(self) -> Any:
+        """The generated model class, imported on first use to keep ``import pec_ext`` fast."""
+        assert self.response_model is not None
+        module_name, _, class_name = self.response_model.partition(":")
+        return getattr(importlib.import_module(f"{self.models}.models.{module_name}"), class_name)
+
+
+def encode_path_param(value: str) -> str:
+    """Percent-encode so that a value stays one path segment and never reaches another endpoint.
+
+    ``/``, ``?``, ``#`` and ``%`` are always encoded; ``@`` is a legal segment character (RFC 3986
+    pchar) and stays readable in addresses. Dots only matter in a segment made of dots alone
+    (``.`` and ``..`` are dot-segments that clients and servers resolve), so only those are encoded.
+    """
+    text = str(value)
+    if text.strip(".") == "":
+        return text.replace(".", "%2E")
+    return quote(text, safe="@")

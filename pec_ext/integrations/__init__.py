@@ -1,0 +1,1 @@
+"""Where pec_ext meets a fleet: Celery tasks and the shared (Redis) rate limit."""

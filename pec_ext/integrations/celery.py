@@ -1,0 +1,227 @@
+"""Celery tasks for bulk provisioning that never pay twice (``pip install openapi-pec[celery]``).
+
+Celery delivers a task *at least once*: with ``acks_late`` a task whose worker dies is delivered
+again, possibly to another machine, after its paid call may already have reached the API. Every
+task here therefore goes through the journal (``pec_ext.journal.base``) with an idempotency key
+derived from the *business* key -- the address, the box, the operation and the period -- never
+from the task id, which changes on every ``.delay()``:
+
+====================== ====================================================
+task                   idempotency key
+====================== ====================================================
+``pec.register``       ``register:<address>``
+``pec.activate``       ``activate:<box id>:<sha256 of the documents>``
+``pec.renew``          ``renew:<box id>:<expiry being renewed, YYYY-MM-DD>``
+``pec.add_space``      ``add_space:<box id>:<your order reference>``
+``pec.upgrade``        ``upgrade:<box id>:<target type>``
+====================== ====================================================
+
+``pec.register_file`` (a CSV of applicants) and ``pec.renew_expiring`` (the boxes that expire
+within N days) fan out one task per item.
+
+The tasks use :class:`PecTask`: ``acks_late`` and ``reject_on_worker_lost`` (a task whose worker
+was killed goes back to the queue instead of being lost; the journal makes the re-run safe), and
+a retry, later, when another worker holds the key's lease. An unknown outcome is not retried: it
+fails the task with :class:`~pec_ext.errors.OutcomeUnknownError` for a person to look at.
+
+Configuration comes from the environment of the worker (or :func:`configure`):
+``OPENAPI_PEC_TOKEN``, ``OPENAPI_PEC_ENVIRONMENT``, ``OPENAPI_PEC_BASE_URL``,
+``PEC_JOURNAL_URL`` (a SQLite path, or ``redis://...`` for several machines; default
+``pec-journal.sqlite``), ``PEC_JOURNAL_LEASE`` (seconds; longer than a call can take),
+``PEC_TIMEOUT`` (each call's deadline, seconds), and for a fleet-wide rate limit
+``PEC_RATE_LIMIT`` (requests per second, optionally ``/burst``) with ``PEC_REDIS_URL`` and
+``PEC_ACCOUNT``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from celery import Task, shared_task
+
+from pec_ext._engine.retry import DEFAULT_TIMEOUT_SECONDS
+from pec_ext._pec.client import PecClient
+from pec_ext._pec.intents import encode_box, expiry_date, renewal_key
+from pec_ext.config import BASE_URL_ENV
+from pec_ext.errors import IdempotencyKeyBusyError, ValidationError
+from pec_ext.journal.base import Journal
+from pec_ext.journal.stores import open_store
+
+JOURNAL_URL_ENV = "PEC_JOURNAL_URL"
+JOURNAL_LEASE_ENV = "PEC_JOURNAL_LEASE"
+TIMEOUT_ENV = "PEC_TIMEOUT"
+RATE_LIMIT_ENV = "PEC_RATE_LIMIT"
+REDIS_URL_ENV = "PEC_REDIS_URL"
+ACCOUNT_ENV = "PEC_ACCOUNT"
+# A renewal moves the expiry a year on; a window this short cannot select a renewed box again.
+MAX_RENEW_WINDOW_DAYS = 300
+
+
+def default_client(journal: Journal) -> PecClient:
+    http_client = None
+    rate = os.environ.get(RATE_LIMIT_ENV)
+    if rate:
+        import httpx
+        import redis
+
+        from pec_ext.integrations.ratelimit import FleetLimiter
+
+        per_second, _, burst = rate.partition("/")
+        limiter = FleetLimiter(
+            redis.Redis.from_url(os.environ[REDIS_URL_ENV]),
+            account=os.environ.get(ACCOUNT_ENV, "default"),
+            rate=float(per_second),
+            burst=int(burst or 1),
+        )
+        http_client = httpx.Client(event_hooks=limiter.event_hooks())
+    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
+    return PecClient(
+        base_url=os.environ.get(BASE_URL_ENV) or None,
+        timeout=timeout,
+        http_client=http_client,
+        journal=journal,
+    )
+
+
+def default_journal() -> Journal:
+    lease = float(os.environ.get(JOURNAL_LEASE_ENV) or 300)
+    return Journal(open_store(os.environ.get(JOURNAL_URL_ENV) or "pec-journal.sqlite"), lease=lease)
+
+
+_factories: dict[str, Callable[..., Any]] = {"client": default_client, "journal": default_journal}
+
+
+def configure(
+    *, client: Callable[[Journal], PecClient] | None = None, journal: Callable[[], Journal] | None = None
+) -> None:
+    """Replace how a worker process makes its journal, and its client given the journal."""
+    if client is not None:
+        _factories["client"] = client
+    if journal is not None:
+        _factories["journal"] = journal
+    PecTask._client = None
+
+
+class PecTask(Task):  # type: ignore[misc]  # celery is untyped
+    """Base class of the tasks: late acknowledgement, one client and journal per worker process."""
+
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+    max_retries = 50
+    _client: PecClient | None = None
+    _pid = 0
+
+    @property
+    def pec(self) -> PecClient:
+        """This worker process's client, with its journal."""
+        # Made in the worker process itself: a client or a connection must not cross a fork.
+        if PecTask._client is None or PecTask._pid != os.getpid():
+            PecTask._client = _factories["client"](_factories["journal"]())
+            PecTask._pid = os.getpid()
+        return PecTask._client
+
+    def journaled(self, action: Callable[[PecClient], Any]) -> dict[str, Any]:
+        """Run ``action``; when another worker holds the key, retry after its lease."""
+        try:
+            return encode_box(action(self.pec))
+        except IdempotencyKeyBusyError as busy:
+            countdown = min(max(busy.lease_until - time.time(), 0.5), 60.0)
+            raise self.retry(exc=busy, countdown=countdown) from busy
+
+
+def _documents_digest(paths: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@shared_task(base=PecTask, bind=True, name="pec.register")
+def register(self: PecTask, fields: dict[str, Any]) -> dict[str, Any]:
+    """Register one box; ``fields`` as the API names them."""
+    address = str(fields.get("casella_pec", "")).strip().lower()
+    if not address:
+        raise ValidationError("casella_pec", fields.get("casella_pec"), "an address")
+    return self.journaled(lambda pec: pec.register_mailbox(idempotency_key=f"register:{address}", **fields))
+
+
+@shared_task(base=PecTask, bind=True, name="pec.activate")
+def activate(self: PecTask, box_id: str, document_paths: list[str]) -> dict[str, Any]:
+    """Upload the activation documents (files readable by the worker)."""
+    key = f"activate:{box_id}:{_documents_digest(document_paths)}"
+    return self.journaled(
+        lambda pec: pec.activate_mailbox(box_id, [Path(p) for p in document_paths], idempotency_key=key)
+    )
+
+
+@shared_task(base=PecTask, bind=True, name="pec.renew")
+def renew(self: PecTask, box_id: str, expiry: str, anni: int = 1) -> dict[str, Any]:
+    """Renew the box whose expiry (``YYYY-MM-DD``, as read when the job was planned) is ``expiry``."""
+    key = renewal_key(box_id, dt.date.fromisoformat(expiry))
+    return self.journaled(lambda pec: pec.renew_mailbox(box_id, anni, idempotency_key=key))
+
+
+@shared_task(base=PecTask, bind=True, name="pec.add_space")
+def add_space(
+    self: PecTask,
+    box_id: str,
+    reference: str,
+    disco: int | None = None,
+    storico: int | None = None,
+    conservazione: int | None = None,
+) -> dict[str, Any]:
+    """Add space; ``reference`` names the order (adding space twice for two orders is legitimate)."""
+    if not reference:
+        raise ValidationError("reference", reference, "the order's reference, e.g. ORD-2027-0042")
+    return self.journaled(
+        lambda pec: pec.add_space(
+            box_id,
+            idempotency_key=f"add_space:{box_id}:{reference}",
+            disco=disco,
+            storico=storico,
+            conservazione=conservazione,
+        )
+    )
+
+
+@shared_task(base=PecTask, bind=True, name="pec.upgrade")
+def upgrade(self: PecTask, box_id: str, tipo_casella: str) -> dict[str, Any]:
+    target = str(tipo_casella).upper()
+    return self.journaled(
+        lambda pec: pec.change_type(box_id, target, idempotency_key=f"upgrade:{box_id}:{target}")
+    )
+
+
+@shared_task(base=PecTask, bind=True, name="pec.register_file")
+def register_file(self: PecTask, path: str) -> int:
+    """One ``pec.register`` task per row of a CSV of applicants (a header row of API field names)."""
+    with open(path, newline="", encoding="utf-8") as stream:
+        rows = [{k: v for k, v in row.items() if v not in (None, "")} for row in csv.DictReader(stream)]
+    for row in rows:
+        register.delay(row)
+    return len(rows)
+
+
+@shared_task(base=PecTask, bind=True, name="pec.renew_expiring")
+def renew_expiring(self: PecTask, within_days: int, anni: int = 1, as_of: str | None = None) -> int:
+    """One ``pec.renew`` task per processed box expiring within ``within_days`` of ``as_of``
+    (``YYYY-MM-DD``, default today; expired boxes too)."""
+    if not 0 <= within_days <= MAX_RENEW_WINDOW_DAYS:
+        raise ValidationError("within_days", within_days, f"0 to {MAX_RENEW_WINDOW_DAYS}")
+    today = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    horizon = today + dt.timedelta(days=within_days)
+    planned = 0
+    for box in self.pec.list_mailboxes():
+        when = expiry_date(box.data_scadenza)
+        if isinstance(box.id, str) and when is not None and when <= horizon and str(box.stato) == "evasa":
+            renew.delay(box.id, when.isoformat(), anni)
+            planned += 1
+    return planned

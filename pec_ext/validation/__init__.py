@@ -1,0 +1,1 @@
+"""Checks that run before anything is sent: fields, request bodies, identifiers, disk space."""
