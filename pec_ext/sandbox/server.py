@@ -183,6 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
                     query=dict(parse_qsl(split.query, keep_blank_values=True)),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    client=str(self.client_address[0]),
                 )
             )
         )
