@@ -36,8 +36,20 @@ def run_oauth_sandbox(recorder: cs.Recorder) -> int:
         http.get("/wallet")
         http.get("/wallet/transactions")
         http.get("/callbacks")
+        # PEC traffic (not recorded: it is not the account service's) for the log and statistics
+        with httpx.Client(transport=sandbox.transport(), base_url="https://test.pec.openapi.it") as pec:
+            pec.get("/pec", headers={"Authorization": f"Bearer {token['token']}"})
+            pec.get("/pec/" + "0" * 24, headers={"Authorization": f"Bearer {token['token']}"})
         http.get("/errors")
-        http.get("/subscriptions")
+        http.get("/errors", params={"scopes": SCOPES[0], "skip": 0, "limit": 10})
+        http.get("/stats")
+        http.get("/stats", params={"date": "2023-11"})
+        http.get("/stats/ips")
+        http.get("/stats/apis")
+        http.get("/stats/apis/test.pec.openapi.it", params={"date": "2023"})
+        subscriptions = http.get("/subscriptions").json()["data"]
+        http.get("/subscriptions", params={"id": subscriptions[0]["id"]})
+        http.get(f"/subscriptions/{subscriptions[0]['id']}")
         # refusals the spec documents
         http.post("/tokens", json={})
         http.post("/tokens", json={"scopes": "GET:test.pec.openapi.it/pec"})
