@@ -172,7 +172,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     args = build_parser(prog=prog).parse_args(argv)
     account = args.account
     if not _is_loopback(args.host):
-        print(f"warning: {args.host} is not a loopback address: the sandbox has no real auth", file=sys.stderr)
+        print(
+            f"warning: {args.host} is not a loopback address: the sandbox has no real auth", file=sys.stderr
+        )
     try:
         sandbox = Sandbox(
             balance=args.balance,

@@ -11,9 +11,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import app
@@ -294,9 +294,7 @@ class SandboxServer:
         ``max_connections``: connections served at once, a thread each (beyond it, the one
         waiting longest for its request is dropped, or the newcomer gets 503 if none waits)."""
         self.sandbox = sandbox if sandbox is not None else Sandbox()
-        self._httpd = _Server(
-            (host, port), self.sandbox, verbose, read_timeout, max_body, max_connections
-        )
+        self._httpd = _Server((host, port), self.sandbox, verbose, read_timeout, max_body, max_connections)
         self._thread: threading.Thread | None = None
 
     @property

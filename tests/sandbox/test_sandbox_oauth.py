@@ -257,7 +257,10 @@ def test_subscriptions_are_a_small_consistent_set() -> None:
     sb = Sandbox(clock=ManualClock(START), callback_sender=record_only)
     http = account(sb)
     listed = http.get("/subscriptions").json()["data"]
-    assert [s["scope"] for s in listed] == ["GET:test.pec.openapi.it/pec", "GET:test.pec.openapi.it/verifica_pec"]
+    assert [s["scope"] for s in listed] == [
+        "GET:test.pec.openapi.it/pec",
+        "GET:test.pec.openapi.it/verifica_pec",
+    ]
     assert set(listed[0]) == {"id", "scope", "active", "availableRequests", "startsAt", "expiresAt"}
     _traffic(sb)  # one read answered 200: one request of the GET bundle
     one = http.get(f"/subscriptions/{listed[0]['id']}").json()["data"]
@@ -292,4 +295,6 @@ def test_over_http_the_client_address_is_counted() -> None:
         # from another loopback address than the in-process default: the socket's peer is counted
         with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3")) as http:
             http.get(server.url + "/pec", headers={"Authorization": "Bearer t"})
-        assert httpx.get(server.url + "/oauth/stats/ips", auth=("a@b.it", "k")).json()["data"] == ["127.0.0.3"]
+        assert httpx.get(server.url + "/oauth/stats/ips", auth=("a@b.it", "k")).json()["data"] == [
+            "127.0.0.3"
+        ]
