@@ -26,7 +26,8 @@ SANDBOX_DOMAIN: Final = "test.pec.openapi.it"
 PEC_DOMAINS: Final = ("pec.openapi.it", "test.pec.openapi.it")
 # The first path segments the account service knows as PEC scopes; others are nobody's API.
 PEC_SEGMENTS: Final = ("pec", "verifica_pec", "comunica_pec", "domini_pec", "dominio")
-MAX_ERRORS: Final = 1000
+# The log keeps what one page shows: it is saved with every request's state.
+MAX_ERRORS: Final = 100
 MAX_IPS_PER_ENTRY: Final = 1000
 PERIOD_SECONDS: Final = 30 * 24 * 3600
 DATE_FILTER: Final = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -136,9 +137,11 @@ def record(
     counters["totalRequests"] += 1
     if status >= 400:
         counters["errorRequests"] += 1
+        # numbered apart from the state's sequence, which gives the boxes their ids
+        number = int(state.errors[-1]["id"][8:], 16) + 1 if state.errors else 1
         state.errors.append(
             {
-                "id": f"{int(now) & 0xFFFFFFFF:08x}{state.next_seq():016x}",
+                "id": f"{int(now) & 0xFFFFFFFF:08x}{number:016x}",
                 "scope": scope,
                 "domain": domain,
                 "errorAt": iso(now),

@@ -298,3 +298,16 @@ def test_over_http_the_client_address_is_counted() -> None:
         assert httpx.get(server.url + "/oauth/stats/ips", auth=("a@b.it", "k")).json()["data"] == [
             "127.0.0.3"
         ]
+
+
+def test_the_error_log_is_bounded_and_leaves_the_box_ids_alone() -> None:
+    quiet = Sandbox(clock=ManualClock(START), callback_sender=record_only)
+    noisy = Sandbox(clock=ManualClock(START), callback_sender=record_only)
+    for _ in range(130):
+        assert pec(noisy, "anyone").get("/pec/" + "0" * 24).status_code == 404
+    # the log numbers its entries apart: the same registration gets the same id either way
+    assert _traffic(noisy) == _traffic(quiet)
+    errors = account(noisy).get("/errors").json()["data"]
+    assert len(errors) == 100
+    assert len({e["id"] for e in errors}) == 100
+    assert account(noisy).get("/stats").json()["data"]["errorRequests"] == 131
