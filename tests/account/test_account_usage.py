@@ -17,13 +17,13 @@ from typing import Any
 import httpx
 import pytest
 
-from pec_ext._account_operations import ACCOUNT_OPERATIONS
 from pec_ext.account import AccountClient, AsyncAccountClient
+from pec_ext.account._operations import ACCOUNT_OPERATIONS
+from pec_ext.account.scopes import pec_scopes
+from pec_ext.account.token_cache import TokenCache
 from pec_ext.errors import NotFoundError, ValidationError
 from pec_ext.sandbox import DEFAULT_PRICES, ManualClock, Sandbox, record_only
 from pec_ext.sandbox.usage import SUBSCRIPTION_PLANS
-from pec_ext.scopes import pec_scopes
-from pec_ext.token_cache import TokenCache
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a fixed virtual start
 DOMAIN = "test.pec.openapi.it"
