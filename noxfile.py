@@ -30,7 +30,7 @@ def _pipeline(session: nox.Session, command: str) -> None:
 
 @nox.session
 def spec(session: nox.Session) -> None:
-    """Fetch, pin-check, overlay and validate the three specs (-- --check: drift report; -- --update: re-pin)."""
+    """Fetch, pin-check, overlay and validate every spec (-- --check: drift report; -- --update: re-pin)."""
     _pipeline(session, "spec")
 
 

@@ -87,7 +87,8 @@ def test_every_operation_has_a_readable_generated_name(massiva_effective_spec):
     ids = _operation_ids(massiva_effective_spec)
     assert len(ids) == 7
     assert set(ids.values()) == set(MODULES)
-    assert not any(name.startswith(("get_send", "post_send", "get_inbox_id", "get_quota_")) for name in MODULES)
+    invented = ("get_send", "post_send", "get_inbox_id", "get_quota_")
+    assert not any(name.startswith(invented) for name in MODULES)
 
 
 def test_every_response_example_parses_through_generated_models(
@@ -119,10 +120,13 @@ def test_inbox_ids_and_counts_parse_as_integers(massiva_upstream_spec):
     example = massiva_upstream_spec["paths"]["/inbox"]["get"]["responses"]["200"]["content"][
         "application/json"
     ]["example"]
-    assert massiva_upstream_spec["components"]["schemas"]["InboxSearch"]["properties"]["id"]["type"] == "number"
-    parsed = MODULES["list_inbox"]._parse_response(client=_client(), response=httpx.Response(200, json=example))
+    raw_id = massiva_upstream_spec["components"]["schemas"]["InboxSearch"]["properties"]["id"]
+    assert raw_id["type"] == "number"
+    response = httpx.Response(200, json=example)
+    parsed = MODULES["list_inbox"]._parse_response(client=_client(), response=response)
     assert [type(item.id) for item in parsed.data] == [int] * len(example["data"])
-    assert (parsed.page, parsed.total, parsed.n_of_pages) == (example["page"], example["total"], example["n_of_pages"])
+    counts = (example["page"], example["total"], example["n_of_pages"])
+    assert (parsed.page, parsed.total, parsed.n_of_pages) == counts
     # the path parameter is an integer: the generated request never says /inbox/3.0
     kwargs = MODULES["get_inbox_message"]._get_kwargs(3, x_username="u", x_password="p")
     assert kwargs["url"] == "/inbox/3"
@@ -152,9 +156,8 @@ def test_the_form_encoded_body_is_documented_on_the_model(massiva_effective_spec
 
 def test_the_overlay_declares_the_429_of_send(massiva_upstream_spec, massiva_effective_spec):
     assert "429" not in massiva_upstream_spec["paths"]["/send"]["post"]["responses"]
-    parsed = MODULES["send_message"]._parse_response(
-        client=_client(), response=httpx.Response(429, json={"success": False, "message": "Too many requests"})
-    )
+    response = httpx.Response(429, json={"success": False, "message": "Too many requests"})
+    parsed = MODULES["send_message"]._parse_response(client=_client(), response=response)
     assert isinstance(parsed, MassivaEnvelope)
     assert parsed.message == "Too many requests"
 
