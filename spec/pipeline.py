@@ -489,15 +489,28 @@ def generate(output_dir: Path, effective_spec: Path | None = None, spec: Spec = 
     return package_dir
 
 
+def effective_is_current(spec: Spec = PEC) -> bool:
+    """The cached effective spec exists and is newer than the overlay and the pin it comes from.
+
+    An overlay edited since the last ``spec`` run must not generate (or pass ``check-generated``)
+    from the old effective document.
+    """
+    path = spec.effective_path
+    if not path.is_file():
+        return False
+    built = path.stat().st_mtime
+    return all(built >= source.stat().st_mtime for source in (spec.overlay, PIN_FILE) if source.is_file())
+
+
 def regenerate(spec: Spec = PEC) -> Path:
-    if not spec.effective_path.is_file():
+    if not effective_is_current(spec):
         build_effective(spec=spec)
     return generate(GENERATED_DIR, spec=spec)
 
 
 def compare_generated(spec: Spec = PEC) -> list[str]:
     """A unified diff between the committed generated/ and a fresh generation; empty when equal."""
-    if not spec.effective_path.is_file():
+    if not effective_is_current(spec):
         build_effective(spec=spec)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = generate(Path(tmp), spec=spec)
@@ -583,7 +596,7 @@ def _run(args: argparse.Namespace, spec: Spec) -> int:
         )
         return 0
     if args.command == "regenerate":
-        if source or not spec.effective_path.is_file():
+        if source or not effective_is_current(spec):
             build_effective(source, spec, pec_source)
         print(f"{label}generated {regenerate(spec).relative_to(ROOT)}")
         return 0

@@ -25,9 +25,10 @@ SENDER = "contract-bulk@testcert.legalmail.it"
 PDF = base64.b64encode(b"%PDF-1.4\n% contract\n%%EOF\n").decode()
 
 
-def _activated_box(sandbox: Sandbox) -> str:
+def activated_box(sandbox: Sandbox, address: str = SENDER) -> str:
+    """Registers a PECMASSIVA box through the PEC API and completes its activation; its id."""
     with httpx.Client(transport=sandbox.transport(), base_url=PEC_HOST, headers=_bearer()) as pec:
-        box = pec.post("/pec", json=cs.register_fields(SENDER, "PECMASSIVA")).json()["data"]
+        box = pec.post("/pec", json=cs.register_fields(address, "PECMASSIVA")).json()["data"]
         pec.patch(f"/pec/{box['id']}/attivazione", json={"documenti": [PDF]})
     sandbox.advance(None)
     return str(box["id"])
@@ -40,7 +41,7 @@ def _bearer() -> dict[str, str]:
 def run_massiva_sandbox(recorder: cs.Recorder, sandbox: Sandbox | None = None) -> int:
     """Every PEC Massiva operation the sandbox emulates, and its documented refusals; returns the calls."""
     sandbox = sandbox or Sandbox(balance=100.0, clock=ManualClock(1_700_000_000), callback_sender=record_only)
-    box_id = _activated_box(sandbox)
+    box_id = activated_box(sandbox)
     username, password = sandbox.massiva_credentials(box_id)
     recorder.secrets = (*recorder.secrets, password)
     headers = {"x-username": username, "x-password": password}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,18 @@ def test_effective_spec_declares_every_error_envelope(effective_spec):
                     assert media["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
                     count += 1
     assert count == 54 + 19  # upstream's 54 error answers, and the 401 the overlay adds to each operation
+
+
+def test_an_overlay_edited_after_the_effective_spec_makes_it_stale(tmp_path: Path, monkeypatch):
+    overlay = tmp_path / "pecmassiva.overlay.yaml"
+    overlay.write_text(pipeline.MASSIVA.overlay.read_text())
+    spec = pipeline.Spec(
+        "pecmassiva", "pecmassiva.openapi.json", overlay, pipeline.MASSIVA.generator_config, "x", "X"
+    )
+    monkeypatch.setattr(pipeline, "CACHE_DIR", tmp_path)
+    assert not pipeline.effective_is_current(spec)  # never built
+    spec.effective_path.write_text("{}")
+    assert pipeline.effective_is_current(spec)
+    later = spec.effective_path.stat().st_mtime + 10
+    os.utime(overlay, (later, later))
+    assert not pipeline.effective_is_current(spec)
