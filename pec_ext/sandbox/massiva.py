@@ -60,6 +60,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import json
 import math
 import re
@@ -372,8 +373,11 @@ class MassivaService:
         sending = self._own_sending(box, code)
         if sending is None:
             raise Refusal(404, "Result empty")
+        # a copy the box sent itself is in its inbox too, but listed once, from the sending
         receipts = [
-            m for m in ctx.state.messages.values() if m["code"] == code and m["mailbox"] == box["casella_pec"]
+            m
+            for m in ctx.state.messages.values()
+            if m["code"] == code and m["mailbox"] == box["casella_pec"] and m["kind"] != CERTIFIED_COPY
         ]
         entries = sorted([*receipts, *sending["copies"]], key=lambda m: (m["timestamp"], m.get("id", 0)))
         data = [
@@ -528,7 +532,7 @@ class MassivaService:
 
 
 def _same(given: str, expected: str) -> bool:
-    return hashlib.sha256(given.encode()).digest() == hashlib.sha256(expected.encode()).digest()
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _json_object(raw: bytes) -> Record:

@@ -504,3 +504,17 @@ def test_sendings_receipts_and_pending_deliveries_survive_a_restart(tmp_path: Pa
         http.post("/send", json=send_body(third, "c@example.it"))
         newest = http.get("/inbox", headers=auth_headers(third)).json()["data"][-1]["id"]
         assert newest == message_id + 2  # after the two of the first sending
+
+
+def test_a_message_to_oneself_reads_like_the_specs_example(sb: Sandbox, http: httpx.Client) -> None:
+    code = http.post("/send", json=send_body(sb, [SENDER], "Invio di prova")).json()["message_id"]
+    sb.advance(None)
+    headers = auth_headers(sb)
+    listed = http.get(f"/send/{code}", headers=headers).json()["data"]
+    assert [e["object"] for e in listed] == [
+        f"ACCETTAZIONE: Invio di prova {code}",
+        f"POSTA CERTIFICATA: Invio di prova {code}",
+        f"CONSEGNA: Invio di prova {code}",
+    ]
+    inbox = http.get("/inbox", headers=headers).json()["data"]
+    assert [m["object"] for m in inbox] == [e["object"] for e in listed]
