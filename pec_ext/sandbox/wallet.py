@@ -45,7 +45,7 @@ DEFAULT_PRICES: Final[Mapping[str, float]] = {
 
 
 # PEC Massiva (massiva.py), per recipient of an accepted sending. Kept apart from DEFAULT_PRICES,
-# which is the PEC API's table: pec_ext.quotes and the CLI's price list map every key of it to a
+# which is the PEC API's table: pec_ext.account.prices and the CLI's price list map every key of it to a
 # PEC operation. The sandbox's table (Prices) holds both.
 MASSIVA_PRICES: Final[Mapping[str, float]] = {
     "pecmassiva.send": 0.10,
