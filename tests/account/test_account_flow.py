@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 
 from pec_ext.account.client import AccountClient, AsyncAccountClient

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+from http_stack import httpx
 from sandbox_support import box_body, comm_body, p7m_doc, pdf_doc
 
 from pec_ext.callbacks.events import CallbackEvent, sign_callback

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
+from http_stack import httpx
 import pytest
 
 from pec_ext.sandbox import Sandbox, record_only

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-import httpx
+from http_stack import httpx
 import pytest
 from callback_support import SECRET, activate, register_box, signed
 from cli_support import APPLICANT, flags

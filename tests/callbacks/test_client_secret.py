@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 from callback_support import RECEIVER_URL, SECRET, Recorder, activate, wsgi_sender
 from sandbox_support import box_body, comm_body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 from callback_support import SECRET, activate, advance, create_comm, register_box, signed
 from hypothesis import given, settings

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 from callback_support import (
     OTHER_SECRET,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 from callback_support import (
     RECEIVER_URL,

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-import httpx
+from http_stack import httpx
 import pytest
 from cli_support import ADDRESS, APPLICANT, SECRET_TOKEN, flags
 from click.testing import CliRunner, Result

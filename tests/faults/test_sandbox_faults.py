@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+from http_stack import httpx
 from conftest import TOKEN, Driver, box_body
 from fault_server import FaultServer
 from fault_stats import add, record

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
+from http_stack import httpx
 import pytest
 
 from pec_ext.sandbox import Sandbox

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import jsonschema
 import pytest
 from asn1crypto import cms

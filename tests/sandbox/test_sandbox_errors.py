@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 from sandbox_support import assert_error, box_body, comm_body, p7m_doc, pdf_doc
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
+from http_stack import httpx
 import pytest
 from sandbox_support import box_body, pdf_doc
 

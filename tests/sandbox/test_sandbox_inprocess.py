@@ -7,7 +7,7 @@ import importlib.util
 import io
 from pathlib import Path
 
-import httpx
+from http_stack import httpx
 import pytest
 from sandbox_support import assert_ok, box_body, pdf_doc
 

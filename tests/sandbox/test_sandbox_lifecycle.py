@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-import httpx
+from http_stack import httpx
 import pypdf
 from sandbox_support import (
     assert_ok,

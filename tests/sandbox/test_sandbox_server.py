@@ -7,7 +7,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
+from http_stack import httpx
 import pytest
 from sandbox_support import assert_ok, box_body, pdf_doc
 

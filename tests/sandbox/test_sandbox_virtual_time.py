@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-import httpx
+from http_stack import httpx
 import pytest
 from sandbox_support import box_body
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import httpx
+from http_stack import httpx
 import pytest
 from sandbox_support import assert_error, box_body, comm_body, pdf_doc
 

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 from asn1crypto import cms, x509
 from openapi_core import OpenAPI

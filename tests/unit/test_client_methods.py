@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote
 
-import httpx
+from http_stack import httpx
 import pytest
 
 from pec_api.models.casella import Casella

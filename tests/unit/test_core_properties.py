@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

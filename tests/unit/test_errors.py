@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 
 from pec_ext import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 
 from pec_ext import (

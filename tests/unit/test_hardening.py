@@ -7,7 +7,7 @@ import math
 import os
 from pathlib import Path
 
-import httpx
+from http_stack import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

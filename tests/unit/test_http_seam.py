@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
+from http_stack import httpx
 import pytest
 
 import pec_api

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import random
 
-import httpx
+from http_stack import httpx
 import pytest
 
 from pec_ext import (

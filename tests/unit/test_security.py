@@ -8,7 +8,7 @@ import logging
 import threading
 from typing import ClassVar
 
-import httpx
+from http_stack import httpx
 import pytest
 
 from pec_ext import (
