@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "spec"))
 
 import http_stack  # noqa: E402
+
 import pipeline  # noqa: E402
 
 # Clients made without http_client=, here and in subprocesses, use the library under test.

@@ -367,7 +367,9 @@ class SyncDriver(_Base):
                 finally:
                     response.close()
             except self._stack.TransportError as exc:
-                outcome: Any = judge.on_transport_error(call, request, exc, attempt, self._options, self._stack)
+                outcome: Any = judge.on_transport_error(
+                    call, request, exc, attempt, self._options, self._stack
+                )
             else:
                 seen.keep(response, body, self._options.clock.monotonic() - started)
                 outcome = judge.on_response(call, request, response, body, attempt, self._options)
@@ -495,7 +497,9 @@ class AsyncDriver(_Base):
             try:
                 response, body = await self._exchange(call, request, deadline)
             except self._stack.TransportError as exc:
-                outcome: Any = judge.on_transport_error(call, request, exc, attempt, self._options, self._stack)
+                outcome: Any = judge.on_transport_error(
+                    call, request, exc, attempt, self._options, self._stack
+                )
             else:
                 seen.keep(response, body, self._options.clock.monotonic() - started)
                 outcome = judge.on_response(call, request, response, body, attempt, self._options)

@@ -32,7 +32,12 @@ logger = logging.getLogger("pec_ext")
 
 
 def on_transport_error(
-    call: Call, request: httpx.Request, exc: httpx.TransportError, attempt: int, options: Options, stack: Stack
+    call: Call,
+    request: httpx.Request,
+    exc: httpx.TransportError,
+    attempt: int,
+    options: Options,
+    stack: Stack,
 ) -> Retry:
     """Retry when resending is safe; otherwise raise the typed error (or OutcomeUncertain).
 

@@ -85,13 +85,15 @@ def build_request(
         headers = tuple((k, call.authorization if k == "authorization" else v) for k, v in headers)
     extensions = {"timeout": _capped(wire.timeout, remaining)}
     streamed = _JsonStream.for_value(call.json, expired, wire.stack)
+    request: httpx.Request
     if streamed is None:
-        return wire.stack.Request(
+        request = wire.stack.Request(
             op.method, url, params=params or None, headers=headers, json=call.json, extensions=extensions
         )
+        return request
     # With ``stream=`` httpx adds no header of its own: the template has Host, the body's are here.
     body_headers = (("content-type", "application/json"), ("content-length", str(streamed.length)))
-    return wire.stack.Request(
+    request = wire.stack.Request(
         op.method,
         url,
         params=params or None,
@@ -99,6 +101,7 @@ def build_request(
         stream=streamed,
         extensions=extensions,
     )
+    return request
 
 
 class Base64Body:
@@ -165,9 +168,7 @@ class _JsonStream:
         self.expired = expired
 
     @classmethod
-    def for_value(
-        cls, value: Any, expired: Callable[[], bool] | None, stack: Stack
-    ) -> _JsonStream | None:
+    def for_value(cls, value: Any, expired: Callable[[], bool] | None, stack: Stack) -> _JsonStream | None:
         return _stream_class(stack)(value, expired) if cls.has_long_string(value) else None
 
     @classmethod

@@ -27,6 +27,7 @@ from pec_ext.types import CommunicationFields, RegisterFields, UserFields
 if TYPE_CHECKING:
     import httpx
     import httpx2
+
     from pec_api.models.body_post_comunica_pec import BodyPostComunicaPec
     from pec_api.models.body_post_multiutenza import BodyPostMultiutenza
     from pec_api.models.body_post_pec import BodyPostPec

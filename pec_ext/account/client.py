@@ -49,6 +49,7 @@ from pec_ext.errors import ApiError, InsufficientBalanceError, PecError, Validat
 if TYPE_CHECKING:
     import httpx
     import httpx2
+
     from oauth_api.models.callback import Callback
     from oauth_api.models.callback_list_element import CallbackListElement
     from oauth_api.models.scope_detail import ScopeDetail
@@ -404,7 +405,9 @@ class AccountClient(_AccountSetup, SyncDriver):
         provider = self._provider(operations, cache, options["clock"])
         transport = options.pop("transport", None)
         # The account's own library, unless http= or the transport says another.
-        stack = http_stack.choose(config.http_library(options.pop("http", None)) or self._stack.name, None, transport)
+        stack = http_stack.choose(
+            config.http_library(options.pop("http", None)) or self._stack.name, None, transport
+        )
         auth = _token_auth(stack)(
             self, provider, flows.check_ttl(ttl) or DEFAULT_TOKEN_TTL, name, wallet_check, stack
         )
@@ -548,7 +551,9 @@ class AsyncAccountClient(_AccountSetup, AsyncDriver):
         provider = self._provider(operations, cache, options["clock"])
         transport = options.pop("transport", None)
         # The account's own library, unless http= or the transport says another.
-        stack = http_stack.choose(config.http_library(options.pop("http", None)) or self._stack.name, None, transport)
+        stack = http_stack.choose(
+            config.http_library(options.pop("http", None)) or self._stack.name, None, transport
+        )
         auth = _token_auth(stack)(
             self, provider, flows.check_ttl(ttl) or DEFAULT_TOKEN_TTL, name, wallet_check, stack
         )
@@ -585,16 +590,18 @@ class _AsyncOwningPecClient(AsyncPecClient):
 @functools.cache
 def _token_auth(stack: http_stack.Stack) -> type[_AccountTokenAuth]:
     """:class:`_AccountTokenAuth` as an ``Auth`` of ``stack``'s library (each takes only its own)."""
-    return cast("type[_AccountTokenAuth]", type("AccountTokenAuth", (_AccountTokenAuth, stack.Auth), {}))
+    made = type("AccountTokenAuth", (_AccountTokenAuth, stack.Auth), {})
+    return cast("type[_AccountTokenAuth]", made)
 
 
 class _AccountTokenAuth:
     """Puts the account's least-privilege token on every PEC request; the wallet check, too.
 
-    An ``httpx.Auth`` (made one by :func:`_token_auth`) because every request of the PEC client passes through it (httpx's public
-    hook): the token is read from the cache (or made) right before sending, a 401 is answered by
-    one new token and one resend (the gateway refused it before any work), and a paid request is
-    checked against the balance first when ``wallet_check`` is on.
+    An ``Auth`` of the client's library (made one by :func:`_token_auth`) because every request of
+    the PEC client passes through it (the library's public hook): the token is read from the cache
+    (or made) right before sending, a 401 is answered by one new token and one resend (the gateway
+    refused it before any work), and a paid request is checked against the balance first when
+    ``wallet_check`` is on.
     """
 
     def __init__(

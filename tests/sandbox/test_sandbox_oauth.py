@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from http_stack import httpx
 import pytest
+from http_stack import httpx
 from sandbox_support import box_body
 
 from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, SandboxServer, record_only

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
-from http_stack import httpx
 import pytest
+from http_stack import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pec_ext import OutcomeUnknownError, RequestTimeoutError, TransportError
 from pec_ext._engine import judge, steps
-from pec_ext._engine.stack import Stack
 from pec_ext._engine import wire as engine_wire
 from pec_ext._engine.operation import encode_path_param
+from pec_ext._engine.stack import Stack
 from pec_ext._pec.operations import OPERATIONS
 
 URL = "https://test.pec.openapi.it"
@@ -174,7 +174,9 @@ def test_the_template_builds_what_httpx_client_would_send(name, value, params, b
     call = steps.Call(op, path_params=path_params, params=params, json=body)
     timeout = httpx.Timeout(12.0)
     with httpx.Client(base_url=base, headers={"user-agent": "ua"}, timeout=timeout) as http:
-        ours = engine_wire.build_request(engine_wire.Wire.of(STACK, base, http.headers, "Bearer tok", timeout), call)
+        ours = engine_wire.build_request(
+            engine_wire.Wire.of(STACK, base, http.headers, "Bearer tok", timeout), call
+        )
         theirs = http.build_request(
             op.method,
             op.url(**path_params),

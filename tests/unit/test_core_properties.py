@@ -7,8 +7,8 @@ import asyncio
 import json
 from typing import Any
 
-from http_stack import httpx
 import pytest
+from http_stack import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -77,7 +77,9 @@ async def test_the_libraries_transport_errors_become_ours(name, kind):
         raise http_library.ConnectError("refused", request=request)
 
     cls = PecClient if kind == "sync" else AsyncPecClient
-    client: Any = cls("tok", base_url=SANDBOX_BASE_URL, transport=http_library.MockTransport(refuse), max_retries=0)
+    client: Any = cls(
+        "tok", base_url=SANDBOX_BASE_URL, transport=http_library.MockTransport(refuse), max_retries=0
+    )
     with pytest.raises(TransportError) as caught:
         await settle(client.list_mailboxes())
     assert isinstance(caught.value.__cause__, http_library.ConnectError)
@@ -131,9 +133,12 @@ def test_a_client_of_neither_library_or_of_the_wrong_kind_is_refused(name):
 
 @pytest.mark.parametrize("name", LIBRARIES)
 def test_the_accounts_pec_client_runs_on_the_accounts_library(name):
-    with Sandbox() as sb, sb.account_client(http=name) as account:
-        with account.pec_client(["list_mailboxes"]) as pec:
-            assert type(response_type_of(pec).http_response) is library(name).Response
+    with (
+        Sandbox() as sb,
+        sb.account_client(http=name) as account,
+        account.pec_client(["list_mailboxes"]) as pec,
+    ):
+        assert type(response_type_of(pec).http_response) is library(name).Response
 
 
 @pytest.mark.parametrize("name", LIBRARIES)
@@ -149,14 +154,20 @@ def test_no_private_name_of_httpx_or_httpx2_in_pec_ext():
     for path in (ROOT / "pec_ext").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', 0)}"
-            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
                 base = node.value
                 if isinstance(base, ast.Name) and base.id in ("httpx", "httpx2", "stack", "http_stack"):
                     offenders.append(f"{where} {base.id}.{node.attr}")
                 if isinstance(base, ast.Attribute) and base.attr in ("_stack", "stack"):
                     offenders.append(f"{where} ...{base.attr}.{node.attr}")
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in LIBRARIES:
-                private = "._" in (node.module or "") or any(alias.name.startswith("_") for alias in node.names)
+                private = "._" in (node.module or "") or any(
+                    alias.name.startswith("_") for alias in node.names
+                )
                 if private:
                     offenders.append(f"{where} from {node.module} import ...")
             if isinstance(node, ast.Import):
@@ -165,7 +176,9 @@ def test_no_private_name_of_httpx_or_httpx2_in_pec_ext():
                     for alias in node.names
                     if alias.name.split(".")[0] in LIBRARIES and "._" in alias.name
                 ]
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if node.value.startswith(("httpx._", "httpx2._")):
-                    offenders.append(f"{where} {node.value!r}")
+            private_path = isinstance(node, ast.Constant) and str(node.value).startswith(
+                ("httpx._", "httpx2._")
+            )
+            if private_path:
+                offenders.append(f"{where} {node.value!r}")
     assert offenders == []

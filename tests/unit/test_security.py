@@ -8,8 +8,8 @@ import logging
 import threading
 from typing import ClassVar
 
-from http_stack import httpx
 import pytest
+from http_stack import httpx
 
 from pec_ext import (
     AsyncPecClient,
