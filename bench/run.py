@@ -373,7 +373,8 @@ def _import_us(module: str, then: str = "") -> float:
     """``import module`` (then ``then``, timed as a ``bench_then`` import) in a fresh process, in µs."""
     code = f"import {module}" + (f"; import sys, time; t = time.perf_counter(); {then}" if then else "")
     if then:
-        code += "; sys.stderr.write(f'import time: 0 | {(time.perf_counter() - t) * 1e6:.0f} | bench_then\\n')"
+        elapsed = "{(time.perf_counter() - t) * 1e6:.0f}"
+        code += f"; sys.stderr.write(f'import time: 0 | {elapsed} | bench_then\\n')"
     done = subprocess.run(
         [PYTHON, "-X", "importtime", "-c", code],
         capture_output=True,

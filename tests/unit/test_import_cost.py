@@ -12,7 +12,8 @@ NOT_ON_IMPORT = ("redis", "celery", "pypdf", "PIL", "cryptography", "asn1crypto"
 
 def modules_after(statement: str) -> set[str]:
     code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    command = [sys.executable, "-c", code]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
     return {name.split(".")[0] for name in json.loads(done.stdout)}
 
 
