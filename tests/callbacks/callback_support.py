@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from http_stack import httpx
+# httpx itself, not the library under test: the sandbox delivers its callbacks as httpx requests.
+import httpx
 from sandbox_support import box_body, comm_body, p7m_doc, pdf_doc
 
 from pec_ext.callbacks.events import CallbackEvent, sign_callback
