@@ -62,3 +62,19 @@ def token(value: str | None = None) -> str:
         # Never echo it: a header error from the HTTP layer would quote the token.
         raise ValidationError("token", "***", "printable ASCII without spaces")
     return chosen
+
+
+HTTP_ENV = "OPENAPI_PEC_HTTP"
+HTTP_LIBRARIES = ("httpx", "httpx2")
+
+
+def http_library(value: str | None = None) -> str | None:
+    """The HTTP library to make a client with: ``value``, else ``OPENAPI_PEC_HTTP``, else None
+    (httpx2 when it is installed, httpx otherwise). A client given with ``http_client=`` decides alone."""
+    chosen = value if value is not None else os.environ.get(HTTP_ENV, "").strip() or None
+    if chosen is None:
+        return None
+    normalized = chosen.strip().lower() if isinstance(chosen, str) else chosen
+    if normalized not in HTTP_LIBRARIES:
+        raise ValidationError("http" if value is not None else HTTP_ENV, chosen, HTTP_LIBRARIES)
+    return str(normalized)

@@ -11,8 +11,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, Unpack
 
-import httpx
-
 from pec_ext import config
 from pec_ext._engine import retry, steps
 from pec_ext._engine.clock import Clock
@@ -27,6 +25,9 @@ from pec_ext.errors import ValidationError
 from pec_ext.types import CommunicationFields, RegisterFields, UserFields
 
 if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
     from pec_api.models.body_post_comunica_pec import BodyPostComunicaPec
     from pec_api.models.body_post_multiutenza import BodyPostMultiutenza
     from pec_api.models.body_post_pec import BodyPostPec
@@ -107,10 +108,12 @@ class _PecSetup:
 class PecClient(_PecSetup, SyncDriver):
     """Synchronous client. Use as a context manager, or call :meth:`close`.
 
-    ``http_client=``: an ``httpx.Client`` of yours (proxy, mTLS ``cert``, CA bundle ``verify``,
-    limits, ``http2``, event hooks, tracing); every request goes through its ``send()``. A client
-    you give is never closed by this one: close it yourself. Without it, one is made here and
-    closed by :meth:`close`. ``timeout`` is a deadline in seconds for each call, retries and backoff
+    ``http_client=``: an ``httpx.Client`` or ``httpx2.Client`` of yours (proxy, mTLS ``cert``, CA
+    bundle ``verify``, limits, ``http2``, event hooks, tracing); every request goes through its
+    ``send()``, and requests, responses and exceptions are that library's. A client you give is
+    never closed by this one: close it yourself. Without it, one is made here (with httpx2 when it
+    is installed, else httpx; ``http="httpx"`` or ``"httpx2"``, or ``OPENAPI_PEC_HTTP``, chooses)
+    and closed by :meth:`close`. ``timeout`` is a deadline in seconds for each call, retries and backoff
     included. ``clock`` gives the time, sleep and jitter (``Sandbox.client()`` uses virtual time).
     """
 
@@ -122,8 +125,9 @@ class PecClient(_PecSetup, SyncDriver):
         base_url: str | None = None,
         timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | httpx2.Client | None = None,
+        transport: httpx.BaseTransport | httpx2.BaseTransport | None = None,
+        http: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
@@ -145,8 +149,8 @@ class PecClient(_PecSetup, SyncDriver):
             extra_headers=extra_headers,
             clock=clock,
             http_client=http_client,
-            http_class=httpx.Client,
             transport=transport,
+            http=config.http_library(http),
         )
         self._with_journal(journal)
 
@@ -342,7 +346,8 @@ class PecClient(_PecSetup, SyncDriver):
 class AsyncPecClient(_PecSetup, AsyncDriver):
     """Asynchronous client; mirrors :class:`PecClient` method for method.
 
-    ``http_client=`` takes an ``httpx.AsyncClient`` of yours, never closed by this one. Blocking
+    ``http_client=`` takes an ``httpx.AsyncClient`` or ``httpx2.AsyncClient`` of yours, never
+    closed by this one. Blocking
     work (reading and checking documents, base64, writing forms with fsync) runs in a worker
     thread, so the event loop is never held up by it.
     """
@@ -355,8 +360,9 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         base_url: str | None = None,
         timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | httpx2.AsyncBaseTransport | None = None,
+        http: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
@@ -378,8 +384,8 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
             extra_headers=extra_headers,
             clock=clock,
             http_client=http_client,
-            http_class=httpx.AsyncClient,
             transport=transport,
+            http=config.http_library(http),
         )
         self._with_journal(journal)
 

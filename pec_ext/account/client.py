@@ -25,17 +25,17 @@ the ``Authorization`` header (which httpx masks), and a token in a URL path is s
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import os
 import re
 from collections.abc import AsyncGenerator, Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from pec_ext import config
 from pec_ext._engine import retry
+from pec_ext._engine import stack as http_stack
 from pec_ext._engine.clock import Clock
 from pec_ext._engine.driver import AsyncDriver, SyncDriver
 from pec_ext._engine.steps import Flow, OutcomeUncertain
@@ -49,6 +49,9 @@ from pec_ext.account.wallet_check import amount, charge_of
 from pec_ext.errors import ApiError, InsufficientBalanceError, PecError, ValidationError
 
 if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
     from oauth_api.models.callback import Callback
     from oauth_api.models.callback_list_element import CallbackListElement
     from oauth_api.models.error_log import ErrorLog
@@ -90,7 +93,8 @@ _PLACEHOLDER_TOKEN: Final = "set-per-request-by-the-account"  # noqa: S105 - not
 class _MaskTokenPaths(logging.Filter):
     """httpx logs each request's URL at INFO; the account service's URLs can hold a token's value.
 
-    Installed once on the ``httpx`` logger (its public logging, a standard ``logging.Filter``): it
+    Installed once on the ``httpx`` and ``httpx2`` loggers (their public logging, a standard
+    ``logging.Filter``): it
     rewrites ``.../tokens/<value>`` to ``.../tokens/***`` in those lines and drops nothing.
     """
 
@@ -104,9 +108,10 @@ class _MaskTokenPaths(logging.Filter):
 
 
 def _mask_token_paths_in_httpx_logs() -> None:
-    httpx_logger = logging.getLogger("httpx")
-    if not any(isinstance(f, _MaskTokenPaths) for f in httpx_logger.filters):
-        httpx_logger.addFilter(_MaskTokenPaths())
+    for name in http_stack.NAMES:
+        httpx_logger = logging.getLogger(name)
+        if not any(isinstance(f, _MaskTokenPaths) for f in httpx_logger.filters):
+            httpx_logger.addFilter(_MaskTokenPaths())
 
 
 def _email(value: str | None) -> str:
@@ -253,8 +258,10 @@ def _redacted(exc: BaseException, call_token: str | None) -> BaseException:
         if isinstance(value, str) and encoded in value:
             setattr(exc, attr, value.replace(encoded, "***"))
     request = getattr(exc, "request", None)
-    if isinstance(request, httpx.Request) and encoded in str(request.url):
-        request.url = httpx.URL(str(request.url).replace(encoded, "***"))
+    url = getattr(request, "url", None)
+    if url is not None and encoded in str(url):
+        # The URL class of the request's own library (httpx or httpx2).
+        request.url = type(url)(str(url).replace(encoded, "***"))  # type: ignore[union-attr]
     exc.args = tuple(a.replace(encoded, "***") if isinstance(a, str) else a for a in exc.args)
     return exc
 
@@ -271,10 +278,11 @@ class AccountClient(_AccountSetup, SyncDriver):
         base_url: str | None = None,
         timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | httpx2.Client | None = None,
+        transport: httpx.BaseTransport | httpx2.BaseTransport | None = None,
         extra_headers: Mapping[str, str] | None = None,
         clock: Clock | None = None,
+        http: str | None = None,
     ) -> None:
         url, authorization = self._configure(
             email=email, api_key=api_key, environment=environment, base_url=base_url
@@ -288,8 +296,8 @@ class AccountClient(_AccountSetup, SyncDriver):
             extra_headers=extra_headers,
             clock=clock,
             http_client=http_client,
-            http_class=httpx.Client,
             transport=transport,
+            http=config.http_library(http),
         )
 
     def _send(self, call: Any, seen: Any) -> Any:
@@ -439,16 +447,19 @@ class AccountClient(_AccountSetup, SyncDriver):
         if self._transport_given is not None and "transport" not in options:
             options["transport"] = self._transport_given
         provider = self._provider(operations, cache, options["clock"])
-        auth = _AccountTokenAuth(
-            self, provider, flows.check_ttl(ttl) or DEFAULT_TOKEN_TTL, name, wallet_check
+        transport = options.pop("transport", None)
+        # The account's own library, unless http= or the transport says another.
+        stack = http_stack.choose(
+            config.http_library(options.pop("http", None)) or self._stack.name, None, transport
         )
-        http = httpx.Client(
-            auth=auth,
-            transport=options.pop("transport", None),
-            timeout=options.get("timeout", retry.DEFAULT_TIMEOUT_SECONDS),
+        auth = _token_auth(stack)(
+            self, provider, flows.check_ttl(ttl) or DEFAULT_TOKEN_TTL, name, wallet_check, stack
+        )
+        http = stack.Client(
+            auth=auth, transport=transport, timeout=options.get("timeout", retry.DEFAULT_TIMEOUT_SECONDS)
         )
         pec = _OwningPecClient(_PLACEHOLDER_TOKEN, http_client=http, owned=http, **options)
-        auth.base_path = httpx.URL(pec.base_url).path.rstrip("/")
+        auth.base_path = stack.URL(pec.base_url).path.rstrip("/")
         return pec
 
 
@@ -464,10 +475,11 @@ class AsyncAccountClient(_AccountSetup, AsyncDriver):
         base_url: str | None = None,
         timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | httpx2.AsyncBaseTransport | None = None,
         extra_headers: Mapping[str, str] | None = None,
         clock: Clock | None = None,
+        http: str | None = None,
     ) -> None:
         url, authorization = self._configure(
             email=email, api_key=api_key, environment=environment, base_url=base_url
@@ -481,8 +493,8 @@ class AsyncAccountClient(_AccountSetup, AsyncDriver):
             extra_headers=extra_headers,
             clock=clock,
             http_client=http_client,
-            http_class=httpx.AsyncClient,
             transport=transport,
+            http=config.http_library(http),
         )
 
     async def _send(self, call: Any, seen: Any) -> Any:
@@ -610,23 +622,26 @@ class AsyncAccountClient(_AccountSetup, AsyncDriver):
         if self._transport_given is not None and "transport" not in options:
             options["transport"] = self._transport_given
         provider = self._provider(operations, cache, options["clock"])
-        auth = _AccountTokenAuth(
-            self, provider, flows.check_ttl(ttl) or DEFAULT_TOKEN_TTL, name, wallet_check
+        transport = options.pop("transport", None)
+        # The account's own library, unless http= or the transport says another.
+        stack = http_stack.choose(
+            config.http_library(options.pop("http", None)) or self._stack.name, None, transport
         )
-        http = httpx.AsyncClient(
-            auth=auth,
-            transport=options.pop("transport", None),
-            timeout=options.get("timeout", retry.DEFAULT_TIMEOUT_SECONDS),
+        auth = _token_auth(stack)(
+            self, provider, flows.check_ttl(ttl) or DEFAULT_TOKEN_TTL, name, wallet_check, stack
+        )
+        http = stack.AsyncClient(
+            auth=auth, transport=transport, timeout=options.get("timeout", retry.DEFAULT_TIMEOUT_SECONDS)
         )
         pec = _AsyncOwningPecClient(_PLACEHOLDER_TOKEN, http_client=http, owned=http, **options)
-        auth.base_path = httpx.URL(pec.base_url).path.rstrip("/")
+        auth.base_path = stack.URL(pec.base_url).path.rstrip("/")
         return pec
 
 
 class _OwningPecClient(PecClient):
     """A PecClient that closes the httpx client the account made for it."""
 
-    def __init__(self, *args: Any, owned: httpx.Client, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owned: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._owned = owned
 
@@ -636,7 +651,7 @@ class _OwningPecClient(PecClient):
 
 
 class _AsyncOwningPecClient(AsyncPecClient):
-    def __init__(self, *args: Any, owned: httpx.AsyncClient, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, owned: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._owned = owned
 
@@ -645,13 +660,21 @@ class _AsyncOwningPecClient(AsyncPecClient):
         await self._owned.aclose()
 
 
-class _AccountTokenAuth(httpx.Auth):
+@functools.cache
+def _token_auth(stack: http_stack.Stack) -> type[_AccountTokenAuth]:
+    """:class:`_AccountTokenAuth` as an ``Auth`` of ``stack``'s library (each takes only its own)."""
+    made = type("AccountTokenAuth", (_AccountTokenAuth, stack.Auth), {})
+    return cast("type[_AccountTokenAuth]", made)
+
+
+class _AccountTokenAuth:
     """Puts the account's least-privilege token on every PEC request; the wallet check, too.
 
-    An ``httpx.Auth`` because every request of the PEC client passes through it (httpx's public
-    hook): the token is read from the cache (or made) right before sending, a 401 is answered by
-    one new token and one resend (the gateway refused it before any work), and a paid request is
-    checked against the balance first when ``wallet_check`` is on.
+    An ``Auth`` of the client's library (made one by :func:`_token_auth`) because every request of
+    the PEC client passes through it (the library's public hook): the token is read from the cache
+    (or made) right before sending, a 401 is answered by one new token and one resend (the gateway
+    refused it before any work), and a paid request is checked against the balance first when
+    ``wallet_check`` is on.
     """
 
     def __init__(
@@ -661,8 +684,10 @@ class _AccountTokenAuth(httpx.Auth):
         ttl: int,
         name: str,
         wallet_check: bool,
+        stack: http_stack.Stack,
     ) -> None:
         self.account = account
+        self.stack = stack
         self.provider = provider
         self.ttl = ttl
         self.name = name
@@ -682,7 +707,7 @@ class _AccountTokenAuth(httpx.Auth):
             path = path[len(self.base_path) :]
         try:
             body = json.loads(request.content) if request.content else None
-        except (httpx.RequestNotRead, ValueError):
+        except (self.stack.RequestNotRead, ValueError):
             body = None  # a streamed upload: the charge does not depend on the documents
         return charge_of(request.method, "/" + path.lstrip("/"), dict(request.url.params), body)
 

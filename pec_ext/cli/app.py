@@ -236,6 +236,8 @@ def price_preview(cfg: Config, items: list[tuple[str, str, int]]) -> float | Non
 HELP = """Command line for Openapi's PEC API (Italian certified e-mail).
 
 \b
+Installed as `pec` and as `openapi-pec`: the same command (`openapi-pec` is the name no other
+package's command can take over).
 The token comes from the OPENAPI_PEC_TOKEN environment variable and is never printed.
 Start with `pec demo`: the whole lifecycle against an embedded sandbox, no token, no network.
 Then try any command without a token on the embedded sandbox (`pec --embedded-db s.sqlite ...`
@@ -951,6 +953,11 @@ cli.add_command(prices_command)
 cli.add_command(callbacks_group)
 
 
+# The console scripts' names (pyproject [project.scripts]): one command under both.
+SCRIPT_NAMES = ("pec", "openapi-pec")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """The ``pec`` console script."""
-    cli.main(args=argv, prog_name="pec")
+    """The ``pec`` and ``openapi-pec`` console scripts; usage lines name the one invoked."""
+    invoked = Path(sys.argv[0]).name if sys.argv else ""
+    cli.main(args=argv, prog_name=invoked if invoked in SCRIPT_NAMES else "pec")

@@ -46,6 +46,8 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from pec_ext import config
+from pec_ext._engine import stack as http_stack
 from pec_ext._engine.retry import DEFAULT_TIMEOUT_SECONDS
 from pec_ext._pec.client import PecClient
 from pec_ext._pec.intents import encode_box, expiry_date, renewal_key
@@ -68,7 +70,6 @@ def default_client(journal: Journal) -> PecClient:
     http_client = None
     rate = os.environ.get(RATE_LIMIT_ENV)
     if rate:
-        import httpx
         import redis
 
         from pec_ext.integrations.ratelimit import FleetLimiter
@@ -80,7 +81,9 @@ def default_client(journal: Journal) -> PecClient:
             rate=float(per_second),
             burst=int(burst or 1),
         )
-        http_client = httpx.Client(event_hooks=limiter.event_hooks())
+        # The library a client made without one would use (OPENAPI_PEC_HTTP, else httpx2 if installed).
+        stack = http_stack.named(config.http_library() or http_stack.default_name())
+        http_client = stack.Client(event_hooks=limiter.event_hooks())
     timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
     return PecClient(
         base_url=os.environ.get(BASE_URL_ENV) or None,
