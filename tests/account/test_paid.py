@@ -24,6 +24,7 @@ from pec_ext.account.token_cache import TokenCache
 from pec_ext.account.wallet_check import Charge, charge_of
 from pec_ext.cli import cli
 from pec_ext.errors import InsufficientBalanceError, ValidationError
+from pec_ext.journal import Journal, SqliteJournalStore
 from pec_ext.sandbox import Sandbox, record_only
 
 READING = PriceKind("renew", unit="year", detail="tipo_casella")
@@ -112,3 +113,29 @@ def test_the_cli_lists_the_tables_paid_operations() -> None:
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)["prices"]
     assert {row["operation"] for row in rows} == set(paid_operations())
+
+
+def test_a_client_wide_key_refuses_a_paid_call_the_journal_cannot_cover(tmp_path: Path) -> None:
+    sb = Sandbox(balance=100, callback_sender=record_only)
+    keyed = sb.client().with_options(
+        journal=Journal(SqliteJournalStore(tmp_path / "j.sqlite")), idempotency_key="k"
+    )
+    with pytest.raises(ValidationError) as caught:
+        keyed.check_domain("example.it")
+    assert caught.value.field == "idempotency_key"
+    assert "check_domain is paid" in str(caught.value)
+    with pytest.raises(ValidationError):
+        keyed.add_user("b1", email_gestione_password="a@example.com")
+    assert sb.ledger == []
+    # A free read under the same key is no paid call: it is sent.
+    assert keyed.list_mailboxes() == []
+
+
+def test_the_key_guard_follows_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(OPERATIONS, "check_domain", replace(OPERATIONS["check_domain"], price=None))
+    sb = Sandbox(balance=100, callback_sender=record_only)
+    keyed = sb.client().with_options(
+        journal=Journal(SqliteJournalStore(tmp_path / "j.sqlite")), idempotency_key="k"
+    )
+    keyed.check_domain("testcert.legalmail.it")  # the table says free: not refused, sent
+    assert [entry["operation"] for entry in sb.ledger] == ["GET /domini_pec"]
