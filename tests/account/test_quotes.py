@@ -84,4 +84,5 @@ def test_an_unknown_price_kind_is_refused_with_the_kinds_the_table_has() -> None
     with pytest.raises(ValidationError) as caught:
         operation_for_key("gift.GOLD")
     assert caught.value.field == "price key"
-    assert "register" in str(caught.value) and "renew" in str(caught.value)
+    assert "register" in str(caught.value)
+    assert "renew" in str(caught.value)
