@@ -1,9 +1,10 @@
 """Least privilege: the exact token scopes a set of PEC operations needs.
 
 An Openapi scope names a method, the API's host and the **first path segment** of the endpoint:
-``GET:pec.openapi.it/pec``. It is derived here from the operations table (``_operations.py``), so
-a token made with ``pec_scopes("production", ["get_mailbox", "list_mailboxes"])`` can do exactly
-what those operations need, and nothing that needs another method or segment.
+``GET:pec.openapi.it/pec``. It is derived here from the operations table
+(``pec_ext._pec.operations``), so a token made with ``pec_scopes("production", ["get_mailbox",
+"list_mailboxes"])`` can do exactly what those operations need, and nothing that needs another
+method or segment. What is paid is the table's too (``Operation.price``): :func:`paid_operations`.
 
 The caveat that comes with the granularity: a scope cannot tell two endpoints under the same
 segment and method apart. ``GET:<host>/pec`` lets a token read mailboxes **and renew them**, because
