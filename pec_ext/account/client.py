@@ -5,7 +5,8 @@ their prices and free limits, the wallet and its transactions, the callbacks log
 the usage statistics (overall, by IP, by API and by scope) and the subscriptions: every operation
 of the service's spec. They are built on the same drivers as ``PecClient``
 (``pec_ext._engine.driver``: same error tree, retry policy, ``http_client=``, ``with_options``,
-``with_raw_response``, clock), with the account service's operations table and HTTP Basic auth (the account's e-mail and API key, ``OPENAPI_EMAIL`` / ``OPENAPI_API_KEY``).
+``with_raw_response``, clock), with the account service's operations table and HTTP Basic auth
+(the account's e-mail and API key, ``OPENAPI_EMAIL`` / ``OPENAPI_API_KEY``).
 
 The concerns around it have their modules: ``auth`` (credentials, the token on PEC requests,
 masking), ``prices`` (quotes and the price cache), ``wallet_check`` (what a call charges, and its
