@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pec_ext import config
 from pec_ext._engine import retry
 from pec_ext.enums import TipoCasella
 from pec_ext.errors import PecError, ValidationError
@@ -254,17 +255,16 @@ keeps its state between commands), or run `pec sandbox serve` and paste the line
     default=None,
     help="Openapi environment (default: $OPENAPI_PEC_ENVIRONMENT, else sandbox).",
 )
-@click.option("--base-url", envvar=BASE_URL_ENV, default=None, help=f"API base URL (also ${BASE_URL_ENV}).")
+@click.option("--base-url", default=config.base_url_setting, help=f"API base URL (also ${BASE_URL_ENV}).")
 @click.option(
     "--embedded",
     is_flag=True,
-    envvar=EMBEDDED_ENV,
+    default=config.embedded,
     help=f"Talk to the embedded in-process sandbox: no token, no network (also ${EMBEDDED_ENV}=1).",
 )
 @click.option(
     "--embedded-db",
-    envvar=EMBEDDED_DB_ENV,
-    default=None,
+    default=config.embedded_db,
     metavar="FILE",
     help=f"SQLite file keeping the embedded sandbox's state between commands; implies --embedded "
     f"(also ${EMBEDDED_DB_ENV}).",
