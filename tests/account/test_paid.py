@@ -11,9 +11,9 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
 from click.testing import CliRunner
+from http_stack import httpx
 
 from pec_ext._engine.operation import PriceKind
 from pec_ext._engine.steps import Call
