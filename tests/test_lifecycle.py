@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from pec_ext import AsyncPecClient, NotAcceptableError, PecClient, ValidationError
 from pec_ext.cli import samples
 from pec_ext.cli.demo import APPLICANT, COMPANY
-from pec_ext.documents.reading import inspect_p7m
+from pec_ext.documents.p7m import inspect_p7m
 from pec_ext.enums import StatoCasella, StatoComunicazione, TipoCasella
 from pec_ext.sandbox import Sandbox
 

@@ -15,35 +15,19 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import click
 
+from pec_ext.callbacks.events import CallbackEvent, sign_callback
+from pec_ext.callbacks.receiver import CallbackReceiver
+from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore, TransitionStore
+
 from . import output
 from .config import CALLBACK_SECRET_ENV, Config
+from .options import json_text_option, pass_cfg
 
-if TYPE_CHECKING:
-    from pec_ext.callbacks.events import CallbackEvent
-    from pec_ext.callbacks.store import TransitionStore
-
-
-pass_cfg = click.make_pass_decorator(Config, ensure=True)
-
-
-def _json_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.ensure_object(Config).json = True
-
-
-json_flag = click.option(
-    "--json",
-    "json_output",
-    is_flag=True,
-    expose_value=False,
-    callback=_json_flag,
-    help="Print JSON instead of text: " + output.JSON_SHAPES["callbacks_listen"] + ".",
-)
 secret_option = click.option(
     "--secret",
     envvar=CALLBACK_SECRET_ENV,
@@ -113,13 +97,10 @@ def _reporting(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[by
 )
 @secret_option
 @click.option("--store", default=None, help="SQLite file of handled transitions (default: in memory).")
-@json_flag
+@json_text_option
 @pass_cfg
 def callbacks_listen(cfg: Config, host: str, port: int, secret: str, store: str | None) -> None:
     """Print each verified callback as it arrives (confirmed with a GET of the record)."""
-    from pec_ext.callbacks.receiver import CallbackReceiver
-    from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore
-
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -160,8 +141,6 @@ def callbacks_sign(
     url: str, method: str | None, field: str | None, data_json: str | None, secret: str
 ) -> None:
     """Print a callback object carrying a token, for a request body (e.g. --from-file)."""
-    from pec_ext.callbacks.events import sign_callback
-
     callback: dict[str, Any] = {"url": url}
     if method:
         callback["method"] = method
