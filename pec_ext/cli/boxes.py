@@ -14,7 +14,7 @@ from pec_ext.validation.fields import check_upgrade, check_years, normalize_enum
 from pec_ext.validation.identifiers import invalid
 from pec_ext.validation.spaces import SPACE_STEPS, check_size, check_space_body, space_added
 
-from . import _reads, applicant, output
+from . import _reads, applicant
 from .config import Config
 from .forms import output_options, save_form
 from .options import (
@@ -29,6 +29,7 @@ from .options import (
     merge_fields,
     pass_cfg,
     show_box,
+    show_list,
     with_callback,
     yes_option,
 )
@@ -49,12 +50,7 @@ def boxes_list(cfg: Config) -> None:
     """List the account's boxes."""
     with cfg.client() as pec:
         items = pec.list_mailboxes()
-    if cfg.json:
-        output.print_json(items)
-    elif not items:
-        click.echo("no boxes")
-    else:
-        output.table([b.to_dict() for b in items], BOX_COLUMNS, title=f"{len(items)} box(es)")
+    show_list(cfg, items, BOX_COLUMNS, empty="no boxes", title=f"{len(items)} box(es)")
 
 
 @boxes.command("show")

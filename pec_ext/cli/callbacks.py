@@ -10,7 +10,6 @@ with a GET through the same target the other commands use (``--base-url``, the t
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import sys
@@ -26,7 +25,7 @@ from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore
 
 from . import output
 from .config import CALLBACK_SECRET_ENV, Config
-from .options import json_text_option, pass_cfg
+from .options import is_loopback, json_text_option, pass_cfg
 
 secret_option = click.option(
     "--secret",
@@ -101,11 +100,7 @@ def _reporting(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[by
 @pass_cfg
 def callbacks_listen(cfg: Config, host: str, port: int, secret: str, store: str | None) -> None:
     """Print each verified callback as it arrives (confirmed with a GET of the record)."""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host):
         click.echo(f"warning: {host} is not a loopback address", err=True)
 
     def show(event: CallbackEvent) -> None:

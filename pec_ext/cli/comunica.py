@@ -8,7 +8,6 @@ import click
 
 from pec_ext.validation.bodies import COMMUNICATION_FIELDS, validate_communication_body
 
-from . import output
 from .config import Config
 from .forms import output_options, save_form
 from .options import (
@@ -19,6 +18,7 @@ from .options import (
     merge_fields,
     pass_cfg,
     show_comm,
+    show_list,
     with_callback,
     yes_option,
 )
@@ -70,12 +70,7 @@ def comunica_list(cfg: Config) -> None:
     """List the account's communications."""
     with cfg.client() as pec:
         items = pec.list_communications()
-    if cfg.json:
-        output.print_json(items)
-    elif not items:
-        click.echo("no communications")
-    else:
-        output.table([i.to_dict() for i in items], COMM_COLUMNS, title=f"{len(items)} communication(s)")
+    show_list(cfg, items, COMM_COLUMNS, empty="no communications", title=f"{len(items)} communication(s)")
 
 
 @comunica.command("show")

@@ -3,6 +3,7 @@ fields from flags and files, and how records and rows are shown."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import sys
 import tomllib
@@ -57,6 +58,14 @@ json_text_option = _json_flag("text")
 
 def yes_option(f: F) -> F:
     return click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (scripts, CI).")(f)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a server bound to ``host`` is reachable from this machine only."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def stdin_is_terminal() -> bool:
@@ -175,6 +184,16 @@ def show_box(cfg: Config, box: Any, title: str) -> None:
     output.record(data, title=title)
     if users:
         output.table(users, USER_COLUMNS, title="users")
+
+
+def show_list(cfg: Config, items: list[Any], columns: tuple[str, ...], *, empty: str, title: str) -> None:
+    """Records as a table (``empty`` when there are none), or as JSON."""
+    if cfg.json:
+        output.print_json(items)
+    elif not items:
+        click.echo(empty)
+    else:
+        output.table([item.to_dict() for item in items], columns, title=title)
 
 
 def show_data(cfg: Config, data: Any, title: str) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 import click
 
 from .config import Config
-from .options import json_option, pass_cfg, show_data
+from .options import is_loopback, json_option, pass_cfg, show_data
 
 
 @click.group("sandbox")
@@ -34,11 +33,7 @@ def sandbox_serve(
     # the simulator is imported when it runs: the production command line need not load it
     from pec_ext.sandbox.__main__ import main as serve_main
 
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host):
         click.echo(f"warning: {host} is not a loopback address: the sandbox has no real auth", err=True)
     argv = ["--host", host, "--port", str(port), "--balance", str(balance)]
     argv += ["--processing-delay", str(processing_delay)]

@@ -14,10 +14,8 @@ from pec_ext.documents.reading import (
     DEFAULT_MAX_BYTES,
     PDF_HEADER_WINDOW,
     DocumentSource,
+    check_each,
     detect_kind,
-    document_sources,
-    naming,
-    read_document,
 )
 from pec_ext.validation.identifiers import invalid
 
@@ -175,9 +173,4 @@ def check_p7m_documents(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[bytes]:
     """Each source a checked .p7m, as the DER bytes that are sent."""
-    checked: list[bytes] = []
-    for index, source in enumerate(document_sources(field, sources)):
-        name = f"{field}[{index}]"
-        with naming(source):
-            checked.append(_load_p7m(name, read_document(name, source, max_bytes=max_bytes))[1])
-    return checked
+    return check_each(field, sources, lambda name, data: _load_p7m(name, data)[1], max_bytes=max_bytes)

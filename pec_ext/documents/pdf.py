@@ -12,6 +12,7 @@ from pypdf import PdfReader, PdfWriter
 from pec_ext.documents.reading import (
     DEFAULT_MAX_BYTES,
     DocumentSource,
+    check_each,
     detect_kind,
     document_sources,
     naming,
@@ -203,12 +204,7 @@ def check_pdf_documents(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[bytes]:
     """Read each document and require a PDF (conservazione, activation); the checked bytes."""
-    checked: list[bytes] = []
-    for index, source in enumerate(document_sources(field, documents)):
-        name = f"{field}[{index}]"
-        with naming(source):
-            checked.append(require_pdf(name, read_document(name, source, max_bytes=max_bytes)))
-    return checked
+    return check_each(field, documents, require_pdf, max_bytes=max_bytes)
 
 
 def check_activation_documents(

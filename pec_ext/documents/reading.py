@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import BinaryIO, Literal, TypeAlias
 
 from pec_ext.errors import ValidationError
@@ -33,6 +33,7 @@ __all__ = [
     "PDF_HEADER_WINDOW",
     "DocumentKind",
     "DocumentSource",
+    "check_each",
     "detect_kind",
     "document_sources",
     "file_name",
@@ -152,6 +153,18 @@ def _read_stream(field: str, stream: object, max_bytes: int, limit: str, *, expe
     if total == 0:
         raise invalid(field, stream, "a non-empty document", reason="empty")
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def check_each(
+    field: str, documents: object, check: Callable[[str, bytes], bytes], *, max_bytes: int
+) -> list[bytes]:
+    """Read each of ``documents`` and ``check(name, data)`` it; refusals name the file and its index."""
+    checked: list[bytes] = []
+    for index, source in enumerate(document_sources(field, documents)):
+        name = f"{field}[{index}]"
+        with naming(source):
+            checked.append(check(name, read_document(name, source, max_bytes=max_bytes)))
+    return checked
 
 
 def document_sources(field: str, documents: object) -> list[object]:
