@@ -7,11 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from validation_support import outcome, refusal
 
+from pec_api.models.body_post_comunica_pec import BodyPostComunicaPec
+from pec_api.models.body_post_multiutenza import BodyPostMultiutenza
+from pec_api.models.body_post_pec import BodyPostPec
 from pec_ext.enums import SottotipoCliente, TipoCasella, TipoCliente
 from pec_ext.errors import ValidationError
 from pec_ext.validation import bodies, fields
@@ -401,6 +405,20 @@ _REQUIRED = [
 def test_register_required_fields(missing: str, how: object) -> None:
     error = refusal(bodies.validate_register_body, register_body(**{missing: how}), environment="production")
     assert error.field == missing
+
+
+@pytest.mark.parametrize(
+    ("known", "model"),
+    [
+        (bodies.REGISTER_FIELDS, BodyPostPec),
+        (bodies.COMMUNICATION_FIELDS, BodyPostComunicaPec),
+        (bodies.USER_FIELDS, BodyPostMultiutenza),
+    ],
+)
+def test_each_body_s_fields_are_the_spec_s(known: tuple[str, ...], model: type) -> None:
+    """The one list of a body's fields (its TypedDict in pec_ext.types) is the spec's body, whole."""
+    assert set(known) == {f.name for f in attrs.fields(model)} - {"additional_properties"}
+    assert len(set(known)) == len(known)
 
 
 def test_register_required_is_what_the_guard_refuses_to_do_without() -> None:
