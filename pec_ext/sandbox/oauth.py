@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from . import usage
+from . import massiva
 from .state import Record
 from .wallet import format_balance
 
@@ -63,6 +64,8 @@ PRICE_SCOPE: Final[Mapping[str, tuple[str, str]]] = {
     "conservazione": ("PATCH", "pec"),
     "comunica_pec": ("POST", "comunica_pec"),
     "domini_pec": ("GET", "domini_pec"),
+    # PEC Massiva: POST /send (see massiva.py)
+    "pecmassiva": ("POST", "send"),
 }
 
 DEFAULT_TTL: Final = 30 * 24 * 3600
@@ -83,6 +86,11 @@ def all_scopes() -> list[str]:
         for segment, methods in PEC_SCOPE_SEGMENTS.items()
         for method in methods
     ]
+
+
+def offered_scopes() -> list[str]:
+    """What the account offers: the PEC API's scopes and the PEC Massiva API's."""
+    return [*all_scopes(), *massiva.all_scopes()]
 
 
 def scope_id(scope: str) -> str:
@@ -202,8 +210,8 @@ class OAuthService:
         return state.started_at
 
     def granted_scopes(self) -> list[str]:
-        """The scopes this account may grant: the configured ones, else all the PEC API's."""
-        known = all_scopes()
+        """The scopes this account may grant: the configured ones, else all it offers (PEC, PEC Massiva)."""
+        known = offered_scopes()
         if self.account_scopes is None:
             return known
         return [s for s in known if any(_covers(granted, s) for granted in self.account_scopes)]
@@ -220,7 +228,7 @@ class OAuthService:
         if not isinstance(raw, list) or not all(isinstance(s, str) and s for s in raw):
             raise OAuthError(422, format_code, "invalid scopes format")
         known = set(self.granted_scopes())
-        every = set(all_scopes())
+        every = set(offered_scopes())
         for scope in raw:
             # a wildcard is granted only when all it stands for is: it must not widen the account
             covered = {k for k in every if _covers(scope, k)}
