@@ -41,6 +41,7 @@ async def run_bounded(
     label: str,
 ) -> list[R | PecError]:
     """``work`` on every item, at most ``concurrency`` at once; a failure is kept, not raised."""
+    # rich is imported when drawn: start-up stays cheap (see output)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     semaphore = asyncio.Semaphore(concurrency)

@@ -6,10 +6,10 @@ import asyncio
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pytest
 from http_stack import httpx
+from support.applicants import applicant
 
 from pec_ext.account.client import AccountClient, AsyncAccountClient
 from pec_ext.account.scopes import ScopeWarning, pec_scopes
@@ -24,22 +24,7 @@ from pec_ext.errors import (
 )
 from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, record_only
 
-APPLICANT: dict[str, Any] = {
-    "tipo_cliente": "PV",
-    "nome_richiedente": "Mario",
-    "cognome_richiedente": "Rossi",
-    "email": "mario.rossi@example.com",
-    "telefono": "0612345678",
-    "codice_fiscale_richiedente": "RSSMRA80A01H501U",
-    "data_nascita_richiedente": "01/01/1980",
-    "sesso_richiedente": "M",
-    "nazione_nascita_richiedente": "IT",
-    "indirizzo_titolare": "Via Roma 1",
-    "comune_titolare": "Roma",
-    "cap_titolare": "00184",
-    "nazione_titolare": "IT",
-    "provincia_titolare": "RM",
-}
+APPLICANT = applicant()
 READ_OPS = ["list_mailboxes", "get_mailbox"]
 SECRET_KEY = "very-secret-api-key"
 

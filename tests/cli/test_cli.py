@@ -311,7 +311,7 @@ def test_every_paid_command_needs_yes_without_a_terminal(
 def test_a_paid_command_asks_on_a_terminal(pec: Pec, sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     box_id = pec.active_box()
     balance = sb.balance
-    monkeypatch.setattr("pec_ext.cli.app.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("pec_ext.cli.options.stdin_is_terminal", lambda: True)
     declined = pec("boxes", "renew", box_id, input="n\n")
     assert declined.exit_code == ExitCode.DECLINED
     assert "Renew box" in declined.stderr

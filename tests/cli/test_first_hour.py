@@ -19,7 +19,7 @@ from pec_ext.cli import ExitCode, cli, output, samples
 from pec_ext.cli.applicant import DESCRIPTIONS as APPLICANT_DESCRIPTIONS
 from pec_ext.enums import MEANINGS, SOTTOTIPI_BY_TIPO_CLIENTE
 from pec_ext.sandbox import Sandbox
-from pec_ext.validation.guards import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
+from pec_ext.validation.bodies import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
 
 TOKEN_HINTS = ("OPENAPI_PEC_TOKEN is not set", "--embedded", "pec sandbox serve")
 
@@ -311,7 +311,7 @@ def test_declining_exits_with_its_own_code(
 ) -> None:
     box_id = pec.active_box()
     balance, ledger = sb.balance, len(sb.ledger)
-    monkeypatch.setattr("pec_ext.cli.app.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("pec_ext.cli.options.stdin_is_terminal", lambda: True)
     result = pec("boxes", "renew", box_id, input=answer)
     assert result.exit_code == ExitCode.DECLINED == 8
     assert "declined: nothing was sent" in result.stderr
