@@ -17,7 +17,7 @@ from pec_ext._engine import retry
 from pec_ext.enums import TipoCasella
 from pec_ext.errors import PecError, ValidationError
 
-from . import applicant, output
+from . import applicant, horizon, output
 from .callbacks import callbacks_group
 from .config import BASE_URL_ENV, EMBEDDED_DB_ENV, EMBEDDED_ENV, Config
 from .exit_codes import ExitCode, exit_code_for, help_epilog
@@ -531,6 +531,7 @@ def boxes_register(
         environment=cfg.effective_environment,
         strict_identifiers=cfg.effective_strict_identifiers,
         own_domain=own_domain,
+        today=cfg.clock().today(),
     )
     tipo = body["tipo_casella"]
     item = (f"register.{tipo}", f"registration of a {tipo} box (first year)", 1)
@@ -738,17 +739,6 @@ def boxes_form(cfg: Config, box_id: str, conservazione: bool, out: str | None, f
         save_form(cfg, "download_activation_form", box_id, out, f"{box_id}_modulo_attivazione.pdf", force)
 
 
-DURATION = re.compile(r"^(\d{1,5})\s*([dwmy]?)$")
-DAYS_PER_UNIT = {"": 1, "d": 1, "w": 7, "m": 30, "y": 365}
-
-
-def parse_within(_ctx: click.Context, param: click.Parameter, value: str) -> int:
-    match = DURATION.match(value.strip().lower())
-    if match is None:
-        raise click.BadParameter("a duration like 30d, 8w, 6m, 1y (or days as a number)", param=param)
-    return int(match.group(1)) * DAYS_PER_UNIT[match.group(2)]
-
-
 def parse_as_of(_ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -762,7 +752,11 @@ def parse_as_of(_ctx: click.Context, param: click.Parameter, value: str | None) 
 
 @boxes.command("expiring")
 @click.option(
-    "--within", default="30d", show_default=True, callback=parse_within, help="Horizon: 30d, 8w, 6m, 1y."
+    "--within",
+    default="30d",
+    show_default=True,
+    callback=horizon.parse_option,
+    help="Horizon: days or weeks (30d, 8w), calendar months or years (6m, 1y).",
 )
 @click.option("--as-of", default=None, callback=parse_as_of, help="Reference date (default: today).")
 @format_option
@@ -770,13 +764,19 @@ def parse_as_of(_ctx: click.Context, param: click.Parameter, value: str | None) 
 @json_option
 @pass_cfg
 def boxes_expiring(
-    cfg: Config, within: int, as_of: dt.date | None, fmt: str | None, concurrency: int, progress: bool
+    cfg: Config,
+    within: horizon.Horizon,
+    as_of: dt.date | None,
+    fmt: str | None,
+    concurrency: int,
+    progress: bool,
 ) -> None:
     """Boxes expiring within a horizon (or already expired), to plan renewals."""
     from pec_ext.cli import _reads as bulk
 
     rows = bulk.expiring(cfg, within, as_of, concurrency=concurrency, progress=progress)
-    emit_rows(cfg, fmt, rows, bulk.EXPIRING_COLUMNS, f"{len(rows)} box(es) expiring within {within} days")
+    summary = f"{len(rows)} box(es) expiring within {within.describe()}"
+    emit_rows(cfg, fmt, rows, bulk.EXPIRING_COLUMNS, summary)
 
 
 # -- business register communication -------------------------------------------------------------------

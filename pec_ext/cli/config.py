@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pec_ext import config
 from pec_ext._engine import retry
+from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
 from pec_ext.config import BASE_URL_ENV, ENVIRONMENT_ENV, TOKEN_ENV
 from pec_ext.errors import ValidationError
 
@@ -163,6 +164,12 @@ class Config:
         from pec_ext._pec.client import AsyncPecClient
 
         return AsyncPecClient(**self._options())
+
+    def clock(self) -> Clock:
+        """The target's clock: the embedded sandbox's virtual time, else the system's."""
+        if self.is_embedded:
+            return self.embedded_sandbox().virtual_clock()
+        return SYSTEM_CLOCK
 
     # -- prices ---------------------------------------------------------------------------------
 

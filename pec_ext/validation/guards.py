@@ -33,6 +33,7 @@ from enum import Enum
 from typing import Any, Literal, ParamSpec, TypeVar, overload
 from urllib.parse import urlsplit
 
+from pec_ext._engine.clock import SYSTEM_CLOCK
 from pec_ext.config import Environment
 from pec_ext.enums import (
     SINGLE_DOCUMENT_TYPES,
@@ -560,10 +561,10 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _check_birth_date(field: str, value: object) -> str:
+def _check_birth_date(field: str, value: object, today: _dt.date) -> str:
     birth = check_date(field, value)
-    if _parse_date(birth) >= _dt.date.today():
-        raise invalid(field, value, "a date in the past (dd/mm/yyyy)")
+    if _parse_date(birth) >= today:
+        raise invalid(field, value, f"a date in the past, before {today:%d/%m/%Y} (dd/mm/yyyy)")
     return birth
 
 
@@ -581,6 +582,7 @@ def validate_register_body(
     environment: object,
     strict_identifiers: bool = True,
     own_domain: bool = False,
+    today: _dt.date | None = None,
 ) -> dict[str, Any]:
     """Check and normalize a ``POST /pec`` body; returns the body to send.
 
@@ -588,9 +590,12 @@ def validate_register_body(
     dates are ``dd/mm/yyyy``, identifiers compact. ``strict_identifiers=False`` relaxes the
     codice fiscale / partita IVA checks to format only (see :mod:`pec_ext.validation.identifiers`). Every bad
     field is reported at once, in one :class:`~pec_ext.errors.ValidationError` (``.errors``).
+    The birth date must be before ``today``: the clients pass their clock's day
+    (:meth:`pec_ext.Clock.today`); left out, the system clock's.
     """
     data = _as_mapping("body", body)
     env = check_environment(environment)
+    day = SYSTEM_CLOCK.today() if today is None else today
     errors = _Errors()
     errors.unknown_keys(data, _REGISTER_KEYS)
     fields: dict[str, Any] = {}
@@ -629,7 +634,7 @@ def validate_register_body(
         strict=strict_identifiers,
     )
     birth = REGISTER_DATES[0]
-    fields[birth] = errors.check(_check_birth_date, birth, data.get(birth))
+    fields[birth] = errors.check(_check_birth_date, birth, data.get(birth), day)
     sesso = errors.check(normalize_enum, "sesso_richiedente", data.get("sesso_richiedente"), SessoRichiedente)
     fields["sesso_richiedente"] = sesso.value if sesso else None
 
