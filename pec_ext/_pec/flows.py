@@ -8,6 +8,7 @@ clients behave identically.
 
 from __future__ import annotations
 
+import datetime as dt
 import json as json_module
 import math
 import os
@@ -276,13 +277,15 @@ def write_atomically(target: Path, data: bytes, overwrite: bool) -> None:
 
 
 def register_mailbox(
-    settings: Settings, body: Any, fields: Mapping[str, Any], own_domain: bool
+    settings: Settings, body: Any, fields: Mapping[str, Any], own_domain: bool, today: dt.date
 ) -> Flow[Casella]:
+    """``today`` is the client's day (its ``Clock``): the birth date must come before it."""
     payload = bodies.validate_register_body(
         _body(body, fields),
         environment=settings.environment,
         strict_identifiers=settings.strict_identifiers,
         own_domain=own_domain,
+        today=today,
     )
     payload = _sign(settings, payload)
     address = payload["casella_pec"].lower()

@@ -6,6 +6,8 @@ named as its command.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import Any
 
 import click

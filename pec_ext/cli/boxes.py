@@ -14,7 +14,7 @@ from pec_ext.validation.fields import check_upgrade, check_years, normalize_enum
 from pec_ext.validation.identifiers import invalid
 from pec_ext.validation.spaces import SPACE_STEPS, check_size, check_space_body, space_added
 
-from . import _reads, applicant
+from . import _reads, applicant, horizon
 from .config import Config
 from .forms import output_options, save_form
 from .options import (
@@ -102,6 +102,7 @@ def boxes_register(
         environment=cfg.effective_environment,
         strict_identifiers=cfg.effective_strict_identifiers,
         own_domain=own_domain,
+        today=cfg.clock().today(),
     )
     tipo = body["tipo_casella"]
     item = (f"register.{tipo}", f"registration of a {tipo} box (first year)", 1)
@@ -256,17 +257,6 @@ def boxes_form(cfg: Config, box_id: str, conservazione: bool, out: str | None, f
         save_form(cfg, "download_activation_form", box_id, out, f"{box_id}_modulo_attivazione.pdf", force)
 
 
-DURATION = re.compile(r"^(\d{1,5})\s*([dwmy]?)$")
-DAYS_PER_UNIT = {"": 1, "d": 1, "w": 7, "m": 30, "y": 365}
-
-
-def parse_within(_ctx: click.Context, param: click.Parameter, value: str) -> int:
-    match = DURATION.match(value.strip().lower())
-    if match is None:
-        raise click.BadParameter("a duration like 30d, 8w, 6m, 1y (or days as a number)", param=param)
-    return int(match.group(1)) * DAYS_PER_UNIT[match.group(2)]
-
-
 def parse_as_of(_ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date | None:
     if value is None:
         return None
@@ -280,7 +270,11 @@ def parse_as_of(_ctx: click.Context, param: click.Parameter, value: str | None) 
 
 @boxes.command("expiring")
 @click.option(
-    "--within", default="30d", show_default=True, callback=parse_within, help="Horizon: 30d, 8w, 6m, 1y."
+    "--within",
+    default="30d",
+    show_default=True,
+    callback=horizon.parse_option,
+    help="Horizon: days or weeks (30d, 8w), calendar months or years (6m, 1y).",
 )
 @click.option("--as-of", default=None, callback=parse_as_of, help="Reference date (default: today).")
 @format_option
@@ -288,11 +282,17 @@ def parse_as_of(_ctx: click.Context, param: click.Parameter, value: str | None) 
 @json_option
 @pass_cfg
 def boxes_expiring(
-    cfg: Config, within: int, as_of: dt.date | None, fmt: str | None, concurrency: int, progress: bool
+    cfg: Config,
+    within: horizon.Horizon,
+    as_of: dt.date | None,
+    fmt: str | None,
+    concurrency: int,
+    progress: bool,
 ) -> None:
     """Boxes expiring within a horizon (or already expired), to plan renewals."""
     rows = _reads.expiring(cfg, within, as_of, concurrency=concurrency, progress=progress)
-    emit_rows(cfg, fmt, rows, _reads.EXPIRING_COLUMNS, f"{len(rows)} box(es) expiring within {within} days")
+    summary = f"{len(rows)} box(es) expiring within {within.describe()}"
+    emit_rows(cfg, fmt, rows, _reads.EXPIRING_COLUMNS, summary)
 
 
 boxes.add_command(boxes_users)

@@ -79,12 +79,14 @@ def _register_rows(cfg: Config, path: str) -> list[dict[str, Any]]:
     if not rows:
         raise click.UsageError(f"{path}: no applicants (a CSV with a header row of the API's field names)")
     checked, seen = [], set()
+    today = cfg.clock().today()
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         try:
             body = validate_register_body(
                 row,
                 environment=cfg.effective_environment,
                 strict_identifiers=cfg.effective_strict_identifiers,
+                today=today,
             )
         except ValidationError as exc:
             raise ValidationError(

@@ -36,6 +36,7 @@ def _secret_given(ctx: click.Context, param: click.Parameter, value: str | None)
         raise click.MissingParameter(ctx=ctx, param=param)
     return value
 
+
 secret_option = click.option(
     "--secret",
     default=config.callback_secret,

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from pec_ext import config
 from pec_ext._engine import retry
-from pec_ext.config import BASE_URL_ENV, EMBEDDED_DB_ENV, EMBEDDED_ENV, ENVIRONMENT_ENV, TOKEN_ENV
+from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
 from pec_ext._pec.client import AsyncPecClient, PecClient
 from pec_ext.account.client import AccountClient
-from pec_ext.config import BASE_URL_ENV, ENVIRONMENT_ENV, TOKEN_ENV
+from pec_ext.config import BASE_URL_ENV, EMBEDDED_DB_ENV, EMBEDDED_ENV, ENVIRONMENT_ENV, TOKEN_ENV
 from pec_ext.errors import ValidationError
 
 from . import prices
@@ -148,6 +148,12 @@ class Config:
             client: AsyncPecClient = self.embedded_sandbox().async_client(**self._options())
             return client
         return AsyncPecClient(**self._options())
+
+    def clock(self) -> Clock:
+        """The target's clock: the embedded sandbox's virtual time, else the system's."""
+        if self.is_embedded:
+            return self.embedded_sandbox().virtual_clock()
+        return SYSTEM_CLOCK
 
     # -- prices ---------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ ends with the wallet's transactions as the account service lists them.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -232,7 +233,8 @@ def _lifecycle(t: Transcript, sb: Any, pec: Any, address: str) -> None:
     def upload() -> tuple[Any, str]:
         procura = pec.download_power_of_attorney(comm_id)
         _pdf_check(procura, address)
-        signed = samples.p7m(procura, signer_name=name, codice_fiscale=cf)
+        signed_at = dt.datetime.fromtimestamp(sb.clock.now(), dt.UTC)
+        signed = samples.p7m(procura, signer_name=name, codice_fiscale=cf, signed_at=signed_at)
         signers = ", ".join(inspect_p7m("procura.p7m", signed).signer_common_names) or name
         item = pec.upload_communication_documents(comm_id, [signed])
         return (

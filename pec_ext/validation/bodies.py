@@ -12,11 +12,13 @@ body are those of its keyword TypedDict in :mod:`pec_ext.types`, the one list of
 
 from __future__ import annotations
 
+import datetime as _dt
 import difflib
 from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any, ParamSpec, TypeVar
 
+from pec_ext._engine.clock import SYSTEM_CLOCK
 from pec_ext.enums import (
     Qualifica,
     SessoRichiedente,
@@ -155,6 +157,7 @@ def validate_register_body(
     environment: object,
     strict_identifiers: bool = True,
     own_domain: bool = False,
+    today: _dt.date | None = None,
 ) -> dict[str, Any]:
     """Check and normalize a ``POST /pec`` body; returns the body to send.
 
@@ -162,9 +165,12 @@ def validate_register_body(
     dates are ``dd/mm/yyyy``, identifiers compact. ``strict_identifiers=False`` relaxes the
     codice fiscale / partita IVA checks to format only (see :mod:`pec_ext.validation.identifiers`). Every bad
     field is reported at once, in one :class:`~pec_ext.errors.ValidationError` (``.errors``).
+    The birth date must be before ``today``: the clients pass their clock's day
+    (:meth:`pec_ext.Clock.today`); left out, the system clock's.
     """
     data = as_mapping("body", body)
     env = check_environment(environment)
+    day = SYSTEM_CLOCK.today() if today is None else today
     errors = _Errors()
     errors.unknown_keys(data, REGISTER_FIELDS)
     fields: dict[str, Any] = {}
@@ -203,7 +209,7 @@ def validate_register_body(
         strict=strict_identifiers,
     )
     birth = REGISTER_DATES[0]
-    fields[birth] = errors.check(check_birth_date, birth, data.get(birth))
+    fields[birth] = errors.check(check_birth_date, birth, data.get(birth), day)
     sesso = errors.check(normalize_enum, "sesso_richiedente", data.get("sesso_richiedente"), SessoRichiedente)
     fields["sesso_richiedente"] = sesso.value if sesso else None
 

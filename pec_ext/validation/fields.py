@@ -414,11 +414,11 @@ def refuse_unknown_keys(field: str, body: Mapping[str, Any], known: tuple[str, .
         raise invalid(field, unknown[0], known, reason="unknown field")
 
 
-def check_birth_date(field: str, value: object) -> str:
-    """A date of birth: a real date (:func:`check_date`) before today."""
+def check_birth_date(field: str, value: object, today: _dt.date) -> str:
+    """A date of birth: a real date (:func:`check_date`) before ``today`` (the client's day)."""
     birth = check_date(field, value)
-    if parse_date(birth) >= _dt.date.today():
-        raise invalid(field, value, "a date in the past (dd/mm/yyyy)")
+    if parse_date(birth) >= today:
+        raise invalid(field, value, f"a date in the past, before {today:%d/%m/%Y} (dd/mm/yyyy)")
     return birth
 
 

@@ -378,6 +378,7 @@ def test_tables_show_dates_not_epoch_numbers(pec: Pec) -> None:
     assert isinstance(pec.json("boxes", "show", box_id)["timestamp"]["registrazione"], int)
 
 
+@pytest.mark.dates
 def test_demo_hides_the_space_of_an_inactive_box_and_ends_with_what_next(pec: Pec) -> None:
     out = pec.ok("demo").stdout
     registered = next(line for line in out.splitlines() if "register (BRONZE)" in line)

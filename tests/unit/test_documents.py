@@ -25,6 +25,7 @@ from validation_support import outcome, refusal
 
 from pec_ext import documents
 from pec_ext._engine import wire
+from pec_ext._engine.stack import Stack
 from pec_ext._engine.steps import Call
 from pec_ext._pec.operations import OPERATIONS
 
@@ -282,7 +283,10 @@ def _upload(checked: list[bytes]) -> Any:
         path_params={"id": "1"},
         json={"documenti": wire.base64_bodies(checked)},
     )
-    template = wire.Wire.of("https://test.pec.openapi.it/", httpx.Headers(), "Bearer tok", httpx.Timeout(5.0))
+    stack = Stack.of_module(httpx)
+    template = wire.Wire.of(
+        stack, "https://test.pec.openapi.it/", httpx.Headers(), "Bearer tok", httpx.Timeout(5.0)
+    )
     return wire.build_request(template, call)
 
 

@@ -462,6 +462,7 @@ def test_register_required_list_matches_spec() -> None:
     pytest.skip("the upstream spec is not beside the repo")
 
 
+@pytest.mark.dates
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
