@@ -14,6 +14,10 @@ from pec_ext._engine.steps import Call
 
 JSON_ACCEPT = {"accept": "application/json"}
 
+# A request's extension holding a function that returns the seconds left of its call's deadline:
+# an event hook that would wait longer must refuse to send instead (pec_ext.integrations.ratelimit).
+REMAINING_EXTENSION = "pec_ext.remaining"
+
 
 PDF_ACCEPT = {"accept": "application/pdf, text/plain"}
 

@@ -42,7 +42,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Task, shared_task
 
@@ -51,8 +51,11 @@ from pec_ext._pec.client import PecClient
 from pec_ext._pec.intents import encode_box, expiry_date, renewal_key
 from pec_ext.config import BASE_URL_ENV
 from pec_ext.errors import IdempotencyKeyBusyError, ValidationError
-from pec_ext.journal.base import Journal
+from pec_ext.journal.base import LEASE_MARGIN_SECONDS, Journal
 from pec_ext.journal.stores import open_store
+
+if TYPE_CHECKING:
+    from pec_api.models.casella import Casella
 
 JOURNAL_URL_ENV = "PEC_JOURNAL_URL"
 JOURNAL_LEASE_ENV = "PEC_JOURNAL_LEASE"
@@ -82,6 +85,13 @@ def default_client(journal: Journal) -> PecClient:
         )
         http_client = httpx.Client(event_hooks=limiter.event_hooks())
     timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
+    if journal.lease < timeout + LEASE_MARGIN_SECONDS:
+        raise ValidationError(
+            JOURNAL_LEASE_ENV,
+            journal.lease,
+            f"at least {TIMEOUT_ENV} ({timeout:g} s) + {LEASE_MARGIN_SECONDS:g} s",
+            reason="a call could outlast its lease, and another worker would pay for it again",
+        )
     return PecClient(
         base_url=os.environ.get(BASE_URL_ENV) or None,
         timeout=timeout,
@@ -164,9 +174,22 @@ def activate(self: PecTask, box_id: str, document_paths: list[str]) -> dict[str,
 
 @shared_task(base=PecTask, bind=True, name="pec.renew")
 def renew(self: PecTask, box_id: str, expiry: str, anni: int = 1) -> dict[str, Any]:
-    """Renew the box whose expiry (``YYYY-MM-DD``, as read when the job was planned) is ``expiry``."""
-    key = renewal_key(box_id, dt.date.fromisoformat(expiry))
-    return self.journaled(lambda pec: pec.renew_mailbox(box_id, anni, idempotency_key=key))
+    """Renew the box whose expiry (``YYYY-MM-DD``, as read when the job was planned) is ``expiry``.
+
+    A box whose expiry is no longer ``expiry`` was renewed since the job was planned: it is
+    returned unchanged, even when the journal lost its record (a Redis restart without
+    persistence), so a redelivered task never renews twice.
+    """
+    planned = dt.date.fromisoformat(expiry)
+    key = renewal_key(box_id, planned)
+
+    def renew_if_still_due(pec: PecClient) -> Casella:
+        box = pec.get_mailbox(box_id)
+        if expiry_date(box.data_scadenza) != planned:
+            return box
+        return pec.renew_mailbox(box_id, anni, idempotency_key=key)
+
+    return self.journaled(renew_if_still_due)
 
 
 @shared_task(base=PecTask, bind=True, name="pec.add_space")
@@ -194,10 +217,17 @@ def add_space(
 
 @shared_task(base=PecTask, bind=True, name="pec.upgrade")
 def upgrade(self: PecTask, box_id: str, tipo_casella: str) -> dict[str, Any]:
+    """Change the box's type to ``tipo_casella``; a box already of that type is returned unchanged
+    (whatever the journal remembers)."""
     target = str(tipo_casella).upper()
-    return self.journaled(
-        lambda pec: pec.change_type(box_id, target, idempotency_key=f"upgrade:{box_id}:{target}")
-    )
+
+    def upgrade_if_needed(pec: PecClient) -> Casella:
+        box = pec.get_mailbox(box_id)
+        if str(box.tipo_casella).upper() == target:
+            return box
+        return pec.change_type(box_id, target, idempotency_key=f"upgrade:{box_id}:{target}")
+
+    return self.journaled(upgrade_if_needed)
 
 
 @shared_task(base=PecTask, bind=True, name="pec.register_file")

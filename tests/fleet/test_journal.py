@@ -207,7 +207,7 @@ def test_a_refused_call_frees_the_key(sandbox: Sandbox, store: JournalStore) -> 
 def test_past_retention_a_key_is_a_new_intent(sandbox: Sandbox, store: JournalStore) -> None:
     clock = Clock(sandbox.clock.now())
     journal = Journal(store, clock=clock, lease=10, retention=60)
-    sandbox.client(journal=journal).register_mailbox(
+    sandbox.client(journal=journal, timeout=5).register_mailbox(
         idempotency_key="k", **box_body("cinque@testcert.legalmail.it")
     )
     clock.now += 30
@@ -222,10 +222,10 @@ def test_past_retention_a_key_is_a_new_intent(sandbox: Sandbox, store: JournalSt
 
 def test_a_journal_purges_expired_entries_on_its_first_call(sandbox: Sandbox, store: JournalStore) -> None:
     clock = Clock(sandbox.clock.now())
-    old = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60))
+    old = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60), timeout=5)
     old.register_mailbox(idempotency_key="old", **box_body("sei@testcert.legalmail.it"))
     clock.now += 61
-    fresh = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60))
+    fresh = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60), timeout=5)
     fresh.register_mailbox(idempotency_key="new", **box_body("sette@testcert.legalmail.it"))
     if type(store).__name__ == "SqliteJournalStore":
         assert store.get("old") is None
