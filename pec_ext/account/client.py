@@ -632,7 +632,7 @@ class _AccountTokenAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
-            self.provider.forget()
+            self.provider.forget(token)
             token = self.provider.token(lambda previous: account._run(self._issue_flow(None)))
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
@@ -658,7 +658,7 @@ class _AccountTokenAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
-            await self.provider.aforget()
+            await self.provider.aforget(token)
             token = await self.provider.atoken(lambda previous: account._run(self._issue_flow(None)))
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
