@@ -147,6 +147,14 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
             raise self.retry(exc=busy, countdown=countdown) from busy
 
 
+def _recorded(pec: PecClient, key: str) -> bool:
+    """Whether the journal has an entry for ``key``: then the journal decides (it returns the
+    recorded result, or reconciles a call in flight). Without one (never sent, or the journal lost
+    it) the task checks the state its arguments expect before paying."""
+    journal = pec.options.journal
+    return isinstance(journal, Journal) and journal.store.get(key) is not None
+
+
 def _documents_digest(paths: Sequence[str]) -> str:
     digest = hashlib.sha256()
     for path in paths:
@@ -176,17 +184,18 @@ def activate(self: PecTask, box_id: str, document_paths: list[str]) -> dict[str,
 def renew(self: PecTask, box_id: str, expiry: str, anni: int = 1) -> dict[str, Any]:
     """Renew the box whose expiry (``YYYY-MM-DD``, as read when the job was planned) is ``expiry``.
 
-    A box whose expiry is no longer ``expiry`` was renewed since the job was planned: it is
-    returned unchanged, even when the journal lost its record (a Redis restart without
-    persistence), so a redelivered task never renews twice.
+    When the journal has no record of the key, a box whose expiry is no longer ``expiry`` was
+    renewed since the job was planned: it is returned unchanged, so a task redelivered after the
+    journal lost its records (a Redis restart without persistence) never renews twice.
     """
     planned = dt.date.fromisoformat(expiry)
     key = renewal_key(box_id, planned)
 
     def renew_if_still_due(pec: PecClient) -> Casella:
-        box = pec.get_mailbox(box_id)
-        if expiry_date(box.data_scadenza) != planned:
-            return box
+        if not _recorded(pec, key):
+            box = pec.get_mailbox(box_id)
+            if expiry_date(box.data_scadenza) != planned:
+                return box
         return pec.renew_mailbox(box_id, anni, idempotency_key=key)
 
     return self.journaled(renew_if_still_due)
@@ -221,11 +230,14 @@ def upgrade(self: PecTask, box_id: str, tipo_casella: str) -> dict[str, Any]:
     (whatever the journal remembers)."""
     target = str(tipo_casella).upper()
 
+    key = f"upgrade:{box_id}:{target}"
+
     def upgrade_if_needed(pec: PecClient) -> Casella:
-        box = pec.get_mailbox(box_id)
-        if str(box.tipo_casella).upper() == target:
-            return box
-        return pec.change_type(box_id, target, idempotency_key=f"upgrade:{box_id}:{target}")
+        if not _recorded(pec, key):
+            box = pec.get_mailbox(box_id)
+            if str(box.tipo_casella).upper() == target:
+                return box
+        return pec.change_type(box_id, target, idempotency_key=key)
 
     return self.journaled(upgrade_if_needed)
 
