@@ -87,7 +87,7 @@ def test_journal_store_lost_after_a_paid_answer(server: FaultServer, mode: str, 
         faults=1,
         survived=2,
         typed_errors=1,
-        outcome="AppliedNotRecordedError with the result; the same key reconciled, charged once",
+        outcome="AppliedNotRecordedError with the result, the same key reconciled, charged once",
     )
 
 
@@ -160,7 +160,7 @@ def test_a_day_long_retry_after_pauses_the_fleet_for_a_minute_at_most(
         faults=1,
         survived=2,
         typed_errors=2,
-        outcome="RateLimitError; the shared pause capped at 60 s, no wait past a deadline",
+        outcome="RateLimitError, the shared pause capped at 60 s, no wait past a deadline",
     )
 
 
