@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from . import usage
-from . import massiva
+from . import massiva, usage
 from .state import Record
 from .wallet import format_balance
 
