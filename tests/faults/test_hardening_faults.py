@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TOKEN, Driver
+from conftest import TOKEN, Driver, box_body
 from fault_server import Action, FaultServer
 from fault_stats import add, record
 from test_faults import BOX, evasa_box
@@ -169,7 +169,7 @@ def test_a_flood_of_forged_callbacks(caplog: pytest.LogCaptureFixture) -> None:
     with Sandbox(balance=500.0, callback_sender=record_only) as sb:
         with sb.client(token=TOKEN) as pec:
             callback = sign_callback(secret, {"url": "https://hooks.example/pec", "method": "JSON"})
-            box = pec.register_mailbox(**_box("flood@testcert.legalmail.it"), callback=callback)
+            box = pec.register_mailbox(**box_body("flood@testcert.legalmail.it"), callback=callback)
             payload = pec.get_mailbox(box.id).to_dict()  # the record, as a delivery would post it
         forged = json.loads(json.dumps(payload))
         forged["callback"]["data"][TOKEN_FIELD] = "v1.nonce.forged"
@@ -190,9 +190,3 @@ def test_a_flood_of_forged_callbacks(caplog: pytest.LogCaptureFixture) -> None:
         survived=deliveries,
         outcome=f"403 each; {len(caplog.records)} warnings logged for {deliveries} deliveries",
     )
-
-
-def _box(address: str) -> dict[str, Any]:
-    from conftest import box_body
-
-    return box_body(address)
