@@ -155,6 +155,20 @@ class SqliteJournalStore:
                             prestate,
                         ),
                     )
+                    conn.execute("COMMIT")
+                    # What was just written: no second read inside the one durable transaction.
+                    return Entry(
+                        key=key,
+                        fingerprint=fingerprint,
+                        operation=operation,
+                        owner=owner,
+                        state=State(state),
+                        lease_until=lease_until,
+                        attempts=1,
+                        created_at=now,
+                        expires_at=expires_at,
+                        prestate=None if prestate is None else json.loads(prestate),
+                    )
                 else:
                     entry = _entry(row)
                     free = entry.state is not State.DONE and entry.lease_until <= now
