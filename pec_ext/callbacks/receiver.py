@@ -33,13 +33,13 @@ import inspect
 import logging
 import math
 import threading
-import time
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pec_ext._engine.clock import SYSTEM_CLOCK
+from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
+from pec_ext._engine.steps import drive, drive_async
 from pec_ext.callbacks.apps import asgi_app, wsgi_app
 from pec_ext.callbacks.events import (
     CallbackEvent,
@@ -158,7 +158,9 @@ class CallbackReceiver:
     :class:`~pec_ext.callbacks.store.TransitionStore`. ``urls``, when given, are the only callback
     URLs accepted (tokens are bound to the URL they were made for). ``field`` is the form field of
     ``method: "POST"`` callbacks. ``busy_wait``: how long a delivery whose transition another
-    receiver is handling waits for that outcome before answering 503.
+    receiver is handling waits for that outcome before answering 503, on ``clock``: the time of
+    the store's leases, the system's by default since receivers share a store across processes
+    (a store on virtual time, as in tests, is waited on with that time's clock).
     """
 
     def __init__(
@@ -172,11 +174,13 @@ class CallbackReceiver:
         urls: Iterable[str] | None = None,
         field: str = "data",
         busy_wait: float = DEFAULT_BUSY_WAIT_SECONDS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._secret = secret_bytes(secret)
-        self._refusals = _RefusalLog()
+        self._refusals = _RefusalLog(clock=clock.monotonic)
         self.busy_wait = busy_wait
         self.client = client
+        self.clock = clock
         self.handlers: Mapping[RecordKind, Handler | None] = {
             RecordKind.MAILBOX: on_mailbox,
             RecordKind.COMMUNICATION: on_communication,
@@ -300,7 +304,8 @@ class CallbackReceiver:
         if inspect.iscoroutinefunction(getattr(self.client, "get_mailbox", None)):
             raise ValidationError("client", self.client, "a PecClient (use ahandle with AsyncPecClient)")
         pipeline = self._pipeline(body, content_type)
-        return _drive(pipeline, self._run_step)
+        reply: CallbackReply = drive(pipeline, self._run_step, (Exception,))
+        return reply
 
     def _run_step(self, step: _Step) -> Any:
         if isinstance(step, _Fetch):
@@ -308,7 +313,7 @@ class CallbackReceiver:
         if isinstance(step, _Store):
             return getattr(self.store, step.action)(step.transition, step.ticket)
         if isinstance(step, _Pause):
-            return time.sleep(step.seconds)
+            return self.clock.sleep(step.seconds)
         stop = threading.Event()
         beat = threading.Thread(target=self._heartbeat, args=(step, stop), daemon=True)
         beat.start()
@@ -351,18 +356,8 @@ class CallbackReceiver:
     async def ahandle(self, body: bytes, content_type: str | None) -> CallbackReply:
         """Receive one delivery without blocking the event loop."""
         pipeline = self._pipeline(body, content_type)
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = pipeline.throw(error) if error is not None else pipeline.send(value)
-            except StopIteration as stop:
-                reply: CallbackReply = stop.value
-                return reply
-            try:
-                value, error = await self._run_step_async(step), None
-            except Exception as exc:
-                value, error = None, exc
+        reply: CallbackReply = await drive_async(pipeline, self._run_step_async, (Exception,))
+        return reply
 
     async def _run_step_async(self, step: _Step) -> Any:
         if isinstance(step, _Fetch):
@@ -373,7 +368,7 @@ class CallbackReceiver:
         if isinstance(step, _Store):
             return await asyncio.to_thread(getattr(self.store, step.action), step.transition, step.ticket)
         if isinstance(step, _Pause):
-            return await asyncio.sleep(step.seconds)
+            return await self.clock.async_sleep(step.seconds)
         beat = asyncio.create_task(self._aheartbeat(step))
         try:
             if inspect.iscoroutinefunction(step.handler):
@@ -397,7 +392,7 @@ class CallbackReceiver:
         if not callable(renew):
             return
         while True:
-            await asyncio.sleep(self._renew_every())
+            await self.clock.async_sleep(self._renew_every())
             try:
                 await asyncio.to_thread(renew, step.transition, step.ticket)
             except Exception:
@@ -412,21 +407,6 @@ class CallbackReceiver:
     def wsgi_app(self) -> Callable[..., Iterable[bytes]]:
         """A plain WSGI application answering every ``POST`` (mount it at your callback path)."""
         return wsgi_app(self)
-
-
-def _drive(pipeline: _Pipeline, run: Callable[[_Step], Any]) -> CallbackReply:
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = pipeline.throw(error) if error is not None else pipeline.send(value)
-        except StopIteration as stop:
-            reply: CallbackReply = stop.value
-            return reply
-        try:
-            value, error = run(step), None
-        except Exception as exc:
-            value, error = None, exc
 
 
 def _version(record: Any) -> str:

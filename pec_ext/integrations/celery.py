@@ -24,13 +24,13 @@ was killed goes back to the queue instead of being lost; the journal makes the r
 a retry, later, when another worker holds the key's lease. An unknown outcome is not retried: it
 fails the task with :class:`~pec_ext.errors.OutcomeUnknownError` for a person to look at.
 
-Configuration comes from the environment of the worker (or :func:`configure`):
-``OPENAPI_PEC_TOKEN``, ``OPENAPI_PEC_ENVIRONMENT``, ``OPENAPI_PEC_BASE_URL``,
-``PEC_JOURNAL_URL`` (a SQLite path, or ``redis://...`` for several machines; default
-``pec-journal.sqlite``), ``PEC_JOURNAL_LEASE`` (seconds; longer than a call can take),
-``PEC_TIMEOUT`` (each call's deadline, seconds), and for a fleet-wide rate limit
+Configuration comes from the environment of the worker (or :func:`configure`), read by
+:func:`pec_ext.config.worker_settings`: ``OPENAPI_PEC_TOKEN``, ``OPENAPI_PEC_ENVIRONMENT``,
+``OPENAPI_PEC_BASE_URL``, ``PEC_JOURNAL_URL`` (a SQLite path, or ``redis://...`` for several
+machines; default ``pec-journal.sqlite``), ``PEC_JOURNAL_LEASE`` (seconds; longer than a call can
+take), ``PEC_TIMEOUT`` (each call's deadline, seconds), and for a fleet-wide rate limit
 ``PEC_RATE_LIMIT`` (requests per second, optionally ``/burst``) with ``PEC_REDIS_URL`` and
-``PEC_ACCOUNT``.
+``PEC_ACCOUNT`` (the README's table of variables says each one's default).
 """
 
 from __future__ import annotations
@@ -39,61 +39,56 @@ import csv
 import datetime as dt
 import hashlib
 import os
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from celery import Task, shared_task
 
+from pec_ext import config
+from pec_ext._engine import stack as http_stack
 from pec_ext._engine.retry import DEFAULT_TIMEOUT_SECONDS
 from pec_ext._pec.client import PecClient
 from pec_ext._pec.intents import encode_box, expiry_date, renewal_key
-from pec_ext.config import BASE_URL_ENV
 from pec_ext.errors import IdempotencyKeyBusyError, ValidationError
-from pec_ext.journal.base import LEASE_MARGIN_SECONDS, Journal
+from pec_ext.journal.base import DEFAULT_LEASE_SECONDS, LEASE_MARGIN_SECONDS, Journal
 from pec_ext.journal.stores import open_store
 
 if TYPE_CHECKING:
     from pec_api.models.casella import Casella
 
-JOURNAL_URL_ENV = "PEC_JOURNAL_URL"
-JOURNAL_LEASE_ENV = "PEC_JOURNAL_LEASE"
-TIMEOUT_ENV = "PEC_TIMEOUT"
-RATE_LIMIT_ENV = "PEC_RATE_LIMIT"
-REDIS_URL_ENV = "PEC_REDIS_URL"
-ACCOUNT_ENV = "PEC_ACCOUNT"
 # A renewal moves the expiry a year on; a window this short cannot select a renewed box again.
 MAX_RENEW_WINDOW_DAYS = 300
 
 
 def default_client(journal: Journal) -> PecClient:
+    settings = config.worker_settings()
     http_client = None
-    rate = os.environ.get(RATE_LIMIT_ENV)
-    if rate:
-        import httpx
+    if settings.rate_limit is not None:
         import redis
 
         from pec_ext.integrations.ratelimit import FleetLimiter
 
-        per_second, _, burst = rate.partition("/")
+        limit = settings.rate_limit
         limiter = FleetLimiter(
-            redis.Redis.from_url(os.environ[REDIS_URL_ENV]),
-            account=os.environ.get(ACCOUNT_ENV, "default"),
-            rate=float(per_second),
-            burst=int(burst or 1),
+            redis.Redis.from_url(limit.redis_url),
+            account=limit.account,
+            rate=limit.per_second,
+            burst=limit.burst,
         )
-        http_client = httpx.Client(event_hooks=limiter.event_hooks())
-    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
+        # The library a client made without one would use (OPENAPI_PEC_HTTP, else httpx2 if installed).
+        stack = http_stack.named(config.http_library() or http_stack.default_name())
+        http_client = stack.Client(event_hooks=limiter.event_hooks())
+    timeout = settings.timeout or DEFAULT_TIMEOUT_SECONDS
     if journal.lease < timeout + LEASE_MARGIN_SECONDS:
         raise ValidationError(
-            JOURNAL_LEASE_ENV,
+            config.JOURNAL_LEASE_ENV,
             journal.lease,
-            f"at least {TIMEOUT_ENV} ({timeout:g} s) + {LEASE_MARGIN_SECONDS:g} s",
+            f"at least {config.TIMEOUT_ENV} ({timeout:g} s) + {LEASE_MARGIN_SECONDS:g} s",
             reason="a call could outlast its lease, and another worker would pay for it again",
         )
+    # The token, the environment and the base URL: the client reads them (pec_ext.config).
     return PecClient(
-        base_url=os.environ.get(BASE_URL_ENV) or None,
         timeout=timeout,
         http_client=http_client,
         journal=journal,
@@ -101,8 +96,8 @@ def default_client(journal: Journal) -> PecClient:
 
 
 def default_journal() -> Journal:
-    lease = float(os.environ.get(JOURNAL_LEASE_ENV) or 300)
-    return Journal(open_store(os.environ.get(JOURNAL_URL_ENV) or "pec-journal.sqlite"), lease=lease)
+    settings = config.worker_settings()
+    return Journal(open_store(settings.journal_url), lease=settings.journal_lease or DEFAULT_LEASE_SECONDS)
 
 
 _factories: dict[str, Callable[..., Any]] = {"client": default_client, "journal": default_journal}
@@ -143,7 +138,8 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
         try:
             return encode_box(action(self.pec))
         except IdempotencyKeyBusyError as busy:
-            countdown = min(max(busy.lease_until - time.time(), 0.5), 60.0)
+            # The lease is kept on the journal's clock, shared by the workers; not on this one's.
+            countdown = min(max(busy.lease_until - self.pec.options.journal.clock(), 0.5), 60.0)
             raise self.retry(exc=busy, countdown=countdown) from busy
 
 
@@ -255,10 +251,10 @@ def register_file(self: PecTask, path: str) -> int:
 @shared_task(base=PecTask, bind=True, name="pec.renew_expiring")
 def renew_expiring(self: PecTask, within_days: int, anni: int = 1, as_of: str | None = None) -> int:
     """One ``pec.renew`` task per processed box expiring within ``within_days`` of ``as_of``
-    (``YYYY-MM-DD``, default today; expired boxes too)."""
+    (``YYYY-MM-DD``, default today on the client's clock; expired boxes too)."""
     if not 0 <= within_days <= MAX_RENEW_WINDOW_DAYS:
         raise ValidationError("within_days", within_days, f"0 to {MAX_RENEW_WINDOW_DAYS}")
-    today = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    today = dt.date.fromisoformat(as_of) if as_of else self.pec.options.clock.today()
     horizon = today + dt.timedelta(days=within_days)
     planned = 0
     for box in self.pec.list_mailboxes():

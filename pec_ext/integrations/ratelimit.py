@@ -26,13 +26,13 @@ deadline, hence never after its journal lease (which outlasts the deadline).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from pec_ext._engine import retry
+from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
 from pec_ext._engine.wire import REMAINING_EXTENSION
 from pec_ext.errors import RequestTimeoutError, ValidationError
 
@@ -81,7 +81,10 @@ MAX_PAUSE_SECONDS = retry.RETRY_AFTER_MAX_SECONDS
 
 
 class FleetLimiter:
-    """A token bucket (``rate`` requests per second, up to ``burst`` at once) and a shared pause."""
+    """A token bucket (``rate`` requests per second, up to ``burst`` at once) and a shared pause.
+
+    ``clock`` waits (its ``sleep``, ``async_sleep``); the time is Redis's, shared by every worker.
+    """
 
     def __init__(
         self,
@@ -91,7 +94,7 @@ class FleetLimiter:
         rate: float,
         burst: int = 1,
         prefix: str = "pec:limit:",
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
             raise ValidationError("rate", rate, "requests per second, a number > 0")
@@ -106,7 +109,8 @@ class FleetLimiter:
         self.paused_key = f"{prefix}{account}:paused_until"
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
-        self._sleep = sleep
+        # Waits only: what time it is comes from Redis (TIME), the view every worker shares.
+        self.clock = clock
 
     def delay(self) -> float:
         """Take a token and return 0, or return the seconds to wait before asking again."""
@@ -118,12 +122,12 @@ class FleetLimiter:
         bounds the wait: a wait that would end past it raises :class:`RequestTimeoutError`."""
         while (wait := self.delay()) > 0:
             self._check_budget(wait, remaining)
-            self._sleep(wait)
+            self.clock.sleep(wait)
 
     async def acquire_async(self, remaining: Callable[[], float | None] | None = None) -> None:
         while (wait := await asyncio.to_thread(self.delay)) > 0:
             self._check_budget(wait, remaining)
-            await asyncio.sleep(wait)
+            await self.clock.async_sleep(wait)
 
     @staticmethod
     def _check_budget(wait: float, remaining: Callable[[], float | None] | None) -> None:
@@ -140,10 +144,14 @@ class FleetLimiter:
         capped = min(max(seconds, 0.0), MAX_PAUSE_SECONDS)
         return float(self._pause(keys=[self.paused_key], args=[max(1, round(capped * 1000))]))
 
+    def server_time(self) -> float:
+        """Now on the Redis server's clock (Unix seconds), the one the bucket and the pause use."""
+        seconds, micros = self.redis.time()
+        return int(seconds) + int(micros) / 1_000_000
+
     def paused_for(self) -> float:
         """Seconds left of the shared pause (0 when there is none)."""
-        seconds, micros = self.redis.time()
-        now = seconds * 1000 + micros // 1000
+        now = round(self.server_time() * 1000)
         until = self.redis.get(self.paused_key)
         return max(0.0, (int(until) - now) / 1000) if until else 0.0
 
@@ -153,7 +161,8 @@ class FleetLimiter:
     def on_response(self, response: httpx.Response) -> None:
         """A 429 pauses the whole account for its ``Retry-After`` (1 s when it gives none)."""
         if response.status_code == 429:
-            asked = retry.retry_after_seconds(response.headers, time.time())
+            # An HTTP-date Retry-After is read against Redis's clock, the one the pause is kept on.
+            asked = retry.retry_after_seconds(response.headers, self.server_time())
             self.pause(DEFAULT_PAUSE_SECONDS if asked is None else asked)
 
     async def on_request_async(self, request: httpx.Request) -> None:

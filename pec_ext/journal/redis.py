@@ -28,11 +28,13 @@ _CLAIM = """
 local function entry()
   return redis.call('HGETALL', KEYS[1])
 end
-local function keep_until(lease_until)
+-- Expiries relative to the callers' now, not Redis's: a clock set elsewhere keeps the whole
+-- retention; and never before the lease ends plus the margin.
+local function keep_until(lease_until, now)
   local floor = tonumber(lease_until) + tonumber(ARGV[9])
   local until_ = math.max(tonumber(redis.call('HGET', KEYS[1], 'expires_at')), floor)
   redis.call('HSET', KEYS[1], 'expires_at', string.format('%.6f', until_))
-  redis.call('PEXPIREAT', KEYS[1], math.ceil(until_ * 1000))
+  redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((until_ - now) * 1000)))
 end
 local fp, op, owner = ARGV[1], ARGV[2], ARGV[3]
 local now, lease_until, expires_at = tonumber(ARGV[4]), ARGV[5], ARGV[6]
@@ -42,7 +44,7 @@ if not stored[1] or tonumber(stored[4]) <= now then
   redis.call('HSET', KEYS[1], 'fingerprint', fp, 'operation', op, 'owner', owner, 'state', ARGV[8],
              'lease_until', lease_until, 'attempts', 1, 'created_at', ARGV[4], 'expires_at', expires_at)
   if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'prestate', ARGV[7]) end
-  keep_until(lease_until)
+  keep_until(lease_until, now)
   return entry()
 end
 if stored[1] ~= fp or stored[2] == 'done' or tonumber(stored[3]) > now then
@@ -52,7 +54,7 @@ redis.call('HSET', KEYS[1], 'owner', owner, 'lease_until', lease_until)
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 local kept = math.max(tonumber(stored[4]), tonumber(expires_at))
 redis.call('HSET', KEYS[1], 'expires_at', string.format('%.6f', kept))
-keep_until(lease_until)
+keep_until(lease_until, now)
 return entry()
 """
 
@@ -66,8 +68,10 @@ if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[5]) end
 local floor = tonumber(ARGV[3]) + tonumber(ARGV[6])
 local expires_at = tonumber(redis.call('HGET', KEYS[1], 'expires_at'))
 if floor > expires_at then
+  -- moved on by as much as the entry's end moves, relative like every expiry here
   redis.call('HSET', KEYS[1], 'expires_at', string.format('%.6f', floor))
-  redis.call('PEXPIREAT', KEYS[1], math.ceil(floor * 1000))
+  local left = math.max(redis.call('PTTL', KEYS[1]), 0)
+  redis.call('PEXPIRE', KEYS[1], left + math.ceil((floor - expires_at) * 1000))
 end
 return 1
 """

@@ -131,15 +131,16 @@ def test_a_journal_lease_shorter_than_the_clients_calls_is_refused_before_any_re
 def test_celery_refuses_a_lease_shorter_than_its_timeout(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    from pec_ext import config
     from pec_ext.integrations import celery as tasks
 
     monkeypatch.setenv("OPENAPI_PEC_TOKEN", "t")
-    monkeypatch.setenv(tasks.JOURNAL_URL_ENV, str(tmp_path / "journal.sqlite"))
-    monkeypatch.setenv(tasks.JOURNAL_LEASE_ENV, "3")
-    monkeypatch.setenv(tasks.TIMEOUT_ENV, "30")
+    monkeypatch.setenv(config.JOURNAL_URL_ENV, str(tmp_path / "journal.sqlite"))
+    monkeypatch.setenv(config.JOURNAL_LEASE_ENV, "3")
+    monkeypatch.setenv(config.TIMEOUT_ENV, "30")
     with pytest.raises(ValidationError) as refused:
         tasks.default_client(tasks.default_journal())
-    assert refused.value.field == tasks.JOURNAL_LEASE_ENV
+    assert refused.value.field == config.JOURNAL_LEASE_ENV
 
 
 # -- 2. an entry never expires before its lease ends -------------------------------------------

@@ -1,21 +1,24 @@
-"""OpenTelemetry's httpx instrumentation sees our requests, one span each, and never the token."""
+"""OpenTelemetry's httpx and httpx2 instrumentations see our requests, one span each, never the token."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from support.applicants import register_body
 
 from pec_ext import AsyncPecClient, PecClient
 from pec_ext.sandbox import Sandbox
 
 SECRET = "otel-token-5e7f-SECRET"
+INSTRUMENTORS = {"httpx": HTTPXClientInstrumentor, "httpx2": HTTPX2ClientInstrumentor}
+LIBRARIES = pytest.mark.parametrize("library", sorted(INSTRUMENTORS))
 
 
 @pytest.fixture
@@ -38,32 +41,17 @@ def method_of(span: Any) -> str:
 
 
 def register(client: Any) -> Any:
-    return client.register_mailbox(
-        casella_pec="traced@testcert.legalmail.it",
-        tipo_casella="BRONZE",
-        tipo_cliente="PV",
-        nome_richiedente="Mario",
-        cognome_richiedente="Rossi",
-        email="mario@example.com",
-        telefono="0612345678",
-        codice_fiscale_richiedente="RSSMRA80A01H501U",
-        data_nascita_richiedente="01/01/1980",
-        sesso_richiedente="M",
-        nazione_nascita_richiedente="IT",
-        indirizzo_titolare="Via Roma 1",
-        comune_titolare="Roma",
-        cap_titolare="00100",
-        nazione_titolare="IT",
-        provincia_titolare="RM",
-    )
+    return client.register_mailbox(**register_body("traced@testcert.legalmail.it"))
 
 
-def test_sync_client_one_span_per_request_and_no_token(spans):
+@LIBRARIES
+def test_sync_client_one_span_per_request_and_no_token(spans, library):
     provider, exporter = spans
+    http_library = importlib.import_module(library)
 
     with Sandbox() as sb:
-        http = httpx.Client(transport=sb.transport())
-        HTTPXClientInstrumentor().instrument_client(http, tracer_provider=provider)
+        http = http_library.Client(transport=sb.transport(library))
+        INSTRUMENTORS[library]().instrument_client(http, tracer_provider=provider)
         url = "https://test.pec.openapi.it"
         with PecClient(SECRET, base_url=url, http_client=http, clock=sb.virtual_clock()) as pec:
             box = register(pec)
@@ -76,12 +64,14 @@ def test_sync_client_one_span_per_request_and_no_token(spans):
         http.close()
 
 
-async def test_async_client_one_span_per_request_and_no_token(spans):
+@LIBRARIES
+async def test_async_client_one_span_per_request_and_no_token(spans, library):
     provider, exporter = spans
+    http_library = importlib.import_module(library)
 
     with Sandbox() as sb:
-        http = httpx.AsyncClient(transport=sb.transport())
-        HTTPXClientInstrumentor().instrument_client(http, tracer_provider=provider)
+        http = http_library.AsyncClient(transport=sb.transport(library))
+        INSTRUMENTORS[library]().instrument_client(http, tracer_provider=provider)
         async with AsyncPecClient(SECRET, base_url="https://test.pec.openapi.it", http_client=http) as pec:
             await pec.list_mailboxes()
             await pec.list_communications()
