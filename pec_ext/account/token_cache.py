@@ -36,8 +36,8 @@ from typing import Any, Final
 
 from filelock import FileLock
 
-from pec_ext.errors import ValidationError
 from pec_ext import config
+from pec_ext.errors import ValidationError
 
 logger = logging.getLogger("pec_ext.account.client")
 

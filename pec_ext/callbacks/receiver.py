@@ -392,7 +392,9 @@ class CallbackReceiver:
         if not callable(renew):
             return
         while True:
-            await self.clock.async_sleep(self._renew_every())
+            # Real time, as the sync heartbeat's thread: the handler runs in real time, and a
+            # virtual clock's sleep would move that clock on.
+            await SYSTEM_CLOCK.async_sleep(self._renew_every())
             try:
                 await asyncio.to_thread(renew, step.transition, step.ticket)
             except Exception:

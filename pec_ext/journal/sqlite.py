@@ -170,17 +170,16 @@ class SqliteJournalStore:
                         expires_at=expires_at,
                         prestate=None if prestate is None else json.loads(prestate),
                     )
-                else:
-                    entry = _entry(row)
-                    free = entry.state is not State.DONE and entry.lease_until <= now
-                    if entry.fingerprint != fingerprint or not free:
-                        conn.execute("COMMIT")
-                        return entry
-                    conn.execute(
-                        "UPDATE journal SET owner = ?, lease_until = ?, attempts = attempts + 1, "
-                        "expires_at = max(expires_at, ?) WHERE key = ?",
-                        (owner, lease_until, expires_at, key),
-                    )
+                entry = _entry(row)
+                free = entry.state is not State.DONE and entry.lease_until <= now
+                if entry.fingerprint != fingerprint or not free:
+                    conn.execute("COMMIT")
+                    return entry
+                conn.execute(
+                    "UPDATE journal SET owner = ?, lease_until = ?, attempts = attempts + 1, "
+                    "expires_at = max(expires_at, ?) WHERE key = ?",
+                    (owner, lease_until, expires_at, key),
+                )
                 row = conn.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
                 conn.execute("COMMIT")
             except BaseException:
