@@ -13,12 +13,14 @@ from pec_ext._pec.client import AsyncPecClient, PecClient
 
 from .errors import (
     ApiError,
+    AppliedNotRecordedError,
     BadRequestError,
     ErrorCode,
     ForbiddenError,
     IdempotencyKeyBusyError,
     InsufficientBalanceError,
     InvalidResponseError,
+    JournalUnavailableError,
     NotAcceptableError,
     NotFoundError,
     OutcomeUnknownError,
@@ -42,6 +44,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccountClient",
     "ApiError",
+    "AppliedNotRecordedError",
     "AsyncAccountClient",
     "AsyncPecClient",
     "BadRequestError",
@@ -53,6 +56,7 @@ __all__ = [
     "InsufficientBalanceError",
     "InvalidResponseError",
     "Journal",
+    "JournalUnavailableError",
     "NotAcceptableError",
     "NotFoundError",
     "OutcomeUnknownError",

@@ -295,6 +295,32 @@ class IdempotencyKeyBusyError(PecError):
         super().__init__(message)
 
 
+class JournalUnavailableError(PecError):
+    """The journal's store failed (a lost Redis connection, an SQLite error).
+
+    Raised before the paid request is sent, nothing was sent: try again when the store is back.
+    ``cause`` is the store's own exception.
+    """
+
+    def __init__(self, message: str, *, key: str, cause: BaseException) -> None:
+        self.key = key
+        self.cause = cause
+        super().__init__(message)
+
+
+class AppliedNotRecordedError(JournalUnavailableError):
+    """The paid call **was applied** (and charged), but the store failed before recording it.
+
+    ``result`` is the call's result, as the call would have returned it. Do not send it again:
+    the next caller with the same key finds the entry ``sending`` and reconciles it from the
+    account's state, which shows the change.
+    """
+
+    def __init__(self, message: str, *, key: str, cause: BaseException, result: Any) -> None:
+        self.result = result
+        super().__init__(message, key=key, cause=cause)
+
+
 class InsufficientBalanceError(PecError):
     """The opt-in wallet check read the balance before a paid call and it does not cover the price.
 

@@ -300,7 +300,11 @@ class _Base:
                 "it could be sent; it was not sent"
             )
         expired = None if deadline is None else lambda: self._options.clock.monotonic() >= deadline
-        return wire.build_request(self._wire, call, remaining, expired)
+        request = wire.build_request(self._wire, call, remaining, expired)
+        if deadline is not None:
+            # Event hooks that wait before sending (a rate limiter) must not wait past the deadline.
+            request.extensions[wire.REMAINING_EXTENSION] = lambda: self._options.remaining(deadline)
+        return request
 
     def _expired(self, deadline: float | None) -> bool:
         return deadline is not None and self._options.clock.monotonic() >= deadline

@@ -21,6 +21,10 @@ if TYPE_CHECKING:
 
 JSON_ACCEPT = {"accept": "application/json"}
 
+# A request's extension holding a function that returns the seconds left of its call's deadline:
+# an event hook that would wait longer must refuse to send instead (pec_ext.integrations.ratelimit).
+REMAINING_EXTENSION = "pec_ext.remaining"
+
 
 PDF_ACCEPT = {"accept": "application/pdf, text/plain"}
 

@@ -93,6 +93,9 @@ class _PecSetup:
             raise ValidationError(
                 "idempotency_key", chosen, reason="with_raw_response cannot replay a recorded result"
             )
+        check_fits = getattr(self._options.journal, "check_call_fits", None)
+        if callable(check_fits):  # a journal of our own; any object with ``execute`` is accepted
+            check_fits(self._options.timeout)
         journaled: Flow[T] = self._options.journal.execute(chosen, intent)
         return journaled
 

@@ -238,7 +238,39 @@ def _document_digest(source: Any) -> str:
                 return "sha256:" + hashlib.file_digest(stream, "sha256").hexdigest()
         except OSError:
             return os.fspath(source)  # the guards refuse it with a clear error before sending
+    read = getattr(source, "read", None)
+    if callable(read) and _seekable(source):
+        # The content from where the upload will start reading, then back there.
+        start = source.tell()
+        try:
+            digest = hashlib.sha256()
+            while chunk := read(_DIGEST_CHUNK):
+                digest.update(chunk)
+        finally:
+            source.seek(start)
+        return "sha256:" + digest.hexdigest()
+    # Anything else is refused by the guards before sending; its type names it in the fingerprint.
     return f"{type(source).__name__}:{getattr(source, 'name', '')}"
+
+
+_DIGEST_CHUNK = 1024 * 1024
+
+
+def _seekable(source: Any) -> bool:
+    try:
+        return bool(source.seekable())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _digests(documents: list[Any]) -> list[str]:
+    """The documents' digests; a stream that cannot be rewound is read once, here, into bytes."""
+    for index, source in enumerate(documents):
+        if callable(getattr(source, "read", None)) and not _seekable(source):
+            content = source.read()
+            if isinstance(content, bytes | bytearray):
+                documents[index] = bytes(content)
+    return [_document_digest(source) for source in documents]
 
 
 def activate(box_id: str, documents: Sequence[DocumentSource]) -> Intent:
@@ -261,7 +293,7 @@ def activate(box_id: str, documents: Sequence[DocumentSource]) -> Intent:
         return Decision.UNKNOWN
 
     return Intent(
-        **_box_intent("activate_mailbox", box_id, lambda: [_document_digest(d) for d in documents]),
+        **_box_intent("activate_mailbox", box_id, lambda: _digests(documents)),
         send=send,
         reconcile=reconcile,
         read_prestate=prestate,

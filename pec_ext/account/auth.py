@@ -146,7 +146,7 @@ class AccountTokenAuth:
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
-            self.provider.forget()
+            self.provider.forget(token)  # only the refused one: another process may have replaced it
             token = self.provider.token(lambda previous: run(self._issue_flow(None)))
             request.headers["Authorization"] = f"Bearer {token}"
             yield request
@@ -158,7 +158,7 @@ class AccountTokenAuth:
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code == 401:
-            await self.provider.aforget()
+            await self.provider.aforget(token)
             token = await self.provider.atoken(lambda previous: arun(self._issue_flow(None)))
             request.headers["Authorization"] = f"Bearer {token}"
             yield request

@@ -7,6 +7,13 @@ lock file (filelock), so two processes needing the same token make one, not two.
 by environment, account e-mail and the exact sorted scopes: a token is only ever reused for the
 same least privilege it was made with.
 
+The cache trusts nothing it did not make: a directory owned by another user, or writable by
+others, is refused (another local user could plant a token of their own account, and the victim's
+registrations would land in it); ``tokens.json`` is opened without following a symbolic link and
+must be the user's own, not writable by others. An entry that does not parse is skipped, and a
+token the API refused is forgotten only if it is still the one cached (another process may have
+put its replacement there already).
+
 Time is the caller's clock (``PecClient`` settings), so renewal can be tested in virtual time. No
 token value is ever logged or shown in a repr.
 """
@@ -15,10 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +37,7 @@ from typing import Any, Final
 from filelock import FileLock
 
 from pec_ext import config
+from pec_ext.errors import ValidationError
 
 logger = logging.getLogger("pec_ext.account.client")
 
@@ -111,12 +121,23 @@ class TokenCache:
 
     def _ensure_directory(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _check_private(self.directory, os.stat(self.directory), "token cache directory")
 
     def _read_all(self) -> dict[str, Any]:
+        self._ensure_directory()
         try:
-            raw = self.path.read_bytes()
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
             return {}
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ValidationError(
+                    "token cache", str(self.path), "a regular file", reason="it is a symbolic link"
+                ) from None
+            raise
+        with os.fdopen(fd, "rb") as handle:
+            _check_private(self.path, os.fstat(handle.fileno()), "token cache file")
+            raw = handle.read()
         try:
             data = json.loads(raw)
         except ValueError:
@@ -124,29 +145,34 @@ class TokenCache:
             return {}
         return data if isinstance(data, dict) else {}
 
+    def _entries(self) -> dict[str, CachedToken]:
+        """The entries that parse; any other is skipped (and dropped at the next write)."""
+        parsed = {}
+        for key, raw in self._read_all().items():
+            entry = _parse(raw)
+            if entry is None:
+                logger.warning("token cache %s: skipped an entry that does not parse", self.path)
+            else:
+                parsed[key] = entry
+        return parsed
+
     def get(self, key: str) -> CachedToken | None:
-        entry = self._read_all().get(key)
-        if not isinstance(entry, dict):
-            return None
-        try:
-            return CachedToken.from_json(entry)
-        except (KeyError, TypeError, ValueError):
-            return None
+        return _parse(self._read_all().get(key))
 
     def put(self, key: str, token: CachedToken, *, now: float) -> None:
         """Store ``token`` (dropping entries expired by ``now``), atomically, mode 0600."""
-        entries = {
-            k: v
-            for k, v in self._read_all().items()
-            if isinstance(v, dict) and float(v.get("expires_at", 0)) > now
-        }
+        entries = {k: v.to_json() for k, v in self._entries().items() if v.expires_at > now}
         entries[key] = token.to_json()
         self._write(entries)
 
-    def remove(self, key: str) -> None:
-        entries = self._read_all()
-        if entries.pop(key, None) is not None:
-            self._write(entries)
+    def remove(self, key: str, token: str | None = None) -> None:
+        """Drop the entry of ``key``; with ``token``, only while that is the token it holds."""
+        entries = self._entries()
+        held = entries.get(key)
+        if held is None or (token is not None and held.token != token):
+            return
+        del entries[key]
+        self._write({k: v.to_json() for k, v in entries.items()})
 
     def _write(self, entries: dict[str, Any]) -> None:
         self._ensure_directory()
@@ -162,6 +188,31 @@ class TokenCache:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+
+
+def _parse(raw: object) -> CachedToken | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return CachedToken.from_json(raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _check_private(path: Path, status: os.stat_result, what: str) -> None:
+    """Refuse what another user owns or may write: its content would be trusted as ours."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is not None and status.st_uid != getuid():
+        raise ValidationError(
+            "token cache", str(path), f"a {what} owned by you", reason=f"it is owned by uid {status.st_uid}"
+        )
+    if status.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ValidationError(
+            "token cache",
+            str(path),
+            f"a {what} that only you may write (chmod go-w)",
+            reason=f"its mode is {stat.S_IMODE(status.st_mode):o}",
+        )
 
 
 Issue = Callable[[CachedToken | None], CachedToken]
@@ -212,15 +263,18 @@ class TokenProvider:
             self._current = entry
             return entry.token
 
-    def forget(self) -> None:
-        """The token was refused (deleted elsewhere, say): drop it here and in the file."""
-        self._current = None
+    def forget(self, refused: str | None = None) -> None:
+        """The token ``refused`` was refused (deleted elsewhere, say): drop it here and in the file,
+        unless another process already replaced it there. None: drop whatever is cached."""
+        if refused is None or (self._current is not None and self._current.token == refused):
+            self._current = None
         with self.cache.locked():
-            self.cache.remove(self.key)
+            self.cache.remove(self.key, refused)
 
-    async def aforget(self) -> None:
-        self._current = None
-        await asyncio.to_thread(self.forget)
+    async def aforget(self, refused: str | None = None) -> None:
+        if refused is None or (self._current is not None and self._current.token == refused):
+            self._current = None
+        await asyncio.to_thread(self.forget, refused)
 
     def token(self, issue: Issue) -> str:
         return self.cached() or self._from_file_or_issue(issue)

@@ -1,7 +1,8 @@
 """The receiver as plain ASGI 3 and WSGI applications, with no web framework in between.
 
 Every ``POST`` is a delivery for the receiver; anything else is a 405. A body larger than
-:data:`~pec_ext.callbacks.events.MAX_CALLBACK_BYTES` is refused (413) before it is read whole.
+:data:`~pec_ext.callbacks.events.MAX_CALLBACK_BYTES` is refused (413) before it is read whole,
+chunked ones included (WSGI servers that set ``wsgi.input_terminated``).
 """
 
 from __future__ import annotations
@@ -112,8 +113,16 @@ def wsgi_app(receiver: CallbackReceiver) -> Callable[..., Iterable[bytes]]:
 def _wsgi_reply(receiver: CallbackReceiver, environ: dict[str, Any]) -> CallbackReply:
     if environ.get("REQUEST_METHOD") != "POST":
         return _method_not_allowed()
+    given = environ.get("CONTENT_LENGTH")
+    if not given and environ.get("wsgi.input_terminated"):
+        # A chunked body (no Content-Length): the server ends the input at the body's end
+        # (gunicorn, Werkzeug, mod_wsgi say so with wsgi.input_terminated); read it up to the limit.
+        body = _read_terminated(environ["wsgi.input"])
+        if body is None:
+            return _too_large()
+        return receiver.handle(body, environ.get("CONTENT_TYPE"))
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        length = int(given or 0)
     except ValueError:
         return _plain(400, "malformed", "Content-Length is not a number")
     if length < 0:
@@ -122,3 +131,18 @@ def _wsgi_reply(receiver: CallbackReceiver, environ: dict[str, Any]) -> Callback
         return _too_large(length)
     body = environ["wsgi.input"].read(length) if length else b""
     return receiver.handle(body, environ.get("CONTENT_TYPE"))
+
+
+_READ_CHUNK = 64 * 1024
+
+
+def _read_terminated(stream: Any) -> bytes | None:
+    """The whole input, or None once it passes the size limit (the rest is not read)."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := stream.read(min(_READ_CHUNK, MAX_CALLBACK_BYTES + 1 - size)):
+        size += len(chunk)
+        if size > MAX_CALLBACK_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -168,8 +168,11 @@ def event_from_record(payload: dict[str, Any]) -> CallbackEvent:
     stato = payload.get("stato")
     if not isinstance(stato, str) or not stato.strip() or len(stato) > 64:
         raise MalformedCallbackError(f"the record's stato is {_shown(stato)}, not a state")
+    for name, value in (("id", record_id), ("stato", stato)):
+        if not _encodable(value):
+            raise MalformedCallbackError(f"the record's {name} is not valid UTF-8 text")
     kind = _kind(payload)
-    data, token, url = _callback_parts(payload.get("callback"))
+    data, token, url = callback_parts(payload.get("callback"))
     return CallbackEvent(
         kind=kind,
         id=record_id,
@@ -209,7 +212,16 @@ def typed_record(kind: RecordKind, payload: Mapping[str, Any]) -> Any:
     return record
 
 
-def _callback_parts(raw: object) -> tuple[dict[str, Any], str | None, str | None]:
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, from a JSON "\\udc80" escape
+        return False
+    return True
+
+
+def callback_parts(raw: object) -> tuple[dict[str, Any], str | None, str | None]:
+    """A record's ``callback`` object as ``(data without the token, token, url)``."""
     if not isinstance(raw, dict):
         return {}, None, None
     url = raw.get("url")

@@ -8,12 +8,16 @@
     reply = receiver.handle(body, content_type)   # your own route: answer reply.status_code
 
 For every delivery, in this order: :func:`pec_ext.callbacks.events.parse` (400 when malformed); the token
-(403 when missing, wrong, or not the token of the record named); a free GET of the record, whose
-``stato`` and contents replace what the body claimed (403 when the account has no such record, 503
-when the API cannot be reached); a claim of the transition in the store (200 when already handled;
-while another receiver handles it, up to ``busy_wait`` seconds of waiting for its outcome, then
-503); the handler (200; 500 when it raises, the claim released so that the provider's retry runs it
-again). The two 503s say "not now": nothing was decided, and the provider's retry will be.
+(403 when missing, wrong, or not the token of the record named); a free GET of the record, which
+replaces everything the body said: the handler sees the record, its ``stato`` and its
+``callback.data`` as the API returns them, never the posted ones (403 when the account has no such
+record, 400 when the API refuses the id itself, 503 when the API cannot be reached); a claim of the
+transition in the store (200 when already handled; while another receiver handles it, up to
+``busy_wait`` seconds of waiting for its outcome -- less than a provider's 5 s timeout -- then 503);
+the handler (200; 500 when it raises, the claim released so that the provider's retry runs it
+again; the claim is renewed while it runs, and released too when the handler is interrupted, a
+cancelled task included). The two 503s say "not now": nothing was decided, and the provider's
+retry will be. Forged deliveries are logged as warnings, at most ten a minute, the rest counted.
 
 The pipeline is written once as a generator of steps; :meth:`CallbackReceiver.handle` runs them
 with a :class:`~pec_ext.PecClient`, :meth:`CallbackReceiver.ahandle` with either client
@@ -27,7 +31,8 @@ import dataclasses
 import hmac
 import inspect
 import logging
-import uuid
+import math
+import threading
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +41,25 @@ from typing import Any
 from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
 from pec_ext._engine.steps import drive, drive_async
 from pec_ext.callbacks.apps import asgi_app, wsgi_app
-from pec_ext.callbacks.events import TOKEN_FIELD, CallbackEvent, RecordKind, parse, secret_bytes, verify_token
+from pec_ext.callbacks.events import (
+    CallbackEvent,
+    RecordKind,
+    callback_parts,
+    parse,
+    secret_bytes,
+    verify_token,
+)
 from pec_ext.callbacks.reply import CallbackReply
-from pec_ext.callbacks.store import Claim, SqliteTransitionStore, Transition, TransitionStore
+from pec_ext.callbacks.store import (
+    DEFAULT_LEASE_SECONDS,
+    Claim,
+    SqliteTransitionStore,
+    Transition,
+    TransitionStore,
+    new_ticket,
+)
 from pec_ext.errors import (
+    BadRequestError,
     ForgedCallbackError,
     MalformedCallbackError,
     NotFoundError,
@@ -55,6 +75,10 @@ Handler = Callable[[CallbackEvent], Any]
 """Called with the confirmed event; may be ``async def`` under the ASGI app / ``ahandle``."""
 
 _BUSY_POLL_SECONDS = 0.1
+DEFAULT_BUSY_WAIT_SECONDS = 3.0
+"""Shorter than a provider's timeout (5 s): a delivery waiting for another receiver is answered."""
+FORGED_WARNINGS_PER_WINDOW = 10
+FORGED_WINDOW_SECONDS = 60.0
 
 
 # -- the steps the pipeline yields to its driver ------------------------------------------------
@@ -82,6 +106,41 @@ class _Pause:
 class _Handle:
     handler: Handler
     event: CallbackEvent
+    transition: Transition
+    ticket: str
+
+
+class _RefusalLog:
+    """Forged deliveries as warnings, at most ``limit`` per ``window``; the rest counted and reported
+    once, when the next window starts: an unauthenticated flood cannot fill the logs."""
+
+    def __init__(
+        self,
+        limit: int = FORGED_WARNINGS_PER_WINDOW,
+        window: float = FORGED_WINDOW_SECONDS,
+        clock: Callable[[], float] = SYSTEM_CLOCK.monotonic,
+    ) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._lock = threading.Lock()
+        self._started = -math.inf
+        self._logged = self._suppressed = 0
+
+    def refused(self, reason: str) -> None:
+        with self._lock:
+            now = self.clock()
+            if now - self._started >= self.window:
+                if self._suppressed:
+                    logger.warning(
+                        "callback refused: %d more forged deliveries in the last %.0f s (not logged)",
+                        self._suppressed,
+                        self.window,
+                    )
+                self._started, self._logged, self._suppressed = now, 0, 0
+            if self._logged >= self.limit:
+                self._suppressed += 1
+                return
+            self._logged += 1
+        logger.warning("callback refused: %s", reason)
 
 
 _Step = _Fetch | _Store | _Pause | _Handle
@@ -114,10 +173,11 @@ class CallbackReceiver:
         store: TransitionStore | str | Path = "pec-callbacks.sqlite",
         urls: Iterable[str] | None = None,
         field: str = "data",
-        busy_wait: float = 10.0,
+        busy_wait: float = DEFAULT_BUSY_WAIT_SECONDS,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._secret = secret_bytes(secret)
+        self._refusals = _RefusalLog(clock=clock.monotonic)
         self.busy_wait = busy_wait
         self.client = client
         self.clock = clock
@@ -138,23 +198,35 @@ class CallbackReceiver:
         except MalformedCallbackError as exc:
             return CallbackReply(400, "malformed", exc.reason)
         except ForgedCallbackError as exc:
-            logger.warning("callback refused: %s", exc.reason)
+            self._refusals.refused(exc.reason)
             return CallbackReply(403, "forged", exc.reason)
         try:
             record = yield _Fetch(claimed.kind, claimed.id)
         except NotFoundError:
             reason = f"the account has no {claimed.kind.value} {claimed.id}"
-            logger.warning("callback refused: %s", reason)
+            self._refusals.refused(reason)
             return CallbackReply(403, "forged", reason)
+        except (ValidationError, BadRequestError) as exc:
+            # The id can never be read back: a retry would be refused the same way, forever.
+            logger.info(
+                "callback refused: %s %s cannot be confirmed (%s)", claimed.kind.value, claimed.id, exc
+            )
+            return CallbackReply(
+                400, "unconfirmable", f"the API refuses {claimed.kind.value} id {claimed.id!r}"
+            )
         except (PecError, OSError) as exc:
-            return CallbackReply(503, "unconfirmed", f"could not read the record back: {exc}")
+            # Say little to the caller (it may not be the provider); the log has the details.
+            logger.warning(
+                "callback not confirmed: reading %s %s failed: %s", claimed.kind.value, claimed.id, exc
+            )
+            return CallbackReply(503, "unconfirmed", f"could not read the record back ({type(exc).__name__})")
         try:
             event = self._confirm(claimed, record)
         except ForgedCallbackError as exc:
-            logger.warning("callback refused: %s", exc.reason)
+            self._refusals.refused(exc.reason)
             return CallbackReply(403, "forged", exc.reason)
         transition = Transition(event.kind.value, event.id, str(event.stato), _version(event.record))
-        ticket = uuid.uuid4().hex
+        ticket = new_ticket()
         try:
             claim = yield _Store("claim", transition, ticket)
             waited = 0.0
@@ -173,7 +245,7 @@ class CallbackReceiver:
         handler = self.handlers.get(event.kind)
         if handler is not None:
             try:
-                yield _Handle(handler, event)
+                yield _Handle(handler, event, transition, ticket)
             except Exception as exc:
                 logger.exception("callback handler failed for %s %s %s", event.kind, event.id, event.stato)
                 try:
@@ -197,14 +269,18 @@ class CallbackReceiver:
         verify_token(self._secret, event.callback_url, event.token)
 
     def _confirm(self, claimed: CallbackEvent, record: Any) -> CallbackEvent:
-        """The event as the API shows the record now; the body only said which record to read."""
+        """The event as the API shows the record now; the body only said which record to read.
+
+        Everything the handler sees comes from the record: a delivery seen once (its token never
+        expires) could otherwise be posted again with ``data`` of the attacker's choosing.
+        """
         if getattr(record, "id", None) != claimed.id:
             raise ForgedCallbackError(f"the API returned another record for {claimed.id}")
-        callback = getattr(record, "callback", None)
-        to_dict = getattr(callback, "to_dict", None)
-        stored = to_dict() if callable(to_dict) else {}
-        data = stored.get("data") if isinstance(stored, dict) else None
-        stored_token = data.get(TOKEN_FIELD) if isinstance(data, dict) else None
+        to_dict = getattr(record, "to_dict", None)
+        payload = to_dict() if callable(to_dict) else {}
+        data, stored_token, url = callback_parts(
+            payload.get("callback") if isinstance(payload, dict) else None
+        )
         # A token is bound to a URL, not to a record (the id does not exist when it is made): the
         # record itself must carry it, or a token seen once could vouch for any record.
         if not isinstance(stored_token, str) or not _same(stored_token, claimed.token or ""):
@@ -213,6 +289,10 @@ class CallbackReceiver:
             claimed,
             stato=record.stato,
             record=record,
+            data=data,
+            payload=payload,
+            token=stored_token,
+            callback_url=url if url is not None else claimed.callback_url,
             confirmed=True,
             claimed_stato=claimed.stato,
         )
@@ -234,11 +314,44 @@ class CallbackReceiver:
             return getattr(self.store, step.action)(step.transition, step.ticket)
         if isinstance(step, _Pause):
             return self.clock.sleep(step.seconds)
-        result = step.handler(step.event)
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(step, stop), daemon=True)
+        beat.start()
+        try:
+            result = step.handler(step.event)
+        except Exception:
+            raise
+        except BaseException:
+            # Interrupted (KeyboardInterrupt, SystemExit): the provider's retry must run it again.
+            self._release_quietly(step)
+            raise
+        finally:
+            stop.set()
+            beat.join()
         if inspect.isawaitable(result):
             _close(result)
             raise TypeError("an async handler needs ahandle (or the ASGI app)")
         return result
+
+    def _renew_every(self) -> float:
+        return float(getattr(self.store, "lease", DEFAULT_LEASE_SECONDS)) / 3
+
+    def _heartbeat(self, step: _Handle, stop: threading.Event) -> None:
+        """Renew the claim while the handler runs, so a short lease never lapses under it."""
+        renew = getattr(self.store, "renew", None)
+        if not callable(renew):
+            return
+        while not stop.wait(self._renew_every()):
+            try:
+                renew(step.transition, step.ticket)
+            except Exception:
+                logger.exception("could not renew the claim of %s", step.transition)
+
+    def _release_quietly(self, step: _Handle) -> None:
+        try:
+            self.store.release(step.transition, step.ticket)
+        except Exception:
+            logger.exception("could not release the claim of %s", step.transition)
 
     async def ahandle(self, body: bytes, content_type: str | None) -> CallbackReply:
         """Receive one delivery without blocking the event loop."""
@@ -256,12 +369,36 @@ class CallbackReceiver:
             return await asyncio.to_thread(getattr(self.store, step.action), step.transition, step.ticket)
         if isinstance(step, _Pause):
             return await self.clock.async_sleep(step.seconds)
-        if inspect.iscoroutinefunction(step.handler):
-            return await step.handler(step.event)
-        result = await asyncio.to_thread(step.handler, step.event)
-        if inspect.isawaitable(result):
-            return await result
-        return result
+        beat = asyncio.create_task(self._aheartbeat(step))
+        try:
+            if inspect.iscoroutinefunction(step.handler):
+                return await step.handler(step.event)
+            result = await asyncio.to_thread(step.handler, step.event)
+            if inspect.isawaitable(result):
+                return await result
+            return result
+        except Exception:
+            raise
+        except BaseException:
+            # Cancelled (a server's graceful shutdown): the provider's retry must run it again. The
+            # release runs in its thread to the end even if this task is cancelled again.
+            await asyncio.shield(asyncio.to_thread(self._release_quietly, step))
+            raise
+        finally:
+            beat.cancel()
+
+    async def _aheartbeat(self, step: _Handle) -> None:
+        renew = getattr(self.store, "renew", None)
+        if not callable(renew):
+            return
+        while True:
+            # Real time, as the sync heartbeat's thread: the handler runs in real time, and a
+            # virtual clock's sleep would move that clock on.
+            await SYSTEM_CLOCK.async_sleep(self._renew_every())
+            try:
+                await asyncio.to_thread(renew, step.transition, step.ticket)
+            except Exception:
+                logger.exception("could not renew the claim of %s", step.transition)
 
     # -- mounting -------------------------------------------------------------------------------
 

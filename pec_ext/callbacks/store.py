@@ -6,33 +6,76 @@ receiver processes at once, or again after a restart. A receiver *claims* a tran
 running its handler, then marks it *complete*, or *releases* it when the handler failed so that the
 provider's next delivery runs it again.
 
-The protocol is three calls; any object with them can be handed to the receiver as ``store=``::
+The protocol is three calls, and an optional fourth; any object with them can be handed to the
+receiver as ``store=``::
 
     claim(transition, ticket) -> Claim   # ACQUIRED: run the handler; DONE: already handled;
                                          # BUSY: another receiver holds it right now
     complete(transition, ticket) -> None # the handler succeeded: DONE for good
     release(transition, ticket) -> None  # the handler failed: forget the claim
+    renew(transition, ticket) -> bool    # the handler still runs: the claim's lease starts again
 
 ``ticket`` is unique per delivery, so that a claim taken over after its lease ran out cannot be
 completed or released by the receiver that lost it. ``claim`` must be atomic across every process
 sharing the store.
+
+A claim's lease is short (:data:`DEFAULT_LEASE_SECONDS`) and renewed while the handler runs, so a
+receiver that died mid-handler holds it for seconds, not minutes. A ticket names the host and the
+process that made it (:func:`new_ticket`): a claim whose process is gone from this very host (a
+receiver killed and restarted) is taken over at once, within the provider's retry schedule.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-__all__ = ["Claim", "MemoryTransitionStore", "SqliteTransitionStore", "Transition", "TransitionStore"]
+__all__ = [
+    "Claim",
+    "MemoryTransitionStore",
+    "SqliteTransitionStore",
+    "Transition",
+    "TransitionStore",
+    "holder_is_gone",
+    "new_ticket",
+]
 
-DEFAULT_LEASE_SECONDS = 300.0
-"""A claim older than this is taken to belong to a receiver that died while handling it."""
+DEFAULT_LEASE_SECONDS = 30.0
+"""A claim not renewed for this long is taken to belong to a receiver that died while handling it
+(the receiver renews it every third of this while its handler runs)."""
+
+_HOST = socket.gethostname()
+
+
+def new_ticket() -> str:
+    """A ticket for one delivery: ``host:pid:random``, so a restarted receiver knows its dead claims."""
+    return f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex}"
+
+
+def holder_is_gone(ticket: str) -> bool:
+    """Whether the ticket was made by a process of this host that no longer runs."""
+    parts = ticket.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != _HOST or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's; or no signals here
+        return False
+    return False
 
 
 @dataclass(frozen=True)
@@ -75,7 +118,7 @@ class MemoryTransitionStore:
     def __init__(
         self, *, lease: float = DEFAULT_LEASE_SECONDS, clock: Callable[[], float] = time.time
     ) -> None:
-        self._lease = lease
+        self.lease = lease
         self._clock = clock
         self._lock = threading.Lock()
         self._done: set[Transition] = set()
@@ -87,10 +130,17 @@ class MemoryTransitionStore:
                 return Claim.DONE
             held = self._claims.get(transition)
             now = self._clock()
-            if held is not None and now - held[1] < self._lease:
+            if held is not None and now - held[1] < self.lease and not holder_is_gone(held[0]):
                 return Claim.BUSY
             self._claims[transition] = (ticket, now)
             return Claim.ACQUIRED
+
+    def renew(self, transition: Transition, ticket: str) -> bool:
+        with self._lock:
+            if self._claims.get(transition, ("",))[0] != ticket:
+                return False
+            self._claims[transition] = (ticket, self._clock())
+            return True
 
     def complete(self, transition: Transition, ticket: str) -> None:
         with self._lock:
@@ -124,6 +174,8 @@ class SqliteTransitionStore:
     WAL lets readers and the one writer proceed together; ``BEGIN IMMEDIATE`` takes the write lock
     before the claim reads, so two processes cannot both see a transition as free. A row with
     ``handled_at`` set is done; one with only a ticket is claimed, until its lease runs out.
+    ``synchronous=FULL``, as the journal: a transition recorded done survives a power loss, so its
+    handler never runs a second time after one.
     """
 
     def __init__(
@@ -135,7 +187,7 @@ class SqliteTransitionStore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
-        self._lease = lease
+        self.lease = lease
         self._clock = clock
         self._lock = threading.Lock()
         # autocommit mode: transactions are opened explicitly, as BEGIN IMMEDIATE
@@ -144,7 +196,7 @@ class SqliteTransitionStore:
         )
         self._db.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
+        self._db.execute("PRAGMA synchronous = FULL")
         self._db.execute(_SCHEMA)
 
     def claim(self, transition: Transition, ticket: str) -> Claim:
@@ -160,7 +212,12 @@ class SqliteTransitionStore:
                 now = self._clock()
                 if row is not None and row[2] is not None:
                     outcome = Claim.DONE
-                elif row is not None and row[0] is not None and now - float(row[1]) < self._lease:
+                elif (
+                    row is not None
+                    and row[0] is not None
+                    and now - float(row[1]) < self.lease
+                    and not holder_is_gone(row[0])
+                ):
                     outcome = Claim.BUSY
                 else:
                     self._db.execute(
@@ -183,6 +240,16 @@ class SqliteTransitionStore:
                 " WHERE kind = ? AND id = ? AND stato = ? AND version = ? AND ticket = ?",
                 (self._clock(), *transition.key, ticket),
             )
+
+    def renew(self, transition: Transition, ticket: str) -> bool:
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE callback_transitions SET claimed_at = ?"
+                " WHERE kind = ? AND id = ? AND stato = ? AND version = ? AND ticket = ?"
+                " AND handled_at IS NULL",
+                (self._clock(), *transition.key, ticket),
+            )
+            return cursor.rowcount == 1
 
     def release(self, transition: Transition, ticket: str) -> None:
         with self._lock:

@@ -54,7 +54,8 @@ def journal_options(f: F) -> F:
         "--lease",
         type=click.FloatRange(1, 3600),
         default=None,
-        help="Seconds an item stays claimed by this run (default: 4 x --timeout). After a kill, "
+        help="Seconds an item stays claimed by this run (default: 4 x --timeout; at least --timeout + 1). "
+        "After a kill, "
         "the next run waits this long before reconciling the item that was in flight.",
     )(f)
     f = click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")(f)
@@ -202,6 +203,7 @@ def _run(
     lease_seconds = lease if lease is not None else 4 * cfg.timeout
     # A run after a kill waits out the dead run's lease, then reconciles its item in flight.
     journal = Journal(store, lease=lease_seconds, wait=lease_seconds + 15)
+    journal.check_call_fits(cfg.timeout)  # before anything is paid: a lease no call can outlast
     pending = [job for job in jobs if (e := store.get(job.key)) is None or e.state is not State.DONE]
     if pending:
         per_price = Counter(job.price_key for job in pending)

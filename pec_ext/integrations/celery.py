@@ -41,7 +41,7 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from celery import Task, shared_task
 
@@ -51,8 +51,11 @@ from pec_ext._engine.retry import DEFAULT_TIMEOUT_SECONDS
 from pec_ext._pec.client import PecClient
 from pec_ext._pec.intents import encode_box, expiry_date, renewal_key
 from pec_ext.errors import IdempotencyKeyBusyError, ValidationError
-from pec_ext.journal.base import DEFAULT_LEASE_SECONDS, Journal
+from pec_ext.journal.base import DEFAULT_LEASE_SECONDS, LEASE_MARGIN_SECONDS, Journal
 from pec_ext.journal.stores import open_store
+
+if TYPE_CHECKING:
+    from pec_api.models.casella import Casella
 
 # A renewal moves the expiry a year on; a window this short cannot select a renewed box again.
 MAX_RENEW_WINDOW_DAYS = 300
@@ -76,9 +79,17 @@ def default_client(journal: Journal) -> PecClient:
         # The library a client made without one would use (OPENAPI_PEC_HTTP, else httpx2 if installed).
         stack = http_stack.named(config.http_library() or http_stack.default_name())
         http_client = stack.Client(event_hooks=limiter.event_hooks())
+    timeout = settings.timeout or DEFAULT_TIMEOUT_SECONDS
+    if journal.lease < timeout + LEASE_MARGIN_SECONDS:
+        raise ValidationError(
+            config.JOURNAL_LEASE_ENV,
+            journal.lease,
+            f"at least {config.TIMEOUT_ENV} ({timeout:g} s) + {LEASE_MARGIN_SECONDS:g} s",
+            reason="a call could outlast its lease, and another worker would pay for it again",
+        )
     # The token, the environment and the base URL: the client reads them (pec_ext.config).
     return PecClient(
-        timeout=settings.timeout or DEFAULT_TIMEOUT_SECONDS,
+        timeout=timeout,
         http_client=http_client,
         journal=journal,
     )
@@ -132,6 +143,14 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
             raise self.retry(exc=busy, countdown=countdown) from busy
 
 
+def _recorded(pec: PecClient, key: str) -> bool:
+    """Whether the journal has an entry for ``key``: then the journal decides (it returns the
+    recorded result, or reconciles a call in flight). Without one (never sent, or the journal lost
+    it) the task checks the state its arguments expect before paying."""
+    journal = pec.options.journal
+    return isinstance(journal, Journal) and journal.store.get(key) is not None
+
+
 def _documents_digest(paths: Sequence[str]) -> str:
     digest = hashlib.sha256()
     for path in paths:
@@ -159,9 +178,23 @@ def activate(self: PecTask, box_id: str, document_paths: list[str]) -> dict[str,
 
 @shared_task(base=PecTask, bind=True, name="pec.renew")
 def renew(self: PecTask, box_id: str, expiry: str, anni: int = 1) -> dict[str, Any]:
-    """Renew the box whose expiry (``YYYY-MM-DD``, as read when the job was planned) is ``expiry``."""
-    key = renewal_key(box_id, dt.date.fromisoformat(expiry))
-    return self.journaled(lambda pec: pec.renew_mailbox(box_id, anni, idempotency_key=key))
+    """Renew the box whose expiry (``YYYY-MM-DD``, as read when the job was planned) is ``expiry``.
+
+    When the journal has no record of the key, a box whose expiry is no longer ``expiry`` was
+    renewed since the job was planned: it is returned unchanged, so a task redelivered after the
+    journal lost its records (a Redis restart without persistence) never renews twice.
+    """
+    planned = dt.date.fromisoformat(expiry)
+    key = renewal_key(box_id, planned)
+
+    def renew_if_still_due(pec: PecClient) -> Casella:
+        if not _recorded(pec, key):
+            box = pec.get_mailbox(box_id)
+            if expiry_date(box.data_scadenza) != planned:
+                return box
+        return pec.renew_mailbox(box_id, anni, idempotency_key=key)
+
+    return self.journaled(renew_if_still_due)
 
 
 @shared_task(base=PecTask, bind=True, name="pec.add_space")
@@ -189,10 +222,20 @@ def add_space(
 
 @shared_task(base=PecTask, bind=True, name="pec.upgrade")
 def upgrade(self: PecTask, box_id: str, tipo_casella: str) -> dict[str, Any]:
+    """Change the box's type to ``tipo_casella``; a box already of that type is returned unchanged
+    (whatever the journal remembers)."""
     target = str(tipo_casella).upper()
-    return self.journaled(
-        lambda pec: pec.change_type(box_id, target, idempotency_key=f"upgrade:{box_id}:{target}")
-    )
+
+    key = f"upgrade:{box_id}:{target}"
+
+    def upgrade_if_needed(pec: PecClient) -> Casella:
+        if not _recorded(pec, key):
+            box = pec.get_mailbox(box_id)
+            if str(box.tipo_casella).upper() == target:
+                return box
+        return pec.change_type(box_id, target, idempotency_key=key)
+
+    return self.journaled(upgrade_if_needed)
 
 
 @shared_task(base=PecTask, bind=True, name="pec.register_file")

@@ -13,7 +13,14 @@ and every answer (retries included)::
     apec = AsyncPecClient(http_client=httpx.AsyncClient(event_hooks=limiter.async_event_hooks()))
 
 The bucket and the pause use Redis's own clock (``TIME`` inside the scripts), so the machines'
-clocks do not matter.
+clocks do not matter. A shared pause lasts at most :data:`MAX_PAUSE_SECONDS` (the client's own cap
+on a ``Retry-After``), whatever an answer asks: one hostile or mistaken ``Retry-After: 86400`` must
+not stop a fleet for a day.
+
+No wait outlasts the call it delays: a pec_ext client tells the hooks how much of each call's
+deadline is left, and a request that would have to wait longer is not sent (a
+:class:`~pec_ext.errors.RequestTimeoutError` that says so). So a paid call never leaves after its
+deadline, hence never after its journal lease (which outlasts the deadline).
 """
 
 from __future__ import annotations
@@ -26,7 +33,8 @@ import httpx
 
 from pec_ext._engine import retry
 from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
-from pec_ext.errors import ValidationError
+from pec_ext._engine.wire import REMAINING_EXTENSION
+from pec_ext.errors import RequestTimeoutError, ValidationError
 
 if TYPE_CHECKING:
     import redis
@@ -69,6 +77,7 @@ return current
 """
 
 DEFAULT_PAUSE_SECONDS = 1.0
+MAX_PAUSE_SECONDS = retry.RETRY_AFTER_MAX_SECONDS
 
 
 class FleetLimiter:
@@ -108,18 +117,32 @@ class FleetLimiter:
         waited = self._acquire(keys=[self.bucket_key, self.paused_key], args=[repr(self.rate), self.burst])
         return int(waited) / 1000
 
-    def acquire(self) -> None:
-        """Block until this worker may send."""
+    def acquire(self, remaining: Callable[[], float | None] | None = None) -> None:
+        """Block until this worker may send; ``remaining`` (seconds left of the caller's deadline)
+        bounds the wait: a wait that would end past it raises :class:`RequestTimeoutError`."""
         while (wait := self.delay()) > 0:
+            self._check_budget(wait, remaining)
             self.clock.sleep(wait)
 
-    async def acquire_async(self) -> None:
+    async def acquire_async(self, remaining: Callable[[], float | None] | None = None) -> None:
         while (wait := await asyncio.to_thread(self.delay)) > 0:
+            self._check_budget(wait, remaining)
             await self.clock.async_sleep(wait)
 
+    @staticmethod
+    def _check_budget(wait: float, remaining: Callable[[], float | None] | None) -> None:
+        left = remaining() if remaining is not None else None
+        if left is not None and wait >= left:
+            raise RequestTimeoutError(
+                f"the fleet's rate limit asks to wait {wait:.2f}s, past the call's deadline "
+                f"({max(left, 0.0):.2f}s left); the request was not sent"
+            )
+
     def pause(self, seconds: float) -> float:
-        """Pause every worker of the account for ``seconds``; returns the pause's end (Unix ms)."""
-        return float(self._pause(keys=[self.paused_key], args=[max(1, round(seconds * 1000))]))
+        """Pause every worker of the account for ``seconds`` (at most :data:`MAX_PAUSE_SECONDS`);
+        returns the pause's end (Unix ms)."""
+        capped = min(max(seconds, 0.0), MAX_PAUSE_SECONDS)
+        return float(self._pause(keys=[self.paused_key], args=[max(1, round(capped * 1000))]))
 
     def server_time(self) -> float:
         """Now on the Redis server's clock (Unix seconds), the one the bucket and the pause use."""
@@ -133,7 +156,7 @@ class FleetLimiter:
         return max(0.0, (int(until) - now) / 1000) if until else 0.0
 
     def on_request(self, request: httpx.Request) -> None:
-        self.acquire()
+        self.acquire(request.extensions.get(REMAINING_EXTENSION))
 
     def on_response(self, response: httpx.Response) -> None:
         """A 429 pauses the whole account for its ``Retry-After`` (1 s when it gives none)."""
@@ -143,7 +166,7 @@ class FleetLimiter:
             self.pause(DEFAULT_PAUSE_SECONDS if asked is None else asked)
 
     async def on_request_async(self, request: httpx.Request) -> None:
-        await self.acquire_async()
+        await self.acquire_async(request.extensions.get(REMAINING_EXTENSION))
 
     async def on_response_async(self, response: httpx.Response) -> None:
         if response.status_code == 429:

@@ -1,7 +1,8 @@
 """The journal in Redis: one store for a fleet of machines (``pip install openapi-pec[redis]``).
 
-Each entry is a hash. Claiming, taking over an expired lease, renewing it and recording the
-outcome are Lua scripts, so each is one atomic step on the server (a compare-and-set on the
+Each entry is a hash. Claiming (with the pre-state), taking over an expired lease, renewing it and
+recording the outcome are Lua scripts, so each is one atomic step on the server and one round trip
+(a journaled call makes two: the claim, and ``done``) (a compare-and-set on the
 owner: a caller whose lease was taken over cannot overwrite the new owner's record). Entries
 carry a Redis expiry at the end of their retention, so Redis purges them itself.
 
@@ -14,26 +15,36 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from pec_ext.journal.base import Entry, State
+from pec_ext.journal.base import EXPIRY_MARGIN_SECONDS, Entry, State
 
 if TYPE_CHECKING:
     import redis
 
 DEFAULT_PREFIX = "pec:journal:"
 
+# ARGV: fingerprint, operation, owner, now, lease_until, expires_at, prestate ('' for none),
+# state, margin. One round trip claims the key and records its pre-state.
 _CLAIM = """
 local function entry()
   return redis.call('HGETALL', KEYS[1])
+end
+-- Expiries relative to the callers' now, not Redis's: a clock set elsewhere keeps the whole
+-- retention; and never before the lease ends plus the margin.
+local function keep_until(lease_until, now)
+  local floor = tonumber(lease_until) + tonumber(ARGV[9])
+  local until_ = math.max(tonumber(redis.call('HGET', KEYS[1], 'expires_at')), floor)
+  redis.call('HSET', KEYS[1], 'expires_at', string.format('%.6f', until_))
+  redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((until_ - now) * 1000)))
 end
 local fp, op, owner = ARGV[1], ARGV[2], ARGV[3]
 local now, lease_until, expires_at = tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local stored = redis.call('HMGET', KEYS[1], 'fingerprint', 'state', 'lease_until', 'expires_at')
 if not stored[1] or tonumber(stored[4]) <= now then
   redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'fingerprint', fp, 'operation', op, 'owner', owner, 'state', 'claimed',
+  redis.call('HSET', KEYS[1], 'fingerprint', fp, 'operation', op, 'owner', owner, 'state', ARGV[8],
              'lease_until', lease_until, 'attempts', 1, 'created_at', ARGV[4], 'expires_at', expires_at)
-  -- relative to the callers' now, not Redis's: a clock set elsewhere keeps the whole retention
-  redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((tonumber(expires_at) - now) * 1000)))
+  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'prestate', ARGV[7]) end
+  keep_until(lease_until, now)
   return entry()
 end
 if stored[1] ~= fp or stored[2] == 'done' or tonumber(stored[3]) > now then
@@ -41,6 +52,9 @@ if stored[1] ~= fp or stored[2] == 'done' or tonumber(stored[3]) > now then
 end
 redis.call('HSET', KEYS[1], 'owner', owner, 'lease_until', lease_until)
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+local kept = math.max(tonumber(stored[4]), tonumber(expires_at))
+redis.call('HSET', KEYS[1], 'expires_at', string.format('%.6f', kept))
+keep_until(lease_until, now)
 return entry()
 """
 
@@ -51,6 +65,14 @@ end
 redis.call('HSET', KEYS[1], 'state', ARGV[2], 'lease_until', ARGV[3])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'prestate', ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[5]) end
+local floor = tonumber(ARGV[3]) + tonumber(ARGV[6])
+local expires_at = tonumber(redis.call('HGET', KEYS[1], 'expires_at'))
+if floor > expires_at then
+  -- moved on by as much as the entry's end moves, relative like every expiry here
+  redis.call('HSET', KEYS[1], 'expires_at', string.format('%.6f', floor))
+  local left = math.max(redis.call('PTTL', KEYS[1]), 0)
+  redis.call('PEXPIRE', KEYS[1], left + math.ceil((floor - expires_at) * 1000))
+end
 return 1
 """
 
@@ -108,11 +130,12 @@ class RedisJournalStore:
         now: float,
         lease_until: float,
         expires_at: float,
+        prestate: str | None = None,
+        state: State = State.CLAIMED,
     ) -> Entry:
-        flat = self._claim(
-            keys=[self.prefix + key],
-            args=[fingerprint, operation, owner, repr(now), repr(lease_until), repr(expires_at)],
-        )
+        args = [fingerprint, operation, owner, repr(now), repr(lease_until), repr(expires_at)]
+        args += [prestate or "", State(state).value, repr(EXPIRY_MARGIN_SECONDS)]
+        flat = self._claim(keys=[self.prefix + key], args=args)
         return _entry(key, flat)
 
     def update(
@@ -123,8 +146,13 @@ class RedisJournalStore:
         lease_until: float,
         prestate: str | None = None,
         result: str | None = None,
+        *,
+        durable: bool = True,
     ) -> bool:
+        # Redis acknowledges a write once it holds it (in memory, and in its append-only file as
+        # its own ``appendfsync`` says): ``durable`` asks nothing more of it.
         args = [owner, State(state).value, repr(lease_until), prestate or "", result or ""]
+        args.append(repr(EXPIRY_MARGIN_SECONDS))
         return bool(self._update(keys=[self.prefix + key], args=args))
 
     def release(self, key: str, owner: str) -> bool:

@@ -2,8 +2,11 @@
 
 WAL lets readers proceed while one process writes; a claim runs in ``BEGIN IMMEDIATE`` so that
 two processes cannot both see the key free; ``busy_timeout`` makes the others wait for the
-write lock instead of failing. ``synchronous=FULL`` (the default here) keeps a recorded outcome
-across a power loss, not only across a killed process.
+write lock instead of failing. ``synchronous=FULL`` (the default here) makes a claim durable
+across a power loss, not only across a killed process, before the request is sent: the one fsync
+of a call. Writes that may be lost (``done``, a release, ``uncertain``: the next caller reconciles
+an entry left ``sending``) are committed at ``synchronous=NORMAL``, without waiting for the disk;
+the next durable commit of the WAL carries them to it.
 
 Not for a network filesystem (NFS, SMB): SQLite's locks are not reliable there. Use Redis for a
 fleet of machines.
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pec_ext._engine.clock import SYSTEM_CLOCK
-from pec_ext.journal.base import Entry, State
+from pec_ext.journal.base import EXPIRY_MARGIN_SECONDS, Entry, State
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -43,7 +46,7 @@ _SELECT = (
 )
 _INSERT = (
     "INSERT OR REPLACE INTO journal (key, fingerprint, operation, owner, state, lease_until, attempts, "
-    "created_at, expires_at, prestate, result) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, NULL, NULL)"
+    "created_at, expires_at, prestate, result) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, NULL)"
 )
 
 
@@ -109,9 +112,16 @@ class SqliteJournalStore:
                     raise
                 SYSTEM_CLOCK.sleep(0.01)
 
-    def _write(self, sql: str, args: tuple[Any, ...]) -> int:
+    def _write(self, sql: str, args: tuple[Any, ...], *, durable: bool = True) -> int:
         with self._lock:
-            return self._connection().execute(sql, args).rowcount
+            conn = self._connection()
+            if durable or self.synchronous == "NORMAL":
+                return conn.execute(sql, args).rowcount
+            conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                return conn.execute(sql, args).rowcount
+            finally:
+                conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
     def claim(
         self,
@@ -122,7 +132,10 @@ class SqliteJournalStore:
         now: float,
         lease_until: float,
         expires_at: float,
+        prestate: str | None = None,
+        state: State = State.CLAIMED,
     ) -> Entry:
+        expires_at = max(expires_at, lease_until + EXPIRY_MARGIN_SECONDS)
         with self._lock:
             conn = self._connection()
             conn.execute("BEGIN IMMEDIATE")
@@ -136,23 +149,37 @@ class SqliteJournalStore:
                             fingerprint,
                             operation,
                             owner,
-                            State.CLAIMED.value,
+                            State(state).value,
                             lease_until,
                             now,
                             expires_at,
+                            prestate,
                         ),
                     )
-                else:
-                    entry = _entry(row)
-                    free = entry.state is not State.DONE and entry.lease_until <= now
-                    if entry.fingerprint != fingerprint or not free:
-                        conn.execute("COMMIT")
-                        return entry
-                    conn.execute(
-                        "UPDATE journal SET owner = ?, lease_until = ?, attempts = attempts + 1 "
-                        "WHERE key = ?",
-                        (owner, lease_until, key),
+                    conn.execute("COMMIT")
+                    # What was just written: no second read inside the one durable transaction.
+                    return Entry(
+                        key=key,
+                        fingerprint=fingerprint,
+                        operation=operation,
+                        owner=owner,
+                        state=State(state),
+                        lease_until=lease_until,
+                        attempts=1,
+                        created_at=now,
+                        expires_at=expires_at,
+                        prestate=None if prestate is None else json.loads(prestate),
                     )
+                entry = _entry(row)
+                free = entry.state is not State.DONE and entry.lease_until <= now
+                if entry.fingerprint != fingerprint or not free:
+                    conn.execute("COMMIT")
+                    return entry
+                conn.execute(
+                    "UPDATE journal SET owner = ?, lease_until = ?, attempts = attempts + 1, "
+                    "expires_at = max(expires_at, ?) WHERE key = ?",
+                    (owner, lease_until, expires_at, key),
+                )
                 row = conn.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
                 conn.execute("COMMIT")
             except BaseException:
@@ -168,16 +195,29 @@ class SqliteJournalStore:
         lease_until: float,
         prestate: str | None = None,
         result: str | None = None,
+        *,
+        durable: bool = True,
     ) -> bool:
         changed = self._write(
             "UPDATE journal SET state = ?, lease_until = ?, prestate = coalesce(?, prestate), "
-            "result = coalesce(?, result) WHERE key = ? AND owner = ?",
-            (State(state).value, lease_until, prestate, result, key, owner),
+            "result = coalesce(?, result), expires_at = max(expires_at, ?) WHERE key = ? AND owner = ?",
+            (
+                State(state).value,
+                lease_until,
+                prestate,
+                result,
+                lease_until + EXPIRY_MARGIN_SECONDS,
+                key,
+                owner,
+            ),
+            durable=durable,
         )
         return changed == 1
 
     def release(self, key: str, owner: str) -> bool:
-        return self._write("DELETE FROM journal WHERE key = ? AND owner = ?", (key, owner)) == 1
+        # Not waiting for the disk: a lost release leaves ``sending``, reconciled as not applied.
+        deleted = self._write("DELETE FROM journal WHERE key = ? AND owner = ?", (key, owner), durable=False)
+        return deleted == 1
 
     def get(self, key: str) -> Entry | None:
         with self._lock:
@@ -191,7 +231,7 @@ class SqliteJournalStore:
         return [_entry(row) for row in rows]
 
     def purge(self, now: float) -> int:
-        return self._write("DELETE FROM journal WHERE expires_at <= ?", (now,))
+        return self._write("DELETE FROM journal WHERE expires_at <= ?", (now,), durable=False)
 
     def close(self) -> None:
         with self._lock:

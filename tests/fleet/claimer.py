@@ -14,7 +14,7 @@ from pec_ext.journal.sqlite import SqliteJournalStore
 
 def main(journal_path: str, url: str, box_id: str, key: str) -> None:
     journal = Journal(SqliteJournalStore(journal_path), lease=2.0)
-    with PecClient(token="t", base_url=url, timeout=60, journal=journal) as pec:
+    with PecClient(token="t", base_url=url, timeout=1, journal=journal) as pec:
         pec.renew_mailbox(box_id, 1, idempotency_key=key)
 
 

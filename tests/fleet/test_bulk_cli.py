@@ -51,7 +51,7 @@ def test_bulk_register_resumes_after_an_interruption_without_paying_twice(
 ) -> None:
     db = tmp_path / "sandbox.sqlite"
     write_applicants(tmp_path / "applicants.csv", APPLICANTS)
-    args = ["bulk", "register", "applicants.csv", "--journal", "state.sqlite", "--lease", "2"]
+    args = ["bulk", "register", "applicants.csv", "--journal", "state.sqlite", "--lease", "6"]
     args += ["--yes", "--no-progress", "--json"]
     with sandbox_server(db) as url, slow_proxy(url, hold=0.2) as proxy:
         first = subprocess.Popen(

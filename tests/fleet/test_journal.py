@@ -224,7 +224,7 @@ def test_an_entry_is_kept_for_its_retention_whatever_the_callers_clock(
 def test_past_retention_a_key_is_a_new_intent(sandbox: Sandbox, store: JournalStore) -> None:
     clock = Clock(sandbox.clock.now())
     journal = Journal(store, clock=clock, lease=10, retention=60)
-    sandbox.client(journal=journal).register_mailbox(
+    sandbox.client(journal=journal, timeout=5).register_mailbox(
         idempotency_key="k", **box_body("cinque@testcert.legalmail.it")
     )
     clock.now += 30
@@ -240,10 +240,10 @@ def test_past_retention_a_key_is_a_new_intent(sandbox: Sandbox, store: JournalSt
 @pytest.mark.dates
 def test_a_journal_purges_expired_entries_on_its_first_call(sandbox: Sandbox, store: JournalStore) -> None:
     clock = Clock(sandbox.clock.now())
-    old = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60))
+    old = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60), timeout=5)
     old.register_mailbox(idempotency_key="old", **box_body("sei@testcert.legalmail.it"))
     clock.now += 61
-    fresh = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60))
+    fresh = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60), timeout=5)
     fresh.register_mailbox(idempotency_key="new", **box_body("sette@testcert.legalmail.it"))
     if type(store).__name__ == "SqliteJournalStore":
         assert store.get("old") is None

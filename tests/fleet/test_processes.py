@@ -128,7 +128,7 @@ def test_a_claimer_killed_mid_call_is_reconciled_without_a_second_charge(tmp_pat
         assert entry.state is State.SENDING
 
         journal = Journal(SqliteJournalStore(journal_path), lease=2.0, wait=10)
-        with PecClient(token="t", base_url=url, journal=journal) as pec:
+        with PecClient(token="t", base_url=url, timeout=1, journal=journal) as pec:
             box = pec.renew_mailbox(box_id, 1, idempotency_key="renew:killed")
     assert box.data_scadenza != before
     assert renewals(db) == [box_id]  # charged once: reconciled from the box, not resent
