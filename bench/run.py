@@ -920,6 +920,9 @@ def save_results(results: dict[str, Any]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The baselines are httpx's: the clients made here (and their subprocesses) use httpx too, so
+    # each pair compares the same library (httpx2 is installed with the test extra).
+    os.environ.setdefault("OPENAPI_PEC_HTTP", "httpx")
     parser = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: fewer calls and runs")
     parser.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these benchmarks")

@@ -986,12 +986,14 @@ def run_sandbox_lifecycle(recorder: Recorder, *, balance: float = 1000.0) -> dic
         errors.append(f"expected HTTP {status}, got success")
 
     try:
-        with sandbox.client(transport=recorder.wrap(sandbox.transport()), max_retries=0) as client:
+        with sandbox.client(
+            transport=recorder.wrap(sandbox.transport(http="httpx")), max_retries=0
+        ) as client:
             # an empty account: both lists answer 404 (the client turns them into [])
             assert client.list_mailboxes() == []
             assert client.list_communications() == []
             with sandbox.client(
-                token="expired-token", transport=recorder.wrap(sandbox.transport()), max_retries=0
+                token="expired-token", transport=recorder.wrap(sandbox.transport(http="httpx")), max_retries=0
             ) as stranger:
                 expect_error(401, stranger.list_mailboxes)
             client.check_availability("contract.box@testcert.legalmail.it")

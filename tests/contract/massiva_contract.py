@@ -27,7 +27,7 @@ PDF = base64.b64encode(b"%PDF-1.4\n% contract\n%%EOF\n").decode()
 
 def activated_box(sandbox: Sandbox, address: str = SENDER) -> str:
     """Registers a PECMASSIVA box through the PEC API and completes its activation; its id."""
-    with httpx.Client(transport=sandbox.transport(), base_url=PEC_HOST, headers=_bearer()) as pec:
+    with httpx.Client(transport=sandbox.transport(http="httpx"), base_url=PEC_HOST, headers=_bearer()) as pec:
         box = pec.post("/pec", json=cs.register_fields(address, "PECMASSIVA")).json()["data"]
         pec.patch(f"/pec/{box['id']}/attivazione", json={"documenti": [PDF]})
     sandbox.advance(None)
@@ -55,7 +55,7 @@ def run_massiva_sandbox(recorder: cs.Recorder, sandbox: Sandbox | None = None) -
         "body": "Salve, questa è una prova.",
         "attachments": [{"name": "a.pdf", "file": "data:application/pdf;base64," + PDF}],
     }
-    transport = recorder.wrap(sandbox.transport())
+    transport = recorder.wrap(sandbox.transport(http="httpx"))
     with httpx.Client(transport=transport, base_url=MASSIVA_HOST, headers=_bearer()) as http:
         code = http.post("/send", json=body).json()["message_id"]
         http.post("/send", json=body)  # the same second: 429

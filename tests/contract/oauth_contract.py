@@ -27,7 +27,7 @@ def run_oauth_sandbox(recorder: cs.Recorder) -> int:
     """Every OAuth operation the sandbox emulates, and its documented refusals; returns the calls."""
     # the callbacks' receiver answers, as a real one does (its status is in the callbacks log)
     sandbox = Sandbox(balance=100.0, callback_sender=lambda request: httpx.Response(204))
-    transport = recorder.wrap(sandbox.transport())
+    transport = recorder.wrap(sandbox.transport(http="httpx"))
     with httpx.Client(transport=transport, base_url=OAUTH_HOST, auth=CREDENTIALS) as http:
         token = http.post("/tokens", json={"scopes": SCOPES, "name": "contract", "ttl": 3600}).json()
         http.get("/tokens")
@@ -40,7 +40,7 @@ def run_oauth_sandbox(recorder: cs.Recorder) -> int:
         # PEC traffic (not recorded: it is not the account service's) for the log and statistics,
         # and a box whose changes of stato make callbacks
         with httpx.Client(
-            transport=sandbox.transport(),
+            transport=sandbox.transport(http="httpx"),
             base_url="https://test.pec.openapi.it",
             headers={"Authorization": "Bearer contract-pec"},
         ) as pec:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 from pathlib import Path
@@ -16,6 +15,7 @@ from pec_ext import (
     InvalidResponseError,
     OutcomeUnknownError,
     PecError,
+    RateLimitError,
     ServerError,
     ServiceUnavailableError,
     ValidationError,
@@ -83,12 +83,23 @@ async def test_a_hostile_retry_after_never_escapes_a_call(pec, api, data, clock,
 @given(value=st.one_of(HEADER_TEXT, DATE_LIKE))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 async def test_any_retry_after_on_a_paid_call_is_a_pec_error(pec, api, data, clock, value):
+    """Refused with 429 on every try, a registration ends in RateLimitError, whatever the header says.
+
+    A 429 is a refusal before any work, so the client may send again (never more than its retries)
+    and has nothing to reconcile: no lookup follows, no unbounded pause, no other exception escapes.
+    """
+    # hypothesis reuses the function-scoped fixtures across examples: start each one empty
     api.queued.clear()
+    api.calls.clear()
+    clock.sleeps.clear()
     header = [(b"retry-after", value.encode("latin-1"))]
-    api.reply("register_mailbox", *[httpx.Response(429, headers=header)] * 5)
-    api.reply("list_mailboxes", httpx.Response(404, json={"success": False, "message": "x", "error": 200}))
-    with contextlib.suppress(PecError):
+    api.reply("register_mailbox", *[httpx.Response(429, headers=header)] * (retry.DEFAULT_MAX_RETRIES + 1))
+    with pytest.raises(RateLimitError) as caught:
         await pec("register_mailbox", **data.register_fields())
+    assert caught.value.retry_after is None or math.isfinite(caught.value.retry_after)
+    assert set(api.operations()) == {"register_mailbox"}
+    assert 1 <= len(api.sent("register_mailbox")) <= retry.DEFAULT_MAX_RETRIES + 1
+    assert all(math.isfinite(pause) and pause <= retry.RETRY_AFTER_MAX_SECONDS for pause in clock.sleeps)
 
 
 # -- 2: a paid call answered 5xx is reconciled, never reported as a plain error --------------------
