@@ -3,7 +3,8 @@
 The upstream specs are read from their URLs in the pin, or from local copies given by
 ``PEC_SPEC_SOURCE=path`` (CI: ``../shared/spec/pec.openapi.json``) or ``-- --source path``, and
 ``OAUTH_SPEC_SOURCE=path`` or ``-- --oauth-source path`` (default: ``oauthv2.openapi.json`` beside the
-PEC copy, so CI sets one variable).
+PEC copy), and ``PECMASSIVA_SPEC_SOURCE=path`` or ``-- --pecmassiva-source path`` (default:
+``pecmassiva.openapi.json`` beside the PEC copy), so CI sets one variable.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _pipeline(session: nox.Session, command: str) -> None:
 
 @nox.session
 def spec(session: nox.Session) -> None:
-    """Fetch, pin-check, overlay and validate both specs (-- --check: drift report; -- --update: re-pin)."""
+    """Fetch, pin-check, overlay and validate every spec (-- --check: drift report; -- --update: re-pin)."""
     _pipeline(session, "spec")
 
 
@@ -67,7 +68,8 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (builds the effective spec first); tests/fleet needs redis-server."""
     session.install("-e", ".[test,codegen,redis,celery]")
     session.run("python", PIPELINE, "spec")
-    sources = {name: os.environ.get(name, "") for name in ("PEC_SPEC_SOURCE", "OAUTH_SPEC_SOURCE")}
+    variables = ("PEC_SPEC_SOURCE", "OAUTH_SPEC_SOURCE", "PECMASSIVA_SPEC_SOURCE")
+    sources = {name: os.environ.get(name, "") for name in variables}
     session.run("pytest", *session.posargs, env=sources)
 
 

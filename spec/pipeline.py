@@ -1,9 +1,11 @@
 """The spec pipeline: fetch Openapi's specs, check their pins, apply our overlays, validate, generate.
 
-Two upstream documents go through it: the PEC API (``pec``: ``spec/overlay.yaml`` ->
-``generated/pec_api``) and the OAuth v2 account service (``oauth``: ``spec/oauth.overlay.yaml`` ->
-``generated/oauth_api``). Used by the nox sessions ``spec``, ``regenerate`` and ``check-generated``;
-run it directly with ``python spec/pipeline.py --help`` (``--spec pec|oauth`` limits a command to one).
+Three upstream documents go through it: the PEC API (``pec``: ``spec/overlay.yaml`` ->
+``generated/pec_api``), the OAuth v2 account service (``oauth``: ``spec/oauth.overlay.yaml`` ->
+``generated/oauth_api``) and the PEC Massiva sending API (``pecmassiva``:
+``spec/pecmassiva.overlay.yaml`` -> ``generated/pecmassiva_api``). Used by the nox sessions ``spec``,
+``regenerate`` and ``check-generated``; run it directly with ``python spec/pipeline.py --help``
+(``--spec pec|oauth|pecmassiva`` limits a command to one).
 
 Openapi's documents are never committed: they are fetched into ``spec/.cache/`` (git-ignored). The
 pin (``spec/pin.json``, one section per spec) holds the upstream URLs, the sha256 of the document we
@@ -11,8 +13,10 @@ generate from, and the document's *surface* (operations, parameters, required fi
 types), from which the semantic drift report is computed when upstream changes.
 
 Local copies instead of the URLs: ``PEC_SPEC_SOURCE=path`` (or ``--source``) for the PEC spec and
-``OAUTH_SPEC_SOURCE=path`` (or ``--oauth-source``) for the OAuth spec; without the latter, the OAuth
-document is looked for beside the PEC one (``../shared/spec/oauthv2.openapi.json``).
+``OAUTH_SPEC_SOURCE=path`` (or ``--oauth-source``) for the OAuth spec and
+``PECMASSIVA_SPEC_SOURCE=path`` (or ``--pecmassiva-source``) for the PEC Massiva spec; without them,
+the OAuth and PEC Massiva documents are looked for beside the PEC one
+(``../shared/spec/oauthv2.openapi.json``, ``../shared/spec/pecmassiva.openapi.json``).
 """
 
 from __future__ import annotations
@@ -71,6 +75,11 @@ class Spec:
     def effective_path(self) -> Path:
         return CACHE_DIR / f"{self.name}.effective.json"
 
+    @property
+    def source_option(self) -> str:
+        """The command-line option that gives this spec's local copy."""
+        return "--source" if self.name == "pec" else f"--{self.name}-source"
+
 
 PEC = Spec("pec", "pec.openapi.json", OVERLAY_FILE, GENERATOR_CONFIG, PACKAGE_NAME, SOURCE_ENV)
 OAUTH = Spec(
@@ -81,7 +90,15 @@ OAUTH = Spec(
     "oauth_api",
     "OAUTH_SPEC_SOURCE",
 )
-SPECS = {spec.name: spec for spec in (PEC, OAUTH)}
+MASSIVA = Spec(
+    "pecmassiva",
+    "pecmassiva.openapi.json",
+    SPEC_DIR / "pecmassiva.overlay.yaml",
+    SPEC_DIR / "generator.pecmassiva.yaml",
+    "pecmassiva_api",
+    "PECMASSIVA_SPEC_SOURCE",
+)
+SPECS = {spec.name: spec for spec in (PEC, OAUTH, MASSIVA)}
 
 
 class PipelineError(Exception):
@@ -123,7 +140,7 @@ def read_source(source: str, spec: Spec = PEC) -> bytes:
         except OSError as exc:
             raise PipelineError(
                 f"cannot download {source}: {exc}. Without internet, give a local copy with "
-                f"{'--source' if spec is PEC else '--oauth-source'} PATH or {spec.source_env}=PATH"
+                f"{spec.source_option} PATH or {spec.source_env}=PATH"
             ) from exc
     path = Path(source).expanduser()
     if not path.is_file():
@@ -134,7 +151,8 @@ def read_source(source: str, spec: Spec = PEC) -> bytes:
 def resolve_source(
     explicit: str | None, pin: dict[str, Any], edition: str, spec: Spec = PEC, pec_source: str | None = None
 ) -> str:
-    """``explicit``, else the spec's variable, else (OAuth) a file beside the PEC copy, else the URL."""
+    """``explicit``, else the spec's variable, else (OAuth, PEC Massiva) a file beside the PEC copy,
+    else the URL."""
     if explicit:
         return explicit
     from_env = os.environ.get(spec.source_env)
@@ -471,15 +489,28 @@ def generate(output_dir: Path, effective_spec: Path | None = None, spec: Spec = 
     return package_dir
 
 
+def effective_is_current(spec: Spec = PEC) -> bool:
+    """The cached effective spec exists and is newer than the overlay and the pin it comes from.
+
+    An overlay edited since the last ``spec`` run must not generate (or pass ``check-generated``)
+    from the old effective document.
+    """
+    path = spec.effective_path
+    if not path.is_file():
+        return False
+    built = path.stat().st_mtime
+    return all(built >= source.stat().st_mtime for source in (spec.overlay, PIN_FILE) if source.is_file())
+
+
 def regenerate(spec: Spec = PEC) -> Path:
-    if not spec.effective_path.is_file():
+    if not effective_is_current(spec):
         build_effective(spec=spec)
     return generate(GENERATED_DIR, spec=spec)
 
 
 def compare_generated(spec: Spec = PEC) -> list[str]:
     """A unified diff between the committed generated/ and a fresh generation; empty when equal."""
-    if not spec.effective_path.is_file():
+    if not effective_is_current(spec):
         build_effective(spec=spec)
     with tempfile.TemporaryDirectory() as tmp:
         fresh = generate(Path(tmp), spec=spec)
@@ -520,6 +551,11 @@ def main(argv: list[str] | None = None) -> int:
         help=f"URL or local path of the upstream OAuth spec (or set {OAUTH.source_env}; "
         "default: beside the PEC copy, else the pinned URL)",
     )
+    parser.add_argument(
+        "--pecmassiva-source",
+        help=f"URL or local path of the upstream PEC Massiva spec (or set {MASSIVA.source_env}; "
+        "default: beside the PEC copy, else the pinned URL)",
+    )
     parser.add_argument("--edition", choices=["en", "fr"], help="upstream edition (default: the pin's)")
     parser.add_argument("--check", action="store_true", help="drift report against the pin; fails on drift")
     parser.add_argument("--update", action="store_true", help="accept upstream as it is: rewrite the pin")
@@ -536,9 +572,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, spec: Spec) -> int:
-    source = args.source if spec is PEC else args.oauth_source
+    source = {PEC.name: args.source, OAUTH.name: args.oauth_source}.get(spec.name, args.pecmassiva_source)
     pec_source = args.source
-    # The editions (en/fr) are the PEC spec's; the OAuth spec has one, English.
+    # The editions (en/fr) are the PEC spec's; the OAuth and PEC Massiva specs have one, English.
     edition = args.edition if spec is PEC else None
     label = f"{spec.name}: "
     if args.command == "spec":
@@ -560,7 +596,7 @@ def _run(args: argparse.Namespace, spec: Spec) -> int:
         )
         return 0
     if args.command == "regenerate":
-        if source or not spec.effective_path.is_file():
+        if source or not effective_is_current(spec):
             build_effective(source, spec, pec_source)
         print(f"{label}generated {regenerate(spec).relative_to(ROOT)}")
         return 0

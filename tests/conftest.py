@@ -50,3 +50,20 @@ def oauth_effective_spec(oauth_upstream_spec: dict[str, Any]) -> dict[str, Any]:
     if not pipeline.OAUTH.effective_path.is_file():
         pipeline.build_effective(spec=pipeline.OAUTH)
     return json.loads(pipeline.OAUTH.effective_path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def massiva_upstream_spec() -> dict[str, Any]:
+    """Openapi's PEC Massiva document as pinned (PECMASSIVA_SPEC_SOURCE, or beside PEC_SPEC_SOURCE)."""
+    try:
+        return pipeline.load_upstream(spec=pipeline.MASSIVA)
+    except pipeline.PipelineError as exc:
+        pytest.fail(f"{exc} (set PEC_SPEC_SOURCE=../shared/spec/pec.openapi.json)")
+
+
+@pytest.fixture(scope="session")
+def massiva_effective_spec(massiva_upstream_spec: dict[str, Any]) -> dict[str, Any]:
+    """The PEC Massiva document plus spec/pecmassiva.overlay.yaml, as the pipeline writes it."""
+    if not pipeline.MASSIVA.effective_path.is_file():
+        pipeline.build_effective(spec=pipeline.MASSIVA)
+    return json.loads(pipeline.MASSIVA.effective_path.read_text(encoding="utf-8"))

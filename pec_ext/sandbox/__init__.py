@@ -27,10 +27,20 @@ Behaviour worth knowing:
   ``strict_tokens=True``), the same wallet (its transactions are the PEC charges) and scopes priced
   from the sandbox's price table. See ``oauth.py``; ``Sandbox.account_client()`` gives an
   ``AccountClient`` on it, whose ``pec_client()`` talks to this sandbox on its virtual clock.
+* Openapi's PEC Massiva API (send certified mail, receipts, inbox, quota) is emulated on the same
+  server under ``/pecmassiva`` (or for a request whose ``Host`` is ``ws.pecmassiva.com``/
+  ``test.ws.pecmassiva.com``): base URL ``<sandbox URL>/pecmassiva`` (``MASSIVA_BASE_URL``
+  in-process). A PECMASSIVA box that is ``evasa`` sends with its address as username and the
+  password of ``Sandbox.massiva_credentials(box)``; receipts come at once (ACCETTAZIONE) and after
+  ``massiva_delay`` virtual seconds (POSTA CERTIFICATA, CONSEGNA); recipients at
+  ``@nondelivery.test`` get an AVVISO DI MANCATA CONSEGNA; a malformed address an AVVISO DI NON
+  ACCETTAZIONE. Each accepted recipient costs ``pecmassiva.send``. See ``massiva.py``.
 * Admin paths outside the API: ``POST /_sandbox/advance`` (``{"seconds": N}`` optional),
   ``GET /_sandbox/state``, ``POST /_sandbox/reset``, ``GET /_sandbox/callbacks`` (every delivery
-  and its attempts: number, status, elapsed); they need no token. ``seconds`` must be a finite
-  number >= 0 that keeps the clock before the year 9999 (400 otherwise).
+  and its attempts: number, status, elapsed), ``GET /_sandbox/massiva/sent`` (every PEC Massiva
+  sending), ``GET|POST /_sandbox/massiva/credentials/{box id or address}``; they need no token.
+  ``seconds`` must be a finite number >= 0 that keeps the clock before the year 9999 (400
+  otherwise).
 """
 
 from __future__ import annotations
@@ -39,13 +49,17 @@ from .callbacks import HttpCallbackSender, SentCallback, record_only
 from .clock import ManualClock, SandboxClock
 from .core import DEFAULT_TOKEN, SANDBOX_BASE_URL, Sandbox
 from .errors import ERRORS, ErrorSpec
+from .massiva import MASSIVA_BASE_URL, NONDELIVERY_DOMAIN
 from .server import SandboxServer
-from .wallet import DEFAULT_PRICES
+from .wallet import DEFAULT_PRICES, MASSIVA_PRICES
 
 __all__ = [
     "DEFAULT_PRICES",
     "DEFAULT_TOKEN",
     "ERRORS",
+    "MASSIVA_BASE_URL",
+    "MASSIVA_PRICES",
+    "NONDELIVERY_DOMAIN",
     "SANDBOX_BASE_URL",
     "ErrorSpec",
     "HttpCallbackSender",

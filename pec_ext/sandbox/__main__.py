@@ -80,6 +80,8 @@ def connection_lines(url: str, token: str = DEFAULT_TOKEN) -> str:
             "  pec boxes register --template > applicant.toml   # fill it in, then:",
             "  pec boxes register --from-file applicant.toml",
             f"Complete pending processing: pec sandbox advance  (or curl -X POST {url}/_sandbox/advance)",
+            f"PEC Massiva (sending certified mail) is at {url}/pecmassiva; a PECMASSIVA box's credentials:",
+            f"  curl {url}/_sandbox/massiva/credentials/BOX_ADDRESS",
             "PecClient() and AsyncPecClient() read the same two variables. Stop with Ctrl-C.",
         ]
     )

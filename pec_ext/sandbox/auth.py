@@ -15,19 +15,19 @@ ALL_SCOPES: tuple[str, ...] = tuple(
 )
 
 
-def scope_for(method: str, path: str) -> str:
+def scope_for(method: str, path: str, host: str = HOSTS[0]) -> str:
     segment = path.strip("/").split("/", 1)[0]
-    return f"{method.upper()}:{HOSTS[0]}/{segment}"
+    return f"{method.upper()}:{host}/{segment}"
 
 
-def _grants(granted: str, method: str, segment: str) -> bool:
+def _grants(granted: str, method: str, segment: str, hosts: tuple[str, ...] = HOSTS) -> bool:
     try:
         g_method, rest = granted.split(":", 1)
         g_host, g_segment = rest.split("/", 1)
     except ValueError:
         return False
     # Openapi issues tokens for production and for the test host; either is fine here.
-    host_ok = g_host in HOSTS or g_host == "*"
+    host_ok = g_host in hosts or g_host == "*"
     return host_ok and g_method.upper() in (method, "*") and g_segment.strip("/") in (segment, "*")
 
 
@@ -59,7 +59,17 @@ class TokenTable:
         self._expires.pop(token, None)
         self._revoked.add(token)
 
-    def check(self, authorization: str | None, method: str, path: str, *, now: float | None = None) -> None:
+    def check(
+        self,
+        authorization: str | None,
+        method: str,
+        path: str,
+        *,
+        now: float | None = None,
+        hosts: tuple[str, ...] = HOSTS,
+    ) -> None:
+        """Refuses (401/403) unless the bearer token holds ``METHOD:host/segment`` for one of ``hosts``
+        (the PEC API's by default; the PEC Massiva side passes its own)."""
         token = ""
         if authorization:
             kind, _, value = authorization.partition(" ")
@@ -75,7 +85,7 @@ class TokenTable:
             if self.strict:
                 raise fail("unauthorized")
             return
-        needed = scope_for(method, path)
+        needed = scope_for(method, path, hosts[0])
         segment = needed.rsplit("/", 1)[1]
-        if not any(_grants(s, method.upper(), segment) for s in scopes):
+        if not any(_grants(s, method.upper(), segment, hosts) for s in scopes):
             raise fail("forbidden", scope=needed)

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -24,6 +25,8 @@ from .callbacks import CallbackDispatcher, CallbackSender, HttpCallbackSender, S
 from .clock import ManualClock, SandboxClock
 from .errors import SandboxError, fail
 from .lifecycle import Context, apply_job
+from .massiva import DEFAULT_DELIVERY_DELAY, MassivaService, Refusal, is_massiva_request
+from .massiva import HOSTS as MASSIVA_HOSTS
 from .oauth import PATH_PREFIX as OAUTH_PREFIX
 from .oauth import OAuthService, is_oauth_request
 from .persistence import Snapshot, SqliteStore
@@ -64,6 +67,7 @@ class Sandbox:
         account: tuple[str, str] | None = None,
         callback_attempts: int = 5,
         callback_backoff: float = 0.5,
+        massiva_delay: float = DEFAULT_DELIVERY_DELAY,
     ) -> None:
         self._lock = threading.RLock()
         self.clock: SandboxClock = clock if clock is not None else ManualClock()
@@ -86,6 +90,8 @@ class Sandbox:
         self.created_at = self.clock.now()
         # The OAuth v2 account service on the same server (``/oauth/...``; see oauth.py).
         self.oauth = OAuthService(self, account)
+        # The PEC Massiva sending API on the same server (``/pecmassiva/...``; see massiva.py).
+        self.massiva = MassivaService(self, massiva_delay)
         self._store = None if db_path is None else SqliteStore(db_path, busy_timeout=db_busy_timeout)
         if self._store is not None:
             self._restore(self._store)
@@ -107,6 +113,7 @@ class Sandbox:
         if snap.meta is not None:
             state.load_meta(snap.meta)
         state.boxes, state.comms, state.ledger = snap.boxes, snap.comms, snap.ledger
+        state.sendings, state.messages = snap.sendings, snap.messages
         self.state = state
 
     def _rollback(self) -> None:
@@ -195,7 +202,10 @@ class Sandbox:
                         self.clock.set(job.due)
                     ctx.now = self.clock.now()
                     self.state.jobs.remove(job)
-                    apply_job(ctx, job)
+                    if job.kind == "sending":
+                        self.massiva.deliver(ctx, job.id)
+                    else:
+                        apply_job(ctx, job)
         self._deliver(ctx.outbox)
         return len(due)
 
@@ -286,6 +296,8 @@ class Sandbox:
         headers = {k.lower(): v for k, v in request.headers.items()}
         if is_oauth_request(path, headers):
             return self._oauth(request, path, headers)
+        if is_massiva_request(path, headers):
+            return self._massiva(request, path, headers)
         text_errors = False
         outbox: list[tuple[Record, Record]] = []
         try:
@@ -316,6 +328,49 @@ class Sandbox:
                 self._persist(force=True)
         return app.Response(answer.status, json.dumps(answer.body).encode())
 
+    def _massiva(self, request: app.Request, path: str, headers: dict[str, str]) -> app.Response:
+        service_path = self.massiva.service_path(path)
+        try:
+            self.tokens.check(
+                headers.get("authorization"),
+                request.method,
+                service_path,
+                now=self.clock.now(),
+                hosts=MASSIVA_HOSTS,
+            )
+        except SandboxError as err:
+            # the gateway's refusal, in the service's own envelope
+            body = {"success": False, "message": err.message}
+            return app.Response(err.status, json.dumps(body).encode())
+        try:
+            with self._lock:
+                ctx = self._context()
+                with self._transaction():
+                    answer = self.massiva.handle(
+                        ctx, request.method, service_path, request.query, headers, request.body
+                    )
+        except SandboxError as err:
+            return app.Response(err.status, json.dumps({"success": False, "message": err.message}).encode())
+        except Exception as exc:  # the simulator must answer, never hang up
+            return _internal_error(exc)
+        return app.Response(answer.status, json.dumps(answer.body).encode(), headers=dict(answer.headers))
+
+    def massiva_sent(self) -> list[Record]:
+        """Every sending the PEC Massiva emulation received and the provider accepted or refused."""
+        with self._lock:
+            return self.massiva.sent()
+
+    def massiva_credentials(self, box: str) -> tuple[str, str]:
+        """(username, password) of a box, by id or address, for the PEC Massiva API."""
+        with self._lock:
+            found = self.massiva.credentials(box)
+        return str(found["username"]), str(found["password"])
+
+    def set_massiva_password(self, box: str, password: str) -> None:
+        with self._lock:
+            self.massiva.set_password(box, password)
+            self._persist(force=True)
+
     def _admin(self, request: app.Request, path: str) -> app.Response:
         try:
             return self._admin_action(request, path)
@@ -343,6 +398,21 @@ class Sandbox:
             return app.envelope(self.summary())
         if action == "callbacks" and method == "GET":
             return app.envelope(self.callback_log())
+        if action == "massiva/sent" and method == "GET":
+            return app.envelope(self.massiva_sent())
+        if action.startswith("massiva/credentials/") and method in ("GET", "POST"):
+            wanted = unquote(action[len("massiva/credentials/") :])
+            try:
+                with self._lock:
+                    if method == "POST":
+                        found = self.massiva.set_password(wanted, request.json().get("password"))
+                        self._persist(force=True)
+                    else:
+                        found = self.massiva.credentials(wanted)
+            except Refusal as err:
+                out = {"success": False, "message": err.message, "error": None, "data": None}
+                return app.Response(err.status, json.dumps(out).encode())
+            return app.envelope(found)
         if action == "reset" and method == "POST":
             self.reset()
             return app.envelope(self.summary())

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from . import massiva
 from .state import Record
 from .wallet import format_balance
 
@@ -57,6 +58,8 @@ PRICE_SCOPE: Final[Mapping[str, tuple[str, str]]] = {
     "conservazione": ("PATCH", "pec"),
     "comunica_pec": ("POST", "comunica_pec"),
     "domini_pec": ("GET", "domini_pec"),
+    # PEC Massiva: POST /send (see massiva.py)
+    "pecmassiva": ("POST", "send"),
 }
 
 DEFAULT_TTL: Final = 30 * 24 * 3600
@@ -77,6 +80,11 @@ def all_scopes() -> list[str]:
         for segment, methods in PEC_SCOPE_SEGMENTS.items()
         for method in methods
     ]
+
+
+def offered_scopes() -> list[str]:
+    """What the account offers: the PEC API's scopes and the PEC Massiva API's."""
+    return [*all_scopes(), *massiva.all_scopes()]
 
 
 def scope_id(scope: str) -> str:
@@ -179,7 +187,7 @@ class OAuthService:
     def _valid_scopes(self, raw: object, format_code: int, invalid_code: int) -> list[str]:
         if not isinstance(raw, list) or not all(isinstance(s, str) and s for s in raw):
             raise OAuthError(422, format_code, "invalid scopes format")
-        known = set(all_scopes())
+        known = set(offered_scopes())
         for scope in raw:
             if scope not in known and not _wildcard_matches(scope, known):
                 raise OAuthError(422, invalid_code, "Invalid scopes specified or API not enabled")
@@ -295,10 +303,10 @@ class OAuthService:
         }
 
     def list_scopes(self, request: _Request, _: str) -> Answer:
-        return _data([self._scope_entry(s) for s in all_scopes()])
+        return _data([self._scope_entry(s) for s in offered_scopes()])
 
     def get_scope(self, request: _Request, wanted: str) -> Answer:
-        for scope in all_scopes():
+        for scope in offered_scopes():
             if scope_id(scope) == wanted:
                 detail = {
                     **self._scope_entry(scope),

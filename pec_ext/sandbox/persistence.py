@@ -24,6 +24,8 @@ class Snapshot:
     now: float | None
     boxes: dict[str, Record] = field(default_factory=dict)
     comms: dict[str, Record] = field(default_factory=dict)
+    sendings: dict[str, Record] = field(default_factory=dict)
+    messages: dict[str, Record] = field(default_factory=dict)
     ledger: list[Record] = field(default_factory=list)
 
 
@@ -61,8 +63,10 @@ class SqliteStore:
                 f"{self.path} holds a non-finite sandbox clock ({now!r}); refusing to load it"
             )
         snap = Snapshot(meta.get("state"), now)
+        tables = {"box": snap.boxes, "comm": snap.comms, "sending": snap.sendings, "message": snap.messages}
         for kind, record_id, body in self._conn.execute("SELECT kind, id, body FROM records ORDER BY rowid"):
-            (snap.boxes if kind == "box" else snap.comms)[record_id] = json.loads(body)
+            if kind in tables:
+                tables[kind][record_id] = json.loads(body)
         snap.ledger = [json.loads(b) for (b,) in self._conn.execute("SELECT body FROM ledger ORDER BY seq")]
         self._ledger_written = len(snap.ledger)
         return snap
@@ -76,8 +80,7 @@ class SqliteStore:
             for kind, record_id in sorted(state.dirty):
                 if kind not in RECORD_KINDS:
                     continue  # the wallet and the queue live in meta, written on every save
-                table = state.boxes if kind == "box" else state.comms
-                record = table.get(record_id)
+                record = state.table(kind).get(record_id)
                 if record is None:
                     conn.execute("DELETE FROM records WHERE kind = ? AND id = ?", (kind, record_id))
                 else:

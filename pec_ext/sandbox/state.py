@@ -52,9 +52,9 @@ class Job:
     """A transition the provider completes asynchronously, once simulated time reaches ``due``."""
 
     due: float
-    kind: str  # "box" or "comm"
+    kind: str  # "box", "comm" or "sending" (PEC Massiva)
     id: str
-    action: str  # "activate", "reject", "issue_code", "register"
+    action: str  # "activate", "reject", "issue_code", "register", "deliver"
 
     def to_json(self) -> Record:
         return {"due": self.due, "kind": self.kind, "id": self.id, "action": self.action}
@@ -64,7 +64,7 @@ class Job:
         return cls(float(raw["due"]), str(raw["kind"]), str(raw["id"]), str(raw["action"]))
 
 
-RECORD_KINDS: Final = ("box", "comm")
+RECORD_KINDS: Final = ("box", "comm", "sending", "message")
 # marks a change to the wallet alone (a charge with no record touched, e.g. a domain check)
 WALLET_CHANGED: Final = ("wallet", "")
 
@@ -80,6 +80,11 @@ class State:
     reject_next: int = 0
     # the OAuth emulation's tokens, by token value (see oauth.py)
     tokens: dict[str, Record] = field(default_factory=dict)
+    # PEC Massiva (see massiva.py): sendings by code, inbox messages by id, and the small rest
+    # (counters, each box's last send, passwords set) saved with the wallet
+    sendings: dict[str, Record] = field(default_factory=dict)
+    messages: dict[str, Record] = field(default_factory=dict)
+    massiva_meta: Record = field(default_factory=dict)
     # what persistence still has to write; never serialised itself
     dirty: set[tuple[str, str]] = field(default_factory=set)
 
@@ -91,6 +96,11 @@ class State:
         # Shaped like a Mongo ObjectId (seconds + counter) and deterministic for a given clock.
         return f"{int(now) & 0xFFFFFFFF:08x}{self.next_seq():016x}"
 
+    def table(self, kind: str) -> dict[str, Record]:
+        """The records of one persisted kind (see RECORD_KINDS)."""
+        tables = {"box": self.boxes, "comm": self.comms, "sending": self.sendings, "message": self.messages}
+        return tables[kind]
+
     def meta(self) -> Record:
         return {
             "balance_cents": self.balance_cents,
@@ -98,6 +108,7 @@ class State:
             "seq": self.seq,
             "reject_next": self.reject_next,
             "tokens": self.tokens,
+            "massiva": self.massiva_meta,
         }
 
     def load_meta(self, raw: Record) -> None:
@@ -106,6 +117,7 @@ class State:
         self.seq = int(raw.get("seq", 0))
         self.reject_next = int(raw.get("reject_next", 0))
         self.tokens = dict(raw.get("tokens", {}))
+        self.massiva_meta = dict(raw.get("massiva", {}))
 
 
 def ddmmyyyy(ts: float) -> str:

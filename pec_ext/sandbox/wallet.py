@@ -44,6 +44,14 @@ DEFAULT_PRICES: Final[Mapping[str, float]] = {
 }
 
 
+# PEC Massiva (massiva.py), per recipient of an accepted sending. Kept apart from DEFAULT_PRICES,
+# which is the PEC API's table: pec_ext.quotes and the CLI's price list map every key of it to a
+# PEC operation. The sandbox's table (Prices) holds both.
+MASSIVA_PRICES: Final[Mapping[str, float]] = {
+    "pecmassiva.send": 0.10,
+}
+
+
 def to_cents(amount: float) -> int:
     return round(amount * 100)
 
@@ -54,7 +62,7 @@ def format_balance(cents: int) -> str:
 
 class Prices:
     def __init__(self, overrides: Mapping[str, float] | None = None) -> None:
-        self.table: dict[str, float] = {**DEFAULT_PRICES, **(overrides or {})}
+        self.table: dict[str, float] = {**DEFAULT_PRICES, **MASSIVA_PRICES, **(overrides or {})}
 
     def cents(self, key: str, units: int = 1) -> int:
         return to_cents(self.table.get(key, 0.0)) * units

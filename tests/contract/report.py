@@ -10,8 +10,9 @@ compared with the committed baseline ``spec/divergences.json``. Sources:
 * ``live``: Openapi's sandbox (``--live``, token in ``OPENAPI_PEC_TOKEN``), read-only calls
   unless ``--live-paid``; the exchanges are saved as a cassette, token scrubbed.
 
-The OAuth v2 account service is reported the same way in its own section (upstream OAuth spec vs
-the sandbox's emulation; baseline: the ``oauth`` section of the same file; see oauth_contract.py).
+The OAuth v2 account service and the PEC Massiva sending API are reported the same way, each in its
+own section (upstream spec vs the sandbox's emulation; baseline: the ``oauth`` and ``pecmassiva``
+sections of the same file; see oauth_contract.py and massiva_contract.py).
 
 Writes ``reports/contract.md`` and ``reports/contract.json``. Exits 1 on a new divergence, on a
 baseline entry no longer observed by a source that ran, and on a baseline problem (an entry
@@ -32,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import contract_support as cs
+import massiva_contract
 import oauth_contract
 
 LIVE_BASE_URL = "https://test.pec.openapi.it"
@@ -169,19 +171,29 @@ def render_markdown(result: dict[str, Any]) -> str:
     lines += ["", "## Overlay actions and their baseline entries", ""]
     for action in result["overlay"]:
         lines.append(f"- `{action['target']}`: {action['entries']} entries")
-    oauth = result.get("oauth")
-    if oauth:
-        lines += ["", "## OAuth v2 account service (upstream OAuth spec vs the sandbox's emulation)", ""]
-        lines.append(f"Upstream OAuth spec sha256 `{oauth.get('spec_sha256', '?')}`.")
-        lines.append(
-            f"{len(oauth['new'])} new, {len(oauth['stale'])} no longer observed, {len(oauth['known'])} "
-            f"known, {len(oauth['problems'])} baseline problems."
-        )
-        for title, items in (("New", oauth["new"]), ("No longer observed", oauth["stale"])):
-            lines += [f"- {title}: {_where(item)}" for item in items]
-        lines += [f"- Problem: {p}" for p in oauth["problems"]]
-        lines += [f"- Known: {_where(item)} — {item['reason']}" for item in oauth["known"]]
+    sections = (
+        ("oauth", "OAuth v2 account service (upstream OAuth spec vs the sandbox's emulation)", "OAuth"),
+        ("pecmassiva", "PEC Massiva (upstream PEC Massiva spec vs the sandbox's emulation)", "PEC Massiva"),
+    )
+    for key, title, name in sections:
+        lines += _service_section(result.get(key), title, name)
     return "\n".join(lines) + "\n"
+
+
+def _service_section(section: dict[str, Any] | None, title: str, name: str) -> list[str]:
+    lines: list[str] = []
+    if section:
+        lines += ["", f"## {title}", ""]
+        lines.append(f"Upstream {name} spec sha256 `{section.get('spec_sha256', '?')}`.")
+        lines.append(
+            f"{len(section['new'])} new, {len(section['stale'])} no longer observed, "
+            f"{len(section['known'])} known, {len(section['problems'])} baseline problems."
+        )
+        for label, items in (("New", section["new"]), ("No longer observed", section["stale"])):
+            lines += [f"- {label}: {_where(item)}" for item in items]
+        lines += [f"- Problem: {p}" for p in section["problems"]]
+        lines += [f"- Known: {_where(item)} — {item['reason']}" for item in section["known"]]
+    return lines
 
 
 def updated_baseline(
@@ -333,7 +345,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     oauth = oauth_contract.oauth_report(baseline, run_sandbox=not args.no_sandbox)
     result["oauth"] = oauth
-    result["failed"] = bool(new or stale or problems or oauth["new"] or oauth["stale"] or oauth["problems"])
+    massiva = massiva_contract.massiva_report(baseline, run_sandbox=not args.no_sandbox)
+    result["pecmassiva"] = massiva
+    services = (oauth, massiva)
+    result["failed"] = bool(
+        new or stale or problems or any(s["new"] or s["stale"] or s["problems"] for s in services)
+    )
     args.reports.mkdir(parents=True, exist_ok=True)
     (args.reports / "contract.json").write_text(
         json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8"
@@ -375,6 +392,23 @@ def main(argv: list[str] | None = None) -> int:
             f"  GONE oauth {item['operation']} {item['status']} {item['pointer'] or '(body)'} {item['kind']}"
         )
     for problem in oauth["problems"]:
+        print(f"  PROBLEM {problem}")
+    print(
+        f"contract report (PEC Massiva): {massiva['sources'].get('sandbox', {}).get('exchanges', 0)} "
+        f"exchanges; {len(massiva['known'])} known, {len(massiva['new'])} new, {len(massiva['stale'])} "
+        f"no longer observed, {len(massiva['problems'])} problems"
+    )
+    for item in massiva["new"]:
+        print(
+            f"  NEW pecmassiva {item['operation']} {item['status']} {item['pointer'] or '(body)'} "
+            f"{item['kind']}"
+        )
+    for item in massiva["stale"]:
+        print(
+            f"  GONE pecmassiva {item['operation']} {item['status']} {item['pointer'] or '(body)'} "
+            f"{item['kind']}"
+        )
+    for problem in massiva["problems"]:
         print(f"  PROBLEM {problem}")
     return 1 if result["failed"] else 0
 

@@ -107,7 +107,8 @@ def test_sdist_is_the_package_and_its_description(dists: dict[str, Path]) -> Non
     packaged = {n for n in wheel_names(dists["wheel"]) if not n.startswith("openapi_pec-")}
     from_sdist = {n.removeprefix("generated/") for n in names if n.endswith((".py", ".typed"))}
     assert packaged <= from_sdist
-    assert {"pec_ext/py.typed", "pec_api/py.typed", "pec_ext/cli/app.py"} <= packaged
+    typed = {"pec_ext/py.typed", "pec_api/py.typed", "oauth_api/py.typed", "pecmassiva_api/py.typed"}
+    assert {*typed, "pec_ext/cli/app.py"} <= packaged
 
 
 def test_changelog_keeps_an_unreleased_section_and_this_version() -> None:

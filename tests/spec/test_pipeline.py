@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -116,11 +117,71 @@ def test_check_reports_oauth_drift_by_spec(oauth_upstream_spec, tmp_path: Path, 
     assert "! POST /tokens body: `ttl` is now required" in out
 
 
-def test_check_generated_covers_both_packages(capsys):
+def test_check_generated_covers_the_three_packages(capsys):
     assert pipeline.main(["check-generated"]) == 0
     out = capsys.readouterr().out
     assert "generated/pec_api is up to date" in out
     assert "generated/oauth_api is up to date" in out
+    assert "generated/pecmassiva_api is up to date" in out
+
+
+def test_the_pecmassiva_spec_is_pinned():
+    pin = pipeline.load_pin(pipeline.MASSIVA)
+    assert pipeline.pinned_sha256(pipeline.MASSIVA) == (
+        "d4f6ac6932e05407add13927a0b104049f943eadb859437a25383eb8293185be"
+    )
+    assert pin["urls"]["en"] == "https://console.openapi.com/oas/en/pecmassiva.openapi.json"
+    assert sorted(pin["surface"]["en"]["operations"]) == [
+        "DELETE /inbox/{id}",
+        "DELETE /send/{code}",
+        "GET /inbox",
+        "GET /inbox/{id}",
+        "GET /quota/{mailbox}",
+        "GET /send/{code}",
+        "POST /send",
+    ]
+
+
+def test_pecmassiva_source_defaults_to_the_file_beside_the_pec_copy(tmp_path: Path, monkeypatch):
+    (tmp_path / "pec.openapi.json").write_text("{}")
+    (tmp_path / "pecmassiva.openapi.json").write_text("{}")
+    monkeypatch.delenv("PECMASSIVA_SPEC_SOURCE", raising=False)
+    monkeypatch.setenv("PEC_SPEC_SOURCE", str(tmp_path / "pec.openapi.json"))
+    pin = pipeline.load_pin(pipeline.MASSIVA)
+    beside = str(tmp_path / "pecmassiva.openapi.json")
+    assert pipeline.resolve_source(None, pin, "en", pipeline.MASSIVA) == beside
+    monkeypatch.setenv("PECMASSIVA_SPEC_SOURCE", "/elsewhere/pecmassiva.json")
+    assert pipeline.resolve_source(None, pin, "en", pipeline.MASSIVA) == "/elsewhere/pecmassiva.json"
+    monkeypatch.delenv("PECMASSIVA_SPEC_SOURCE")
+    monkeypatch.setenv("PEC_SPEC_SOURCE", str(tmp_path / "nowhere" / "pec.openapi.json"))
+    assert pipeline.resolve_source(None, pin, "en", pipeline.MASSIVA) == pin["urls"]["en"]
+
+
+def test_check_reports_pecmassiva_drift_by_spec(massiva_upstream_spec, tmp_path: Path, capsys):
+    changed = copy.deepcopy(massiva_upstream_spec)
+    del changed["paths"]["/quota/{mailbox}"]
+    changed["components"]["schemas"]["RequestSend"]["required"] = ["sender"]
+    changed["components"]["schemas"]["InboxSearch"]["properties"]["id"]["type"] = "string"
+    source = tmp_path / "pecmassiva.openapi.json"
+    source.write_text(json.dumps(changed))
+    assert pipeline.main(["spec", "--check", "--spec", "pecmassiva", "--pecmassiva-source", str(source)]) == 1
+    out = capsys.readouterr().out
+    assert "pecmassiva: upstream changed" in out
+    assert "- operation GET /quota/{mailbox} removed" in out
+    assert "! POST /send body: `sender` is now required" in out
+    assert "~ schema InboxSearch.id: type changed number -> string" in out
+    assert "pec: " not in out.replace("pecmassiva: ", "")
+
+
+def test_check_passes_on_the_pinned_pecmassiva_document(massiva_upstream_spec, capsys):
+    assert pipeline.main(["spec", "--check", "--spec", "pecmassiva"]) == 0
+    assert "pecmassiva: upstream matches the pin" in capsys.readouterr().out
+
+
+def test_a_missing_pecmassiva_copy_names_its_option(tmp_path: Path):
+    with pytest.raises(pipeline.PipelineError, match="does not exist"):
+        pipeline.load_upstream(str(tmp_path / "absent.json"), spec=pipeline.MASSIVA)
+    assert pipeline.MASSIVA.source_option == "--pecmassiva-source"
 
 
 def test_overlay_actions_all_explain_themselves_and_match(upstream_spec):
@@ -158,3 +219,18 @@ def test_effective_spec_declares_every_error_envelope(effective_spec):
                     assert media["schema"] == {"$ref": "#/components/schemas/ErrorEnvelope"}
                     count += 1
     assert count == 54 + 19  # upstream's 54 error answers, and the 401 the overlay adds to each operation
+
+
+def test_an_overlay_edited_after_the_effective_spec_makes_it_stale(tmp_path: Path, monkeypatch):
+    overlay = tmp_path / "pecmassiva.overlay.yaml"
+    overlay.write_text(pipeline.MASSIVA.overlay.read_text())
+    spec = pipeline.Spec(
+        "pecmassiva", "pecmassiva.openapi.json", overlay, pipeline.MASSIVA.generator_config, "x", "X"
+    )
+    monkeypatch.setattr(pipeline, "CACHE_DIR", tmp_path)
+    assert not pipeline.effective_is_current(spec)  # never built
+    spec.effective_path.write_text("{}")
+    assert pipeline.effective_is_current(spec)
+    later = spec.effective_path.stat().st_mtime + 10
+    os.utime(overlay, (later, later))
+    assert not pipeline.effective_is_current(spec)
