@@ -62,3 +62,52 @@ def token(value: str | None = None) -> str:
         # Never echo it: a header error from the HTTP layer would quote the token.
         raise ValidationError("token", "***", "printable ASCII without spaces")
     return chosen
+
+
+# -- PEC Massiva (sending certified mail from a PECMASSIVA box) ---------------------------------
+
+MASSIVA_USERNAME_ENV = "OPENAPI_PECMASSIVA_USERNAME"
+MASSIVA_PASSWORD_ENV = "OPENAPI_PECMASSIVA_PASSWORD"  # noqa: S105 - the variable's name, not a password
+MASSIVA_BASE_URL_ENV = "OPENAPI_PECMASSIVA_BASE_URL"
+
+MASSIVA_BASE_URLS: Mapping[Environment, str] = {
+    "production": "https://ws.pecmassiva.com",
+    "sandbox": "https://test.ws.pecmassiva.com",
+}
+# Where a server of your own (``pec sandbox serve``) answers for PEC Massiva, below its base URL.
+MASSIVA_PATH_ON_OWN_SERVER = "/pecmassiva"
+
+
+def massiva_base_url(value: str | None, env: Environment) -> str:
+    """``value``, else ``OPENAPI_PECMASSIVA_BASE_URL``, else ``OPENAPI_PEC_BASE_URL`` + ``/pecmassiva``
+    (a server of your own answers for both APIs, as ``pec sandbox serve`` does), else the
+    environment's URL."""
+    chosen = value if value is not None else os.environ.get(MASSIVA_BASE_URL_ENV, "").strip()
+    source = "base_url" if value is not None else MASSIVA_BASE_URL_ENV
+    if not chosen:
+        own = os.environ.get(BASE_URL_ENV, "").strip()
+        if not own:
+            return MASSIVA_BASE_URLS[env]
+        chosen, source = own.rstrip("/") + MASSIVA_PATH_ON_OWN_SERVER, BASE_URL_ENV
+    if not isinstance(chosen, str) or not chosen.startswith(("http://", "https://")):
+        raise ValidationError(source, chosen, "an http:// or https:// URL")
+    return chosen
+
+
+def massiva_credentials(username: str | None = None, password: str | None = None) -> tuple[str, str]:
+    """The PECMASSIVA box's username (its address) and password: the arguments, else
+    ``OPENAPI_PECMASSIVA_USERNAME`` / ``OPENAPI_PECMASSIVA_PASSWORD``. The password is never echoed."""
+    user = username if username is not None else os.environ.get(MASSIVA_USERNAME_ENV, "")
+    secret = password if password is not None else os.environ.get(MASSIVA_PASSWORD_ENV, "")
+    if not isinstance(user, str) or not user.strip():
+        raise ValidationError(
+            "username", "", f"the box's address, e.g. invii@pec.example.it: pass username= or set {MASSIVA_USERNAME_ENV}"
+        )
+    if not isinstance(secret, str) or not secret:
+        raise ValidationError("password", "", f"the box's password: pass password= or set {MASSIVA_PASSWORD_ENV}")
+    if not all(" " <= char < "\x7f" for char in secret):
+        # Sent in a header too: never echoed, and the HTTP layer would quote it in its own error.
+        raise ValidationError("password", "***", "printable ASCII (it travels in the x-password header)")
+    if any(not (" " < char < "\x7f") for char in user.strip()):
+        raise ValidationError("username", "***", "printable ASCII without spaces (the box's address)")
+    return user.strip(), secret
