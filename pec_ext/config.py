@@ -101,10 +101,14 @@ def massiva_credentials(username: str | None = None, password: str | None = None
     secret = password if password is not None else os.environ.get(MASSIVA_PASSWORD_ENV, "")
     if not isinstance(user, str) or not user.strip():
         raise ValidationError(
-            "username", "", f"the box's address, e.g. invii@pec.example.it: pass username= or set {MASSIVA_USERNAME_ENV}"
+            "username",
+            "",
+            f"the box's address, e.g. invii@pec.example.it: pass username= or set {MASSIVA_USERNAME_ENV}",
         )
     if not isinstance(secret, str) or not secret:
-        raise ValidationError("password", "", f"the box's password: pass password= or set {MASSIVA_PASSWORD_ENV}")
+        raise ValidationError(
+            "password", "", f"the box's password: pass password= or set {MASSIVA_PASSWORD_ENV}"
+        )
     if not all(" " <= char < "\x7f" for char in secret):
         # Sent in a header too: never echoed, and the HTTP layer would quote it in its own error.
         raise ValidationError("password", "***", "printable ASCII (it travels in the x-password header)")

@@ -965,6 +965,17 @@ cli.add_command(token_group)
 cli.add_command(wallet_command)
 cli.add_command(prices_command)
 cli.add_command(callbacks_group)
+from pec_ext.cli.send import (  # noqa: E402 - registered on the root group defined above
+    bulk_send_command,
+    inbox_command,
+    quota_command,
+    receipts_command,
+    send_command,
+)
+
+for massiva_command in (send_command, receipts_command, inbox_command, quota_command):
+    cli.add_command(massiva_command)
+bulk.add_command(bulk_send_command)
 
 
 def main(argv: list[str] | None = None) -> None:

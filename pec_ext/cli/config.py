@@ -113,7 +113,7 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any output."""
-        names = (TOKEN_ENV, "OPENAPI_API_KEY", CALLBACK_SECRET_ENV)
+        names = (TOKEN_ENV, "OPENAPI_API_KEY", CALLBACK_SECRET_ENV, config.MASSIVA_PASSWORD_ENV)
         values = (os.environ.get(name, "").strip() for name in names)
         return [value for value in values if len(value) >= 4]
 

@@ -88,11 +88,21 @@ class _MassivaSetup:
             pdf_headers=(*made.pdf_headers, *credentials),
         )
 
-    def _message(
-        self, to: object, subject: object, body: object, attachments: object, sender: object
-    ) -> Any:
+    def _message(self, to: object, subject: object, body: object, attachments: object, sender: object) -> Any:
         outgoing = check_message(to, subject, body, sender, self.box.username)
         return replace(outgoing, attachment_sources=check_attachment_sources(attachments))
+
+    def check(
+        self,
+        to: str | Sequence[str],
+        subject: str,
+        body: str = "",
+        *,
+        attachments: Sequence[AttachmentSource] | None = None,
+        sender: str | None = None,
+    ) -> None:
+        """Check a message as ``send`` does (addresses, subject, body, attachments' shapes); send nothing."""
+        self._message(to, subject, body, attachments, sender)
 
     def _send_flow(self, outgoing: Any, key: str | None) -> Flow[Sending]:
         plain = flows.send(self.box, outgoing)

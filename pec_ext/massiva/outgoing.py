@@ -30,7 +30,9 @@ MAX_ATTACHMENT_BYTES = 30 * 1024 * 1024
 MAX_TOTAL_BYTES = 50 * 1024 * 1024
 ADDRESS_ALLOWED = "an e-mail address such as mario.rossi@pec.example.it"
 
-AttachmentSource: TypeAlias = "str | os.PathLike[str] | BinaryIO | tuple[str, bytes | bytearray | str | os.PathLike[str] | BinaryIO]"
+AttachmentSource: TypeAlias = (
+    "str | os.PathLike[str] | BinaryIO | tuple[str, bytes | bytearray | str | os.PathLike[str] | BinaryIO]"
+)
 
 
 class DataUrlBody(Base64Body):
@@ -90,12 +92,14 @@ class Outgoing:
 def check_recipients(to: object) -> tuple[str, ...]:
     items = [to] if isinstance(to, str) else to
     if not isinstance(items, Sequence | set | frozenset) or isinstance(items, bytes | bytearray):
-        raise ValidationError("to", to, "an address, or a list of 1 to %d addresses" % MAX_RECIPIENTS)
+        raise ValidationError("to", to, f"an address, or a list of 1 to {MAX_RECIPIENTS} addresses")
     listed = list(items)
     if not listed:
         raise ValidationError("to", to, f"1 to {MAX_RECIPIENTS} addresses", reason="no recipient")
     if len(listed) > MAX_RECIPIENTS:
-        raise ValidationError("to", f"<{len(listed)} addresses>", f"1 to {MAX_RECIPIENTS} addresses per message")
+        raise ValidationError(
+            "to", f"<{len(listed)} addresses>", f"1 to {MAX_RECIPIENTS} addresses per message"
+        )
     seen: dict[str, None] = {}
     for index, item in enumerate(listed):
         address = guards.check_email(f"to[{index}]" if len(listed) > 1 else "to", item).lower()
@@ -112,15 +116,21 @@ def check_message(to: object, subject: object, body: object, sender: object, box
     except ValidationError as exc:
         errors.append(exc)
     if not isinstance(subject, str) or not subject.strip():
-        errors.append(ValidationError("subject", subject, f"a non-empty text of at most {MAX_SUBJECT_CHARS} characters"))
+        errors.append(
+            ValidationError("subject", subject, f"a non-empty text of at most {MAX_SUBJECT_CHARS} characters")
+        )
     elif len(subject) > MAX_SUBJECT_CHARS or any(char in subject for char in "\r\n"):
         errors.append(
             ValidationError("subject", subject, f"one line of at most {MAX_SUBJECT_CHARS} characters")
         )
     if not isinstance(body, str):
-        errors.append(ValidationError("body", type(body).__name__, "the text (or HTML) of the message, a str"))
+        errors.append(
+            ValidationError("body", type(body).__name__, "the text (or HTML) of the message, a str")
+        )
     elif len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-        errors.append(ValidationError("body", f"<{len(body)} characters>", f"at most {MAX_BODY_BYTES} bytes in UTF-8"))
+        errors.append(
+            ValidationError("body", f"<{len(body)} characters>", f"at most {MAX_BODY_BYTES} bytes in UTF-8")
+        )
     chosen_sender = box
     if sender is not None:
         try:
@@ -134,7 +144,8 @@ def check_message(to: object, subject: object, body: object, sender: object, box
                 )
     if errors:
         raise ValidationError.combine(errors)
-    assert isinstance(subject, str) and isinstance(body, str)
+    assert isinstance(subject, str)
+    assert isinstance(body, str)
     return Outgoing(recipients, subject.strip(), body, chosen_sender)
 
 
@@ -142,12 +153,16 @@ def check_attachment_sources(attachments: object) -> tuple[Any, ...]:
     """The sources as given (read later, in a blocking step); their shapes checked now."""
     if attachments is None:
         return ()
-    if isinstance(attachments, str | bytes | bytearray | os.PathLike) or not isinstance(attachments, Sequence):
+    if isinstance(attachments, str | bytes | bytearray | os.PathLike) or not isinstance(
+        attachments, Sequence
+    ):
         raise ValidationError(
             "attachments", attachments, "a list of paths, binary files, or (name, bytes | path | file) pairs"
         )
     if len(attachments) > MAX_ATTACHMENTS:
-        raise ValidationError("attachments", f"<{len(attachments)} files>", f"at most {MAX_ATTACHMENTS} files")
+        raise ValidationError(
+            "attachments", f"<{len(attachments)} files>", f"at most {MAX_ATTACHMENTS} files"
+        )
     for index, source in enumerate(attachments):
         _name_of(f"attachments[{index}]", source)
     return tuple(attachments)
@@ -168,7 +183,9 @@ def _name_of(field_name: str, source: object) -> str:
             raise ValidationError(field_name, source, "a (name, file) pair: this file object has no name")
         name = os.path.basename(raw)
     else:
-        raise ValidationError(field_name, source, "a path, a binary file, or a (name, bytes | path | file) pair")
+        raise ValidationError(
+            field_name, source, "a path, a binary file, or a (name, bytes | path | file) pair"
+        )
     if not name or any(char in name for char in '/\\\r\n"\x00'):
         raise ValidationError(field_name, name, "a file name without path separators, quotes or line breaks")
     return name

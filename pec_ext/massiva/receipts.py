@@ -176,7 +176,9 @@ class DeliveryReport:
 
     @classmethod
     def of(cls, code: str, receipts: Sequence[Receipt], expected: Iterable[str] = ()) -> DeliveryReport:
-        statuses: dict[str, DeliveryStatus] = {address.lower(): DeliveryStatus.PENDING for address in expected}
+        statuses: dict[str, DeliveryStatus] = {
+            address.lower(): DeliveryStatus.PENDING for address in expected
+        }
         accepted: bool | None = None
         for receipt in receipts:
             if receipt.kind is ReceiptKind.ACCEPTANCE:
@@ -196,7 +198,7 @@ class DeliveryReport:
                 if statuses.get(address) is not DeliveryStatus.DELIVERED:
                     statuses[address] = final
         if accepted is False:
-            statuses = {address: DeliveryStatus.NOT_ACCEPTED for address in statuses}
+            statuses = dict.fromkeys(statuses, DeliveryStatus.NOT_ACCEPTED)
         return cls(code=code, receipts=tuple(receipts), recipients=statuses, accepted=accepted)
 
     @property
@@ -215,7 +217,9 @@ class DeliveryReport:
     @property
     def not_delivered(self) -> list[str]:
         return [
-            a for a, s in self.recipients.items() if s in (DeliveryStatus.NOT_DELIVERED, DeliveryStatus.NOT_ACCEPTED)
+            a
+            for a, s in self.recipients.items()
+            if s in (DeliveryStatus.NOT_DELIVERED, DeliveryStatus.NOT_ACCEPTED)
         ]
 
     @property

@@ -10,7 +10,14 @@ import httpx
 import pytest
 
 from pec_ext.massiva import AsyncMassivaClient, MassivaClient
-from pec_ext.sandbox import DEFAULT_TOKEN, MASSIVA_BASE_URL, SANDBOX_BASE_URL, ManualClock, Sandbox, record_only
+from pec_ext.sandbox import (
+    DEFAULT_TOKEN,
+    MASSIVA_BASE_URL,
+    SANDBOX_BASE_URL,
+    ManualClock,
+    Sandbox,
+    record_only,
+)
 from pec_ext.sandbox.pdf import render
 
 START = 1_767_225_600  # 2026-01-01T00:00:00Z
