@@ -36,7 +36,7 @@ class ReceiptKind(StrEnum):
 
 
 # Longest and most specific first: "CONSEGNA" is a suffix of "AVVISO DI MANCATA CONSEGNA".
-_TIMEOUT = r"(?:PER )?SUP(?:\.|ERO|ERAMENTO)? ?(?:DEI |DEL )?TEMPI? MASSIMI?"
+_TIMEOUT = r"(?:PER )?SUP(?:\.|ERO|ERAMENTO)? ?(?:DEI |DEL )?TEMP[OI] MASSIM[OI]"
 _PREFIXES: tuple[tuple[re.Pattern[str], ReceiptKind], ...] = tuple(
     (re.compile(pattern), kind)
     for pattern, kind in (
