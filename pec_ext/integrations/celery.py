@@ -14,7 +14,12 @@ task                   idempotency key
 ``pec.renew``          ``renew:<box id>:<expiry being renewed, YYYY-MM-DD>``
 ``pec.add_space``      ``add_space:<box id>:<your order reference>``
 ``pec.upgrade``        ``upgrade:<box id>:<target type>``
+``pec.send``           yours, a business key (``invoice:2026/0042``)
 ====================== ====================================================
+
+``pec.send`` sends one certified message from the PECMASSIVA box of ``OPENAPI_PECMASSIVA_USERNAME``
+/ ``OPENAPI_PECMASSIVA_PASSWORD`` (see :mod:`pec_ext.massiva`): once per key, whichever worker runs
+it and however many times Celery delivers it.
 
 ``pec.register_file`` (a CSV of applicants) and ``pec.renew_expiring`` (the boxes that expire
 within N days) fan out one task per item.
@@ -53,6 +58,7 @@ from pec_ext.config import BASE_URL_ENV
 from pec_ext.errors import IdempotencyKeyBusyError, ValidationError
 from pec_ext.journal.base import Journal
 from pec_ext.journal.stores import open_store
+from pec_ext.massiva.client import MassivaClient
 
 JOURNAL_URL_ENV = "PEC_JOURNAL_URL"
 JOURNAL_LEASE_ENV = "PEC_JOURNAL_LEASE"
@@ -90,20 +96,36 @@ def default_client(journal: Journal) -> PecClient:
     )
 
 
+def default_massiva_client(journal: Journal) -> MassivaClient:
+    """The sending client: credentials, token and URLs from the worker's environment (``pec_ext.config``)."""
+    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
+    return MassivaClient(timeout=timeout, journal=journal)
+
+
 def default_journal() -> Journal:
     lease = float(os.environ.get(JOURNAL_LEASE_ENV) or 300)
     return Journal(open_store(os.environ.get(JOURNAL_URL_ENV) or "pec-journal.sqlite"), lease=lease)
 
 
-_factories: dict[str, Callable[..., Any]] = {"client": default_client, "journal": default_journal}
+_factories: dict[str, Callable[..., Any]] = {
+    "client": default_client,
+    "journal": default_journal,
+    "massiva": default_massiva_client,
+}
 
 
 def configure(
-    *, client: Callable[[Journal], PecClient] | None = None, journal: Callable[[], Journal] | None = None
+    *,
+    client: Callable[[Journal], PecClient] | None = None,
+    journal: Callable[[], Journal] | None = None,
+    massiva: Callable[[Journal], MassivaClient] | None = None,
 ) -> None:
-    """Replace how a worker process makes its journal, and its client given the journal."""
+    """Replace how a worker process makes its journal, and its clients given the journal."""
     if client is not None:
         _factories["client"] = client
+    if massiva is not None:
+        _factories["massiva"] = massiva
+        PecTask._massiva = None
     if journal is not None:
         _factories["journal"] = journal
     PecTask._client = None
@@ -118,6 +140,8 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
     max_retries = 50
     _client: PecClient | None = None
     _pid = 0
+    _massiva: MassivaClient | None = None
+    _massiva_pid = 0
 
     @property
     def pec(self) -> PecClient:
@@ -127,6 +151,14 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
             PecTask._client = _factories["client"](_factories["journal"]())
             PecTask._pid = os.getpid()
         return PecTask._client
+
+    @property
+    def massiva(self) -> MassivaClient:
+        """This worker process's sending client, with its own journal."""
+        if PecTask._massiva is None or PecTask._massiva_pid != os.getpid():
+            PecTask._massiva = _factories["massiva"](_factories["journal"]())
+            PecTask._massiva_pid = os.getpid()
+        return PecTask._massiva
 
     def journaled(self, action: Callable[[PecClient], Any]) -> dict[str, Any]:
         """Run ``action``; when another worker holds the key, retry after its lease."""
@@ -198,6 +230,26 @@ def upgrade(self: PecTask, box_id: str, tipo_casella: str) -> dict[str, Any]:
     return self.journaled(
         lambda pec: pec.change_type(box_id, target, idempotency_key=f"upgrade:{box_id}:{target}")
     )
+
+
+@shared_task(base=PecTask, bind=True, name="pec.send")
+def send(
+    self: PecTask,
+    key: str,
+    to: str | list[str],
+    subject: str,
+    body: str = "",
+    attachment_paths: list[str] | None = None,
+) -> dict[str, Any]:
+    """Send one certified message, once per business ``key`` (e.g. ``invoice:2026/0042``)."""
+    try:
+        sending = self.massiva.send(
+            to, subject, body, attachments=attachment_paths or None, idempotency_key=key
+        )
+    except IdempotencyKeyBusyError as busy:
+        countdown = min(max(busy.lease_until - time.time(), 0.5), 60.0)
+        raise self.retry(exc=busy, countdown=countdown) from busy
+    return sending.to_json()
 
 
 @shared_task(base=PecTask, bind=True, name="pec.register_file")

@@ -110,8 +110,20 @@ def served() -> Iterator[tuple[str, str, str]]:
         stop(process)
 
 
-def pec_send(url: str, username: str, password: str, to: str, subject: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pec_ext.cli", "send", to, "--subject", subject, "--body", "Gentile cliente,"]
+def pec_send(
+    url: str, username: str, password: str, to: str, subject: str
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "pec_ext.cli",
+        "send",
+        to,
+        "--subject",
+        subject,
+        "--body",
+        "Gentile cliente,",
+    ]
     with Ticker(url):
         return subprocess.run(
             [*command, "--wait", "--poll", "0.2", "--wait-timeout", "60", "--yes"],
@@ -129,7 +141,8 @@ def test_pec_send_wait_shows_acceptance_and_delivery(served: tuple[str, str, str
     assert "ACCETTAZIONE" in result.stdout
     assert "CONSEGNA" in result.stdout
     assert "mario.rossi@example.it" in result.stdout
-    assert "delivered" in result.stdout and "not delivered" not in result.stdout
+    assert "delivered" in result.stdout
+    assert "not delivered" not in result.stdout
     assert password not in result.stdout + result.stderr
     assert TOKEN not in result.stdout + result.stderr
 

@@ -118,7 +118,8 @@ def test_lost_answer_after_acceptance_is_reconciled_never_resent(
     assert not isinstance(result, Exception), result
     assert result.reconciled is True
     taken = sandbox.massiva_sent()
-    assert len(taken) == 1 and result.code == taken[0]["code"]
+    assert len(taken) == 1
+    assert result.code == taken[0]["code"]
     assert server.count("POST", SEND_PATH) == 1
 
 
@@ -128,7 +129,8 @@ def test_lost_before_the_provider_took_it_is_unknown_and_not_resent(
     server.script("POST", SEND_PATH, Action("drop", apply=False))
     result = send(mode, server, sandbox)
     assert isinstance(result, OutcomeUnknownError), result
-    assert "Fattura 42" in str(result) and "not sent again" in str(result)
+    assert "Fattura 42" in str(result)
+    assert "not sent again" in str(result)
     assert sandbox.massiva_sent() == []
     assert server.count("POST", SEND_PATH) == 1
 

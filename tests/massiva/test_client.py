@@ -74,11 +74,16 @@ def counting_transport(sb: Sandbox, mode: str, seen: list[httpx.Request]) -> Any
 def test_send_then_wait_for_delivery_good_and_test_domain(sb: Sandbox, mode: str) -> None:
     pec = Both(mode, sb)
     seen: list[Any] = []
-    sending = pec.call("send", ["Mario@Example.it", "nessuno@nondelivery.test"], "Fattura 42", "Gentile <b>cliente</b>")
-    assert sending.code.isdigit() and sending.sent == 2 and not sending.reconciled
+    sending = pec.call(
+        "send", ["Mario@Example.it", "nessuno@nondelivery.test"], "Fattura 42", "Gentile <b>cliente</b>"
+    )
+    assert sending.code.isdigit()
+    assert sending.sent == 2
+    assert not sending.reconciled
     assert sending.recipients == ("mario@example.it", "nessuno@nondelivery.test")
     report = pec.call("wait_for_delivery", sending.code, timeout=300, poll=5, on_receipt=seen.append)
-    assert report.complete and report.accepted is True
+    assert report.complete
+    assert report.accepted is True
     assert report.recipients == {
         "mario@example.it": DeliveryStatus.DELIVERED,
         "nessuno@nondelivery.test": DeliveryStatus.NOT_DELIVERED,
@@ -90,7 +95,8 @@ def test_send_then_wait_for_delivery_good_and_test_domain(sb: Sandbox, mode: str
     # the delivery came after the sandbox's delay on virtual time, not at once
     delivery = report.of_kind(ReceiptKind.DELIVERY)[0]
     acceptance = report.of_kind(ReceiptKind.ACCEPTANCE)[0]
-    assert delivery.time is not None and acceptance.time is not None
+    assert delivery.time is not None
+    assert acceptance.time is not None
     assert (delivery.time - acceptance.time).total_seconds() >= 30
     again = pec.call("receipts", sending.code)
     assert again.recipients == report.recipients
@@ -115,13 +121,15 @@ def test_bad_input_is_refused_before_anything_is_sent(sb: Sandbox, mode: str, tm
     assert caught.value.fields == ("to[1]", "subject", "body")
     with pytest.raises(ValidationError) as caught:
         pec.call("send", "ok@example.it", "s", "b", sender="someone.else@testcert.legalmail.it")
-    assert caught.value.field == "sender" and caught.value.allowed == SENDER
+    assert caught.value.field == "sender"
+    assert caught.value.allowed == SENDER
     with pytest.raises(ValidationError) as caught:
         pec.call("send", "ok@example.it", "s", "b", attachments=[b"bytes without a name"])
     assert caught.value.field == "attachments[0]"
     with pytest.raises(ValidationError) as caught:
         pec.call("send", [f"r{n}@example.it" for n in range(101)], "s", "b")
-    assert caught.value.field == "to" and "100" in str(caught.value.allowed)
+    assert caught.value.field == "to"
+    assert "100" in str(caught.value.allowed)
     assert sb.massiva_sent() == []
 
 
@@ -155,7 +163,8 @@ def test_an_attachment_over_the_limit_is_refused_before_sending(
     pec = Both(mode, sb)
     with pytest.raises(ValidationError) as caught:
         pec.call("send", "mario@example.it", "Fattura 45", "x", attachments=[("big.bin", b"x" * 1001)])
-    assert caught.value.field == "attachments[0]" and "1000 bytes" in str(caught.value.allowed)
+    assert caught.value.field == "attachments[0]"
+    assert "1000 bytes" in str(caught.value.allowed)
     assert sb.massiva_sent() == []
 
 
@@ -168,9 +177,11 @@ def test_inbox_pages_are_fetched_as_the_iterator_goes(sb: Sandbox, mode: str) ->
     seen: list[httpx.Request] = []
     pec = Both(mode, sb, transport=counting_transport(sb, mode, seen))
     first = pec.inbox(limit=3)
-    assert len(first) == 3 and len(seen) == 1
+    assert len(first) == 3
+    assert len(seen) == 1
     everything = pec.inbox()
-    assert len(everything) == 28 and len(seen) == 3
+    assert len(everything) == 28
+    assert len(seen) == 3
     assert len({m.id for m in everything}) == 28
     found = pec.inbox(search="Avviso 07")
     assert {m.kind for m in found} == {ReceiptKind.ACCEPTANCE, ReceiptKind.DELIVERY}
@@ -184,10 +195,13 @@ def test_message_body_decoded_deletion_and_quota(sb: Sandbox, mode: str) -> None
     sending = pec.call("send", "mario@example.it", "Fattura 46 & co", "Corpo con àccenti + simboli")
     acceptance = pec.inbox(search="Fattura 46")[0]
     message = pec.call("get_message", acceptance.id)
-    assert message.kind is ReceiptKind.ACCEPTANCE and message.code == sending.code
-    assert "Fattura 46 & co" in message.body and "+" not in message.body.replace("Fattura 46 & co", "")
+    assert message.kind is ReceiptKind.ACCEPTANCE
+    assert message.code == sending.code
+    assert "Fattura 46 & co" in message.body
+    assert "+" not in message.body.replace("Fattura 46 & co", "")
     used = pec.call("quota")
-    assert used.usage_mb > 0 and used.limit_mb > 0
+    assert used.usage_mb > 0
+    assert used.limit_mb > 0
     pec.call("delete_message", acceptance.id)
     assert pec.inbox(search="Fattura 46") == []
     sb.advance(None)
@@ -265,8 +279,10 @@ def test_raw_response_and_repr_never_show_the_password(sb: Sandbox, mode: str) -
     _, password = sb.massiva_credentials(SENDER)
     pec = Both(mode, sb)
     view = pec.client.with_raw_response
-    raw = view.send("mario@example.it", "Fattura 48", "x") if mode == "sync" else asyncio.run(
+    raw = (
         view.send("mario@example.it", "Fattura 48", "x")
+        if mode == "sync"
+        else asyncio.run(view.send("mario@example.it", "Fattura 48", "x"))
     )
     assert raw.status_code == 201
     assert raw.parse().code.isdigit()
@@ -283,4 +299,5 @@ def test_credentials_from_the_environment(sb: Sandbox, monkeypatch: pytest.Monke
     monkeypatch.delenv("OPENAPI_PECMASSIVA_PASSWORD")
     with pytest.raises(ValidationError) as caught:
         massiva_client(sb, username=None, password=None)
-    assert caught.value.field == "password" and "OPENAPI_PECMASSIVA_PASSWORD" in str(caught.value)
+    assert caught.value.field == "password"
+    assert "OPENAPI_PECMASSIVA_PASSWORD" in str(caught.value)

@@ -25,7 +25,10 @@ CODE = "2026010101000001"
         ("AVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: Fattura 42", ReceiptKind.NON_DELIVERY_TIMEOUT),
         ("AVVISO DI MANCATA CONSEGNA PER SUPERO TEMPO MASSIMO: Fattura 42", ReceiptKind.NON_DELIVERY_TIMEOUT),
         ("PREAVVISO DI MANCATA CONSEGNA: Fattura 42", ReceiptKind.NON_DELIVERY_WARNING),
-        ("PREAVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: Fattura 42", ReceiptKind.NON_DELIVERY_WARNING),
+        (
+            "PREAVVISO DI MANCATA CONSEGNA PER SUP. TEMPO MASSIMO: Fattura 42",
+            ReceiptKind.NON_DELIVERY_WARNING,
+        ),
         ("ERRORE DI CONSEGNA: Fattura 42", ReceiptKind.DELIVERY_ERROR),
         ("ANOMALIA MESSAGGIO: Fattura 42", ReceiptKind.ANOMALY),
         ("Re: CONSEGNA: Fattura 42", ReceiptKind.UNKNOWN),
@@ -70,7 +73,8 @@ def test_per_recipient_status() -> None:
         "c@x.it": DeliveryStatus.PENDING,
     }
     assert not report.complete
-    assert report.delivered == ["a@x.it"] and report.pending == ["c@x.it"]
+    assert report.delivered == ["a@x.it"]
+    assert report.pending == ["c@x.it"]
 
 
 def test_a_non_acceptance_is_final_for_everyone() -> None:
