@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MODES, SENDER, async_massiva_client, massiva_client
+from massiva_support import MODES, SENDER, async_massiva_client, massiva_client
 
 from pec_ext.errors import UnauthorizedError, ValidationError, WaitTimeoutError
 from pec_ext.massiva import DeliveryStatus, ReceiptKind
