@@ -19,7 +19,15 @@ from pec_ext.errors import InvalidResponseError, ValidationError
 if TYPE_CHECKING:
     from oauth_api.models.callback import Callback
     from oauth_api.models.callback_list_element import CallbackListElement
+    from oauth_api.models.error_log import ErrorLog
+    from oauth_api.models.get_api_stats_response_200_data import GetApiStatsResponse200Data
+    from oauth_api.models.get_stats_by_api_response_200_data_additional_property import (
+        GetStatsByApiResponse200DataAdditionalProperty,
+    )
+    from oauth_api.models.get_stats_response_200_data import GetStatsResponse200Data
     from oauth_api.models.scope_detail import ScopeDetail
+    from oauth_api.models.subscription import Subscription
+    from oauth_api.models.subscription_list_element import SubscriptionListElement
     from oauth_api.models.token_detail import TokenDetail
     from oauth_api.models.user_scope import UserScope
     from oauth_api.models.wallet import Wallet
@@ -27,6 +35,9 @@ if TYPE_CHECKING:
 
 SCOPE_FORMAT: Final = re.compile(r"^(\*|GET|POST|PUT|PATCH|DELETE):[A-Za-z0-9.*-]+/[A-Za-z0-9_*-]*$")
 MAX_TTL: Final = 365 * 24 * 3600
+# The statistics' date filter: a year, a month or a day.
+DATE_FILTER: Final = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
+DOMAIN_FORMAT: Final = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 PAGE_LIMIT: Final = 100
 
 
@@ -231,4 +242,76 @@ def callbacks(skip: int, limit: int) -> Flow[list[CallbackListElement]]:
 
 def callback(callback_id: str) -> Flow[Callback]:
     data = yield call("get_callback", path_params={"id": check_token(callback_id, "id")})
+    return data  # type: ignore[no-any-return]
+
+
+# -- error log, statistics, subscriptions -------------------------------------------------------------
+
+StatsDate = str | dt.date
+
+
+def check_date(date: StatsDate | None) -> dict[str, str]:
+    """The ``date`` query of the statistics: ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (or a date)."""
+    if date is None:
+        return {}
+    if isinstance(date, dt.datetime):
+        raise ValidationError("date", date, "a date or 'YYYY', 'YYYY-MM', 'YYYY-MM-DD' (not a datetime)")
+    if isinstance(date, dt.date):
+        return {"date": date.isoformat()}
+    if not isinstance(date, str) or not DATE_FILTER.match(date):
+        raise ValidationError("date", date, "'YYYY', 'YYYY-MM' or 'YYYY-MM-DD', or a datetime.date")
+    if len(date) == 10:
+        try:
+            dt.date.fromisoformat(date)
+        except ValueError:
+            raise ValidationError("date", date, "a day that exists, as YYYY-MM-DD") from None
+    return {"date": date}
+
+
+def _scope_filter(scopes: Iterable[str] | None) -> dict[str, str]:
+    if scopes is None:
+        return {}
+    return {"scopes": ",".join(check_scopes(scopes))}
+
+
+def errors(skip: int, limit: int, scopes: Iterable[str] | None) -> Flow[list[ErrorLog]]:
+    data = yield call("list_errors", params={**_page(skip, limit), **_scope_filter(scopes)})
+    return list(data)
+
+
+def stats(date: StatsDate | None) -> Flow[GetStatsResponse200Data]:
+    data = yield call("get_stats", params=check_date(date))
+    return data  # type: ignore[no-any-return]
+
+
+def stats_ips(date: StatsDate | None) -> Flow[list[str]]:
+    data = yield call("list_stats_ips", params=check_date(date))
+    return [str(ip) for ip in data]
+
+
+def stats_by_api(date: StatsDate | None) -> Flow[dict[str, GetStatsByApiResponse200DataAdditionalProperty]]:
+    """``{API domain: its totals}``."""
+    data = yield call("get_stats_by_api", params=check_date(date))
+    return dict(data.additional_properties)
+
+
+def api_stats(domain: str, date: StatsDate | None) -> Flow[GetApiStatsResponse200Data]:
+    """One API domain's totals, with the breakdown by scope (``.scopes[scope]``)."""
+    if not isinstance(domain, str) or not DOMAIN_FORMAT.match(domain):
+        raise ValidationError("domain", domain, "an API's host name, e.g. pec.openapi.it")
+    data = yield call("get_api_stats", path_params={"domain": domain}, params=check_date(date))
+    return data  # type: ignore[no-any-return]
+
+
+def subscriptions(skip: int, limit: int, scopes: Iterable[str] | None) -> Flow[list[SubscriptionListElement]]:
+    data = yield call("list_subscriptions", params={**_page(skip, limit), **_scope_filter(scopes)})
+    if not isinstance(data, list):
+        raise InvalidResponseError(
+            "the account service answered one subscription to a listing", status_code=200
+        )
+    return list(data)
+
+
+def subscription(subscription_id: str) -> Flow[Subscription]:
+    data = yield call("get_subscription", path_params={"id": check_token(subscription_id, "id")})
     return data  # type: ignore[no-any-return]

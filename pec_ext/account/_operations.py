@@ -64,5 +64,12 @@ ACCOUNT_OPERATIONS: dict[str, Operation] = {
         _op("list_wallet_transactions", "GET", "/wallet/transactions", idempotent=True),
         _op("list_callbacks", "GET", "/callbacks", idempotent=True),
         _op("get_callback", "GET", "/callbacks/{id}", idempotent=True),
+        _op("list_errors", "GET", "/errors", idempotent=True),
+        _op("get_stats", "GET", "/stats", idempotent=True),
+        _op("list_stats_ips", "GET", "/stats/ips", idempotent=True),
+        _op("get_stats_by_api", "GET", "/stats/apis", idempotent=True),
+        _op("get_api_stats", "GET", "/stats/apis/{domain}", idempotent=True),
+        _op("list_subscriptions", "GET", "/subscriptions", idempotent=True),
+        _op("get_subscription", "GET", "/subscriptions/{id}", idempotent=True),
     )
 }

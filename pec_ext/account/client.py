@@ -1,7 +1,9 @@
 """``AccountClient`` and ``AsyncAccountClient``: Openapi's account service (OAuth v2).
 
 Tokens (create with least privilege, list, get, renew with the refresh token, delete), scopes with
-their prices and free limits, the wallet and its transactions, the callbacks log. They are built
+their prices and free limits, the wallet and its transactions, the callbacks log, the error log,
+the usage statistics (overall, by IP, by API and by scope) and the subscriptions: every operation
+of the service's spec. They are built
 on the same drivers as ``PecClient`` (``_driver``: same error tree, retry policy, ``http_client=``,
 ``with_options``, ``with_raw_response``, clock), with the account service's operations table and
 HTTP Basic auth (the account's e-mail and API key, ``OPENAPI_EMAIL`` / ``OPENAPI_API_KEY``).
@@ -49,7 +51,15 @@ from pec_ext.errors import ApiError, InsufficientBalanceError, PecError, Validat
 if TYPE_CHECKING:
     from oauth_api.models.callback import Callback
     from oauth_api.models.callback_list_element import CallbackListElement
+    from oauth_api.models.error_log import ErrorLog
+    from oauth_api.models.get_api_stats_response_200_data import GetApiStatsResponse200Data
+    from oauth_api.models.get_stats_by_api_response_200_data_additional_property import (
+        GetStatsByApiResponse200DataAdditionalProperty,
+    )
+    from oauth_api.models.get_stats_response_200_data import GetStatsResponse200Data
     from oauth_api.models.scope_detail import ScopeDetail
+    from oauth_api.models.subscription import Subscription
+    from oauth_api.models.subscription_list_element import SubscriptionListElement
     from oauth_api.models.user_scope import UserScope
     from oauth_api.models.wallet import Wallet
     from oauth_api.models.wallet_transaction import WalletTransaction
@@ -373,6 +383,40 @@ class AccountClient(_AccountSetup, SyncDriver):
     def callback(self, callback_id: str) -> Callback:
         return self._run(flows.callback(callback_id))
 
+    # -- error log, statistics, subscriptions -------------------------------------------------
+
+    def errors(
+        self, *, skip: int = 0, limit: int = flows.PAGE_LIMIT, scopes: Iterable[str] | None = None
+    ) -> list[ErrorLog]:
+        """The account's failed requests (``scopes``: only those of these scopes)."""
+        return self._run(flows.errors(skip, limit, scopes))
+
+    def stats(self, *, date: flows.StatsDate | None = None) -> GetStatsResponse200Data:
+        """Requests, paid requests, errors and the amount spent; ``date``: a year, month or day."""
+        return self._run(flows.stats(date))
+
+    def stats_ips(self, *, date: flows.StatsDate | None = None) -> list[str]:
+        """The addresses the account's requests came from."""
+        return self._run(flows.stats_ips(date))
+
+    def stats_by_api(
+        self, *, date: flows.StatsDate | None = None
+    ) -> dict[str, GetStatsByApiResponse200DataAdditionalProperty]:
+        """``{API domain: its totals}``."""
+        return self._run(flows.stats_by_api(date))
+
+    def api_stats(self, domain: str, *, date: flows.StatsDate | None = None) -> GetApiStatsResponse200Data:
+        """One API's totals with the breakdown by scope, e.g. ``api_stats("pec.openapi.it")``."""
+        return self._run(flows.api_stats(domain, date))
+
+    def subscriptions(
+        self, *, skip: int = 0, limit: int = flows.PAGE_LIMIT, scopes: Iterable[str] | None = None
+    ) -> list[SubscriptionListElement]:
+        return self._run(flows.subscriptions(skip, limit, scopes))
+
+    def subscription(self, subscription_id: str) -> Subscription:
+        return self._run(flows.subscription(subscription_id))
+
     # -- a PEC client with a least-privilege token --------------------------------------------
 
     def pec_client(
@@ -521,6 +565,35 @@ class AsyncAccountClient(_AccountSetup, AsyncDriver):
 
     async def callback(self, callback_id: str) -> Callback:
         return await self._run(flows.callback(callback_id))
+
+    async def errors(
+        self, *, skip: int = 0, limit: int = flows.PAGE_LIMIT, scopes: Iterable[str] | None = None
+    ) -> list[ErrorLog]:
+        return await self._run(flows.errors(skip, limit, scopes))
+
+    async def stats(self, *, date: flows.StatsDate | None = None) -> GetStatsResponse200Data:
+        return await self._run(flows.stats(date))
+
+    async def stats_ips(self, *, date: flows.StatsDate | None = None) -> list[str]:
+        return await self._run(flows.stats_ips(date))
+
+    async def stats_by_api(
+        self, *, date: flows.StatsDate | None = None
+    ) -> dict[str, GetStatsByApiResponse200DataAdditionalProperty]:
+        return await self._run(flows.stats_by_api(date))
+
+    async def api_stats(
+        self, domain: str, *, date: flows.StatsDate | None = None
+    ) -> GetApiStatsResponse200Data:
+        return await self._run(flows.api_stats(domain, date))
+
+    async def subscriptions(
+        self, *, skip: int = 0, limit: int = flows.PAGE_LIMIT, scopes: Iterable[str] | None = None
+    ) -> list[SubscriptionListElement]:
+        return await self._run(flows.subscriptions(skip, limit, scopes))
+
+    async def subscription(self, subscription_id: str) -> Subscription:
+        return await self._run(flows.subscription(subscription_id))
 
     def pec_client(
         self,

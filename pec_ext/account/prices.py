@@ -3,8 +3,9 @@
 The account service (OAuth v2) tells each scope's prices as ``{price key: EUR}``. The price keys
 are the account's own: the embedded sandbox uses the names of its price table (``register.GOLD``,
 ``renew.BRONZE``...), Openapi may use others. A quote therefore takes the named key when the scope
-has it, the scope's only price when it has just one, and otherwise says it does not know (listing
-what the scope has) rather than guessing.
+has it; a key the scope does not price is never replaced by another price: the quote says so
+(``key_known`` False, ``amount`` None, ``reason`` naming the keys the scope has). Without a key, a
+scope with a single price is quoted at that price, and one with several says which to name.
 
 A paid operation's price key, as the CLI and the sandbox name them, is ``<kind>[.<detail>]``:
 ``PRICE_KINDS`` maps each kind to the operation it prices.
@@ -36,7 +37,11 @@ PRICES_TTL: Final = 600.0
 
 @dataclass(frozen=True)
 class Quote:
-    """The price of ``units`` of an operation; ``amount`` is None when the scope's prices do not say."""
+    """The price of ``units`` of an operation; ``amount`` is None when the scope's prices do not say.
+
+    ``key_known`` is False when the key asked for is not one the scope prices, and ``reason``
+    says why there is no amount (None when there is one).
+    """
 
     operation: str
     scope: str
@@ -44,6 +49,8 @@ class Quote:
     unit_price: float | None
     units: int = 1
     prices: Mapping[str, float] = field(default_factory=dict)
+    key_known: bool = True
+    reason: str | None = None
 
     @property
     def amount(self) -> float | None:
@@ -76,12 +83,19 @@ def quote(
     paid_operation(operation)
     scope = scope_of(OPERATIONS[operation], environment)
     prices = dict(scope_prices)
-    if key is not None and key in prices:
-        return Quote(operation, scope, key, prices[key], units, prices)
+    has = ", ".join(sorted(prices)) or "no prices"
+    if key is not None:
+        if key in prices:
+            return Quote(operation, scope, key, prices[key], units, prices)
+        reason = f"unknown price key {key!r}: the scope {scope} prices {has}"
+        return Quote(operation, scope, key, None, units, prices, key_known=False, reason=reason)
     if len(prices) == 1:
         (only_key, only), *_ = prices.items()
         return Quote(operation, scope, only_key, only, units, prices)
-    return Quote(operation, scope, key, None, units, prices)
+    if not prices:
+        return Quote(operation, scope, None, None, units, prices, reason=f"the scope {scope} has no prices")
+    reason = f"the scope {scope} has several prices ({has}): name one with key="
+    return Quote(operation, scope, None, None, units, prices, reason=reason)
 
 
 def price_table(

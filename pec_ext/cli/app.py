@@ -878,38 +878,22 @@ def sandbox_group() -> None:
     """The simulator of the PEC API shipped with this package."""
 
 
-@sandbox_group.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option(
-    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free one."
+@sandbox_group.command(
+    "serve",
+    # the options are python -m pec_ext.sandbox's, defined once there (argparse), passed through
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
 )
-@click.option("--db", default=None, help="SQLite file keeping the state across restarts.")
-@click.option("--balance", type=float, default=100.0, show_default=True, help="Initial wallet balance, EUR.")
-@click.option(
-    "--processing-delay", type=float, default=0.0, help="Simulated seconds before processing is due."
-)
-@click.option("--verbose", is_flag=True, help="Log every request to stderr.")
-def sandbox_serve(
-    host: str, port: int, db: str | None, balance: float, processing_delay: float, verbose: bool
-) -> None:
-    """Run the sandbox over HTTP (loopback by default) until interrupted."""
-    import ipaddress
+@click.argument("server_args", nargs=-1, type=click.UNPROCESSED)
+def sandbox_serve(server_args: tuple[str, ...]) -> None:
+    """Run the sandbox over HTTP (loopback by default) until interrupted.
 
+    Same options as `python -m pec_ext.sandbox` (--port, --db, --token, --account, --read-timeout,
+    --max-connections, --callback-attempts...): see `pec sandbox serve --help`.
+    """
     from pec_ext.sandbox.__main__ import main as serve_main
 
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
-        click.echo(f"warning: {host} is not a loopback address: the sandbox has no real auth", err=True)
-    argv = ["--host", host, "--port", str(port), "--balance", str(balance)]
-    argv += ["--processing-delay", str(processing_delay)]
-    if db:
-        argv += ["--db", db]
-    if verbose:
-        argv.append("--verbose")
-    raise click.exceptions.Exit(serve_main(argv))
+    raise click.exceptions.Exit(serve_main(list(server_args), prog="pec sandbox serve"))
 
 
 def _sandbox_admin(cfg: Config, action: str) -> Any:

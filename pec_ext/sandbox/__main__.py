@@ -1,22 +1,30 @@
-"""``python -m pec_ext.sandbox --port 8765 [--db state.sqlite] [--token T=SCOPE]``: the sandbox over HTTP."""
+"""``python -m pec_ext.sandbox --port 8765 [--db state.sqlite] [--token T=SCOPE]``: the sandbox over HTTP.
+
+``pec sandbox serve`` hands its arguments to :func:`main`: one definition of the options for both.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import re
 import sys
 from collections.abc import Sequence
 
 from .core import DEFAULT_TOKEN, Sandbox
 from .persistence import CorruptStateError
-from .server import DEFAULT_MAX_BODY, DEFAULT_READ_TIMEOUT, SandboxServer
+from .server import DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT, SandboxServer
+
+PROG = "python -m pec_ext.sandbox"
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    parser: argparse.ArgumentParser | None = None, *, prog: str = PROG
+) -> argparse.ArgumentParser:
     """The server's options; pass a parser (e.g. a CLI sub-command's) to add them to it."""
     if parser is None:
         parser = argparse.ArgumentParser(
-            prog="python -m pec_ext.sandbox",
+            prog=prog,
             description="Stateful simulator of Openapi's PEC API, over HTTP.",
         )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
@@ -47,7 +55,19 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
             "each only for its scopes (others get 403). A scope is METHOD:host/segment as Openapi "
             "issues them, e.g. GET:pec.openapi.it/pec; '*' stands for any method or segment "
             "(*:pec.openapi.it/*). Without --token any bearer token is accepted with every scope. "
-            "The /_sandbox admin paths need no token either way"
+            "The /_sandbox admin paths need no token either way. In this mode the OAuth emulation "
+            "(/oauth) mints tokens only for --account's credentials, and only with its scopes"
+        ),
+    )
+    parser.add_argument(
+        "--account",
+        type=account_grant,
+        default=None,
+        metavar="EMAIL:APIKEY[=SCOPE,...]",
+        help=(
+            "the account's credentials for the OAuth emulation (/oauth, HTTP Basic): only these may "
+            "create tokens, and only with the scopes given (default: every PEC scope). Without it, "
+            "any credentials are accepted, except in strict-token mode (--token), where none are"
         ),
     )
     parser.add_argument(
@@ -64,6 +84,16 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         type=int,
         default=DEFAULT_MAX_BODY,
         help=f"largest request body accepted, in bytes; larger ones get 413 (default: {DEFAULT_MAX_BODY})",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=(
+            "connections served at once, a thread each; beyond it the connection waiting longest "
+            "for its request is dropped, or the newcomer gets 503 when all are being answered "
+            f"(default: {DEFAULT_MAX_CONNECTIONS})"
+        ),
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
@@ -105,8 +135,48 @@ def token_grant(text: str) -> tuple[str, tuple[str, ...]]:
     return token.strip(), scopes
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def account_grant(text: str) -> tuple[str, str, tuple[str, ...] | None]:
+    """``EMAIL:APIKEY[=SCOPE,SCOPE]`` -> ``(email, key, scopes or None)``; an argparse ``type``."""
+    email, sep, rest = text.partition(":")
+    key, has_scopes, scopes_text = rest.partition("=")
+    if not sep or "@" not in email or not key.strip():
+        # never echo what might be an API key
+        raise argparse.ArgumentTypeError("expected EMAIL:APIKEY[=SCOPE,...] (the e-mail, a colon, the key)")
+    scopes = tuple(s.strip() for s in scopes_text.split(",") if s.strip())
+    for scope in scopes:
+        if not _SCOPE.fullmatch(scope):
+            raise argparse.ArgumentTypeError(
+                f"scope {scope!r} of --account is not METHOD:host/segment (e.g. GET:pec.openapi.it/pec)"
+            )
+    if has_scopes and not scopes:
+        raise argparse.ArgumentTypeError("--account ...= needs at least one scope after '='")
+    return email.strip(), key.strip(), scopes if has_scopes else None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
+    args = build_parser(prog=prog).parse_args(argv)
+    account = args.account
+    if not _is_loopback(args.host):
+        print(
+            f"warning: {args.host} is not a loopback address: the sandbox has no real auth", file=sys.stderr
+        )
     try:
         sandbox = Sandbox(
             balance=args.balance,
@@ -114,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             processing_delay=args.processing_delay,
             tokens=dict(args.tokens),
             strict_tokens=bool(args.tokens),
+            account=None if account is None else (account[0], account[1]),
+            account_scopes=None if account is None else account[2],
+            # strict-token mode: the OAuth emulation must not mint a way around the given tokens
+            strict_accounts=bool(args.tokens),
             callback_attempts=args.callback_attempts,
             callback_backoff=args.callback_backoff,
         )
@@ -127,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         verbose=args.verbose,
         read_timeout=args.read_timeout if args.read_timeout > 0 else None,
         max_body=args.max_body,
+        max_connections=args.max_connections,
     )
     print(f"PEC sandbox listening on {server.url}", flush=True)
     # In strict-token mode the sandbox takes only the tokens given: point the CLI at the first.

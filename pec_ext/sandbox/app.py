@@ -41,6 +41,8 @@ class Request:
     query: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes = b""
+    # the caller's address (the account service's statistics count them); in-process: loopback
+    client: str = "127.0.0.1"
 
     def json(self) -> Record:
         if not self.body.strip():

@@ -19,7 +19,7 @@ import httpx
 
 from pec_ext._engine import clock as pec_clock
 
-from . import app
+from . import app, usage
 from .auth import TokenTable
 from .callbacks import CallbackDispatcher, CallbackSender, HttpCallbackSender, SentCallback
 from .clock import ManualClock, SandboxClock
@@ -65,6 +65,8 @@ class Sandbox:
         db_path: str | Path | None = None,
         db_busy_timeout: float = 10.0,
         account: tuple[str, str] | None = None,
+        account_scopes: Iterable[str] | None = None,
+        strict_accounts: bool = False,
         callback_attempts: int = 5,
         callback_backoff: float = 0.5,
         massiva_delay: float = DEFAULT_DELIVERY_DELAY,
@@ -89,7 +91,14 @@ class Sandbox:
         self.state = State(balance_cents=self._initial_cents)
         self.created_at = self.clock.now()
         # The OAuth v2 account service on the same server (``/oauth/...``; see oauth.py).
-        self.oauth = OAuthService(self, account)
+        # strict_accounts: only ``account`` may mint tokens, within ``account_scopes`` (all when
+        # None); the server's strict-token mode sets it, so its OAuth emulation is no way around it.
+        self.oauth = OAuthService(
+            self,
+            account,
+            account_scopes=None if account_scopes is None else list(account_scopes),
+            strict_accounts=strict_accounts,
+        )
         # The PEC Massiva sending API on the same server (``/pecmassiva/...``; see massiva.py).
         self.massiva = MassivaService(self, massiva_delay)
         self._store = None if db_path is None else SqliteStore(db_path, busy_timeout=db_busy_timeout)
@@ -306,12 +315,17 @@ class Sandbox:
             self.tokens.check(headers.get("authorization"), request.method, path, now=self.clock.now())
             with self._lock:
                 ctx = self._context()
+                charged_from = len(self.state.ledger)
                 with self._transaction():
                     response = handler(ctx, request, arg)
+                    # counted in the same save as the request's charges, from the ledger itself
+                    self._count(request, path, headers, response.status, None, "", charged_from)
                 # only what was saved is announced
                 outbox = ctx.outbox
                 return response
         except SandboxError as err:
+            with self._lock:
+                self._count(request, path, headers, err.status, err.code, err.message, None)
             # 401/403/503 come from the gateway, which always speaks JSON
             return app.error_response(
                 err, text=text_errors and err.status < 500 and err.status not in (401, 403)
@@ -320,6 +334,31 @@ class Sandbox:
             return _internal_error(exc)
         finally:
             self._deliver(outbox)
+
+    def _count(
+        self,
+        request: app.Request,
+        path: str,
+        headers: Mapping[str, str],
+        status: int,
+        error_code: int | None,
+        message: str,
+        charged_from: int | None,
+    ) -> None:
+        """The account service's statistics of this request (called under the lock)."""
+        usage.record(
+            self.state,
+            method=request.method,
+            path=path,
+            host=headers.get("host", ""),
+            ip=request.client,
+            status=status,
+            error_code=error_code,
+            message=message,
+            charges=[] if charged_from is None else self.state.ledger[charged_from:],
+            now=self.clock.now(),
+            anchor=self.oauth.anchor(),
+        )
 
     def _oauth(self, request: app.Request, path: str, headers: dict[str, str]) -> app.Response:
         with self._lock:

@@ -12,6 +12,11 @@ it expired or was deleted and 403 for a scope it lacks) and the price table (a s
 the sandbox's prices of the operations behind it).
 
 Basic auth accepts any e-mail and key unless the sandbox was given ``account=(email, key)``.
+``account_scopes`` limits what the account may grant (the scopes it lists, those a token may have);
+``strict_accounts`` (what the server's strict-token mode sets) refuses every credential but the
+configured account's, so that minting a token cannot bypass the tokens the server was given.
+
+Statistics, the error log and subscriptions come from the sandbox's own traffic (``usage``).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from . import massiva
+from . import massiva, usage
 from .state import Record
 from .wallet import format_balance
 
@@ -119,9 +124,18 @@ class Answer:
 class OAuthService:
     """The account service's handlers over the sandbox's state; called under the sandbox's lock."""
 
-    def __init__(self, sandbox: Sandbox, account: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        account: tuple[str, str] | None = None,
+        *,
+        account_scopes: list[str] | None = None,
+        strict_accounts: bool = False,
+    ) -> None:
         self.sandbox = sandbox
         self.account = account
+        self.account_scopes = None if account_scopes is None else list(dict.fromkeys(account_scopes))
+        self.strict_accounts = strict_accounts
         self._routes: list[tuple[str, re.Pattern[str], Callable[[Any, str], Answer]]] = [
             ("POST", re.compile(r"^/tokens$"), self.create_token),
             ("GET", re.compile(r"^/tokens$"), self.list_tokens),
@@ -134,8 +148,13 @@ class OAuthService:
             ("GET", re.compile(r"^/wallet/transactions$"), self.transactions),
             ("GET", re.compile(r"^/callbacks$"), self.list_callbacks),
             ("GET", re.compile(r"^/callbacks/([^/]*)$"), self.get_callback),
-            ("GET", re.compile(r"^/errors$"), self.empty_list),
-            ("GET", re.compile(r"^/subscriptions$"), self.empty_list),
+            ("GET", re.compile(r"^/errors$"), self.list_errors),
+            ("GET", re.compile(r"^/stats$"), self.stats),
+            ("GET", re.compile(r"^/stats/ips$"), self.stats_ips),
+            ("GET", re.compile(r"^/stats/apis$"), self.stats_by_api),
+            ("GET", re.compile(r"^/stats/apis/([^/]*)$"), self.api_stats),
+            ("GET", re.compile(r"^/subscriptions$"), self.list_subscriptions),
+            ("GET", re.compile(r"^/subscriptions/([^/]*)$"), self.get_subscription),
         ]
 
     # ------------------------------------------------------------ entry point
@@ -172,9 +191,29 @@ class OAuthService:
             raise OAuthError(401, None, "malformed Basic authentication") from None
         if not sep or not email or not key:
             raise OAuthError(401, None, "malformed Basic authentication")
-        if self.account is not None and (email, key) != self.account:
+        if self.account is None and self.strict_accounts:
+            # strict-token mode without an account: nobody may mint tokens around the given ones
+            raise OAuthError(401, None, "Unauthorized: this sandbox takes only the tokens it was given")
+        if self.account is not None and not (
+            secrets.compare_digest(email.encode(), self.account[0].encode())
+            and secrets.compare_digest(key.encode(), self.account[1].encode())
+        ):
             raise OAuthError(401, None, "Unauthorized")
         return None
+
+    def anchor(self) -> float:
+        """When the account's subscriptions started: the sandbox's first day, kept with its state."""
+        state = self.sandbox.state
+        if state.started_at is None:
+            state.started_at = self.sandbox.created_at
+        return state.started_at
+
+    def granted_scopes(self) -> list[str]:
+        """The scopes this account may grant: the configured ones, else all the PEC and PEC Massiva APIs'."""
+        known = offered_scopes()
+        if self.account_scopes is None:
+            return known
+        return [s for s in known if any(_covers(granted, s) for granted in self.account_scopes)]
 
     # ------------------------------------------------------------ tokens
 
@@ -187,9 +226,12 @@ class OAuthService:
     def _valid_scopes(self, raw: object, format_code: int, invalid_code: int) -> list[str]:
         if not isinstance(raw, list) or not all(isinstance(s, str) and s for s in raw):
             raise OAuthError(422, format_code, "invalid scopes format")
-        known = set(offered_scopes())
+        known = set(self.granted_scopes())
+        every = set(offered_scopes())
         for scope in raw:
-            if scope not in known and not _wildcard_matches(scope, known):
+            # a wildcard is granted only when all it stands for is: it must not widen the account
+            covered = {k for k in every if _covers(scope, k)}
+            if scope not in known and not (covered and covered <= known):
                 raise OAuthError(422, invalid_code, "Invalid scopes specified or API not enabled")
         return list(dict.fromkeys(raw))
 
@@ -303,10 +345,10 @@ class OAuthService:
         }
 
     def list_scopes(self, request: _Request, _: str) -> Answer:
-        return _data([self._scope_entry(s) for s in offered_scopes()])
+        return _data([self._scope_entry(s) for s in self.granted_scopes()])
 
     def get_scope(self, request: _Request, wanted: str) -> Answer:
-        for scope in offered_scopes():
+        for scope in self.granted_scopes():
             if scope_id(scope) == wanted:
                 detail = {
                     **self._scope_entry(scope),
@@ -372,8 +414,48 @@ class OAuthService:
                 return _data({**callback, "httpResponseCode": int(code) if code else None})
         raise OAuthError(404, 200, "Callback not found")
 
-    def empty_list(self, request: _Request, _: str) -> Answer:
-        return _data([])
+    # ------------------------------------------------------------ errors, stats, subscriptions
+
+    def list_errors(self, request: _Request, _: str) -> Answer:
+        skip, limit = request.page()
+        wanted = request.scopes()
+        newest_first = [
+            e for e in reversed(self.sandbox.state.errors) if wanted is None or e["scope"] in wanted
+        ]
+        return _data(newest_first[skip : skip + limit])
+
+    def stats(self, request: _Request, _: str) -> Answer:
+        return _data(usage.overall(self.sandbox.state, request.date()))
+
+    def stats_ips(self, request: _Request, _: str) -> Answer:
+        return _data(usage.ips(self.sandbox.state, request.date()))
+
+    def stats_by_api(self, request: _Request, _: str) -> Answer:
+        return _data(usage.by_api(self.sandbox.state, request.date()))
+
+    def api_stats(self, request: _Request, domain: str) -> Answer:
+        return _data(usage.api_detail(self.sandbox.state, request.date(), domain))
+
+    def _subscriptions(self) -> list[Record]:
+        return usage.subscriptions(self.sandbox.state, self._now(), self.anchor())
+
+    def list_subscriptions(self, request: _Request, _: str) -> Answer:
+        if request.query.get("id"):
+            return self.get_subscription(request, request.query["id"])
+        skip, limit = request.page()
+        wanted = request.scopes()
+        listed = [
+            {k: s[k] for k in usage.LIST_KEYS}
+            for s in self._subscriptions()
+            if wanted is None or s["scope"] in wanted
+        ]
+        return _data(listed[skip : skip + limit])
+
+    def get_subscription(self, request: _Request, wanted: str) -> Answer:
+        for subscription in self._subscriptions():
+            if subscription["id"] == wanted:
+                return _data(subscription)
+        raise OAuthError(404, 220, "Subscription not found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +481,16 @@ class _Request:
             raise OAuthError(400, 190, "Query error") from None
         return skip, limit
 
+    def scopes(self) -> set[str] | None:
+        raw = self.query.get("scopes")
+        return None if not raw else {s.strip() for s in raw.split(",") if s.strip()}
+
+    def date(self) -> str:
+        try:
+            return usage.check_date_filter(self.query.get("date"))
+        except usage.BadDateFilter:
+            raise OAuthError(422, 240, "Invalid date format, must be YYYY or YYYY-MM or YYYY-MM-DD") from None
+
 
 def _data(data: Any) -> Answer:
     return Answer(200, {"success": True, "message": "", "error": None, "data": data})
@@ -407,6 +499,10 @@ def _data(data: Any) -> Answer:
 def _view(record: Record) -> Record:
     # POST /tokens, GET and PATCH /tokens/{token} answer the TokenDetail itself, not in `data`.
     return {k: v for k, v in record.items() if k not in ("expires", "ttl")}
+
+
+def _covers(granted: str, scope: str) -> bool:
+    return granted == scope or ("*" in granted and _wildcard_matches(granted, {scope}))
 
 
 def _wildcard_matches(scope: str, known: set[str]) -> bool:

@@ -1,9 +1,10 @@
-"""The sandbox over real HTTP, on loopback by default, with the stdlib's threading server."""
+"""The sandbox over real HTTP, on loopback by default, with the stdlib's threading server (bounded)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import socket
 import sys
@@ -12,6 +13,7 @@ import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from . import app
@@ -20,6 +22,10 @@ from .core import Sandbox
 DEFAULT_READ_TIMEOUT = 30.0
 # The largest activation the client sends, two documents of 25 MiB base64-encoded (~67 MiB), with room.
 DEFAULT_MAX_BODY = 96 * 1024 * 1024
+# Connections served at once, one thread each (more wait their turn, see _Server).
+DEFAULT_MAX_CONNECTIONS = 128
+SLOT_WAIT = 1.0
+REFUSAL_SEND_TIMEOUT = 0.5
 _CONTENT_LENGTH = re.compile(r"[0-9]{1,15}")
 
 
@@ -28,18 +34,21 @@ class _ArrivalDeadlines:
 
     The socket timeout alone bounds each silence, not the whole request: a client sending a
     byte now and then would hold a thread forever. One watcher thread shuts such sockets down.
+    It also knows which connections are only waiting for a request (none is being answered), the
+    ones the server may drop first when it is full.
     """
 
-    def __init__(self, limit: float) -> None:
+    def __init__(self, limit: float | None) -> None:
         self.limit = limit
         self._due: dict[socket.socket, float] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
-        threading.Thread(target=self._watch, name="pec-sandbox-deadlines", daemon=True).start()
+        if limit is not None:
+            threading.Thread(target=self._watch, name="pec-sandbox-deadlines", daemon=True).start()
 
     def expect(self, conn: socket.socket) -> None:
         with self._lock:
-            self._due[conn] = time.monotonic() + self.limit
+            self._due[conn] = time.monotonic() + (self.limit if self.limit is not None else math.inf)
 
     def arrived(self, conn: socket.socket) -> None:
         with self._lock:
@@ -48,7 +57,19 @@ class _ArrivalDeadlines:
     def close(self) -> None:
         self._closed.set()
 
+    def drop_oldest_waiting(self) -> bool:
+        """Shuts down the connection waiting longest for its request; False when none waits."""
+        with self._lock:
+            if not self._due:
+                return False
+            oldest = min(self._due, key=self._due.__getitem__)
+            del self._due[oldest]
+        with contextlib.suppress(OSError):
+            oldest.shutdown(socket.SHUT_RDWR)
+        return True
+
     def _watch(self) -> None:
+        assert self.limit is not None
         while not self._closed.wait(min(0.1, self.limit / 4)):
             now = time.monotonic()
             with self._lock:
@@ -61,6 +82,13 @@ class _ArrivalDeadlines:
 
 
 class _Server(ThreadingHTTPServer):
+    """One thread per connection, at most ``max_connections`` of them.
+
+    A new connection beyond the cap takes the place of the one that has waited longest for its
+    request (slow or idle clients go first, since they hold a thread and give it nothing to do);
+    when every connection is being answered, the newcomer gets 503 with ``Retry-After`` at once.
+    """
+
     daemon_threads = True
     # bursts of 100 concurrent clients must not be refused by a short accept backlog
     request_queue_size = 1024
@@ -72,17 +100,59 @@ class _Server(ThreadingHTTPServer):
         verbose: bool,
         read_timeout: float | None,
         max_body: int,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise ValueError(f"max_connections must be an integer >= 1, got {max_connections!r}")
         self.sandbox = sandbox
         self.verbose = verbose
         self.read_timeout = read_timeout
         self.max_body = max_body
-        self.deadlines = _ArrivalDeadlines(read_timeout) if read_timeout is not None else None
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self.deadlines = _ArrivalDeadlines(read_timeout)
         super().__init__(address, _Handler)
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False) and not (
+            # the dropped connection's thread ends as soon as its read fails: wait for its slot
+            self.deadlines.drop_oldest_waiting() and self._slots.acquire(timeout=SLOT_WAIT)
+        ):
+            self._refuse_busy(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse_busy(self, request: socket.socket) -> None:
+        body = json.dumps(
+            {
+                "success": False,
+                "message": f"the sandbox is answering {self.max_connections} connections; retry shortly",
+                "error": None,
+                "data": None,
+            }
+        ).encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        ).encode()
+        # in the accepting thread: a client that does not read must not stall it
+        with contextlib.suppress(OSError):
+            request.settimeout(REFUSAL_SEND_TIMEOUT)
+            request.sendall(head + body)
+        self.shutdown_request(request)
+
     def server_close(self) -> None:
-        if self.deadlines is not None:
-            self.deadlines.close()
+        self.deadlines.close()
         super().server_close()
 
 
@@ -109,16 +179,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_one_request(self) -> None:
         # the request line, headers and body must all arrive within the read timeout
-        if self.server.deadlines is not None:
-            self.server.deadlines.expect(self.connection)
+        self.server.deadlines.expect(self.connection)
         try:
             super().handle_one_request()
         finally:
             self._arrived()
 
     def _arrived(self) -> None:
-        if self.server.deadlines is not None:
-            self.server.deadlines.arrived(self.connection)
+        self.server.deadlines.arrived(self.connection)
 
     def __getattr__(self, name: str) -> Callable[[], None]:
         # The stdlib answers an HTML 501 to a method without a ``do_`` handler: route every
@@ -183,6 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
                     query=dict(parse_qsl(split.query, keep_blank_values=True)),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    client=str(self.client_address[0]),
                 )
             )
         )
@@ -218,11 +287,14 @@ class SandboxServer:
         verbose: bool = False,
         read_timeout: float | None = DEFAULT_READ_TIMEOUT,
         max_body: int = DEFAULT_MAX_BODY,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         """``read_timeout``: seconds a connection may stay silent (``None``: forever);
-        ``max_body``: the largest request body accepted, in bytes (larger ones are answered 413)."""
+        ``max_body``: the largest request body accepted, in bytes (larger ones are answered 413);
+        ``max_connections``: connections served at once, a thread each (beyond it, the one
+        waiting longest for its request is dropped, or the newcomer gets 503 if none waits)."""
         self.sandbox = sandbox if sandbox is not None else Sandbox()
-        self._httpd = _Server((host, port), self.sandbox, verbose, read_timeout, max_body)
+        self._httpd = _Server((host, port), self.sandbox, verbose, read_timeout, max_body, max_connections)
         self._thread: threading.Thread | None = None
 
     @property

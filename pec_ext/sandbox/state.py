@@ -85,6 +85,12 @@ class State:
     sendings: dict[str, Record] = field(default_factory=dict)
     messages: dict[str, Record] = field(default_factory=dict)
     massiva_meta: Record = field(default_factory=dict)
+    # the account service's view of the traffic (see usage.py): counters by day and scope, the
+    # latest errors, each subscription's use this period, and when the account's plans started
+    usage: dict[str, dict[str, Record]] = field(default_factory=dict)
+    errors: list[Record] = field(default_factory=list)
+    subscriptions: dict[str, Record] = field(default_factory=dict)
+    started_at: float | None = None
     # what persistence still has to write; never serialised itself
     dirty: set[tuple[str, str]] = field(default_factory=set)
 
@@ -109,6 +115,10 @@ class State:
             "reject_next": self.reject_next,
             "tokens": self.tokens,
             "massiva": self.massiva_meta,
+            "usage": self.usage,
+            "errors": self.errors,
+            "subscriptions": self.subscriptions,
+            "started_at": self.started_at,
         }
 
     def load_meta(self, raw: Record) -> None:
@@ -118,6 +128,11 @@ class State:
         self.reject_next = int(raw.get("reject_next", 0))
         self.tokens = dict(raw.get("tokens", {}))
         self.massiva_meta = dict(raw.get("massiva", {}))
+        self.usage = dict(raw.get("usage", {}))
+        self.errors = list(raw.get("errors", []))
+        self.subscriptions = dict(raw.get("subscriptions", {}))
+        started = raw.get("started_at")
+        self.started_at = float(started) if isinstance(started, int | float) else None
 
 
 def ddmmyyyy(ts: float) -> str:

@@ -15,10 +15,37 @@ def test_the_named_key_the_only_price_or_unknown() -> None:
     prices = {"register.GOLD": 25.0, "register.BRONZE": 8.0}
     gold = quote("register_mailbox", "sandbox", prices, key="register.GOLD")
     assert (gold.scope, gold.amount) == ("POST:test.pec.openapi.it/pec", 25.0)
-    assert quote("renew_mailbox", "production", {"pec-renew": 4.5}, key="renew.GOLD", units=2).amount == 9.0
+    assert gold.key_known
+    assert gold.reason is None
+    assert quote("renew_mailbox", "production", {"pec-renew": 4.5}, units=2).amount == 9.0
     unknown = quote("register_mailbox", "sandbox", prices, key="register.SILVER")
     assert unknown.amount is None
     assert unknown.prices == prices
+    assert not unknown.key_known
+    assert unknown.reason is not None
+    assert "'register.SILVER'" in unknown.reason
+    assert "register.BRONZE, register.GOLD" in unknown.reason
+
+
+def test_an_unknown_key_is_never_priced_at_the_scope_s_only_price() -> None:
+    guessed = quote("renew_mailbox", "production", {"pec-renew": 4.5}, key="renew.GOLD", units=2)
+    assert (guessed.amount, guessed.unit_price, guessed.key_known) == (None, None, False)
+    assert guessed.reason == (
+        "unknown price key 'renew.GOLD': the scope GET:pec.openapi.it/pec prices pec-renew"
+    )
+    assert price_table("production", {"GET:pec.openapi.it/pec": {"pec-renew": 4.5}}, ["renew.GOLD"]) == {}
+
+
+def test_without_a_key_several_prices_say_which_to_name() -> None:
+    several = quote("register_mailbox", "sandbox", {"register.GOLD": 25.0, "register.BRONZE": 8.0})
+    assert several.amount is None
+    assert several.key_known
+    assert several.reason is not None
+    assert "name one with key=" in several.reason
+    assert (
+        quote("register_mailbox", "sandbox", {}).reason
+        == "the scope POST:test.pec.openapi.it/pec has no prices"
+    )
 
 
 def test_only_paid_operations_have_quotes() -> None:

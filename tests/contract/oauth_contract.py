@@ -9,13 +9,14 @@ PEC entries; the overlay it must cover is ``spec/oauth.overlay.yaml``.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
 import contract_support as cs
 import httpx
 
-from pec_ext.sandbox import Sandbox, record_only
+from pec_ext.sandbox import Sandbox
 
 OAUTH_HOST = "https://test.oauth.openapi.com"
 CREDENTIALS = ("contract@example.com", "contract-api-key")
@@ -24,7 +25,8 @@ SCOPES = ["GET:test.pec.openapi.it/pec", "POST:test.pec.openapi.it/pec"]
 
 def run_oauth_sandbox(recorder: cs.Recorder) -> int:
     """Every OAuth operation the sandbox emulates, and its documented refusals; returns the calls."""
-    sandbox = Sandbox(balance=100.0, callback_sender=record_only)
+    # the callbacks' receiver answers, as a real one does (its status is in the callbacks log)
+    sandbox = Sandbox(balance=100.0, callback_sender=lambda request: httpx.Response(204))
     transport = recorder.wrap(sandbox.transport())
     with httpx.Client(transport=transport, base_url=OAUTH_HOST, auth=CREDENTIALS) as http:
         token = http.post("/tokens", json={"scopes": SCOPES, "name": "contract", "ttl": 3600}).json()
@@ -35,9 +37,33 @@ def run_oauth_sandbox(recorder: cs.Recorder) -> int:
         http.get(f"/scopes/{scopes[0]['id']}")
         http.get("/wallet")
         http.get("/wallet/transactions")
-        http.get("/callbacks")
+        # PEC traffic (not recorded: it is not the account service's) for the log and statistics,
+        # and a box whose changes of stato make callbacks
+        with httpx.Client(
+            transport=sandbox.transport(),
+            base_url="https://test.pec.openapi.it",
+            headers={"Authorization": "Bearer contract-pec"},
+        ) as pec:
+            pec.get("/pec/" + "0" * 24)
+            callback = {"url": "https://hooks.example/box", "method": "JSON"}
+            fields = {**cs.register_fields("contract@testcert.legalmail.it"), "callback": callback}
+            box = pec.post("/pec", json=fields).json()["data"]
+            document = base64.b64encode(cs.pdf_bytes()).decode("ascii")
+            pec.patch(f"/pec/{box['id']}/attivazione", json={"documenti": document})
+            sandbox.advance()
+            pec.get(f"/pec/{box['id']}")
+        callbacks = http.get("/callbacks").json()["data"]
+        http.get(f"/callbacks/{callbacks[0]['id']}")
         http.get("/errors")
-        http.get("/subscriptions")
+        http.get("/errors", params={"scopes": SCOPES[0], "skip": 0, "limit": 10})
+        http.get("/stats")
+        http.get("/stats", params={"date": "2023-11"})
+        http.get("/stats/ips")
+        http.get("/stats/apis")
+        http.get("/stats/apis/test.pec.openapi.it", params={"date": "2023"})
+        subscriptions = http.get("/subscriptions").json()["data"]
+        http.get("/subscriptions", params={"id": subscriptions[0]["id"]})
+        http.get(f"/subscriptions/{subscriptions[0]['id']}")
         # refusals the spec documents
         http.post("/tokens", json={})
         http.post("/tokens", json={"scopes": "GET:test.pec.openapi.it/pec"})

@@ -38,3 +38,24 @@ def test_a_success_body_that_breaks_the_oauth_schema_is_classified() -> None:
         "/data/credit",
         "string-for-number",
     )
+
+
+def test_every_operation_of_the_oauth_spec_is_observed_answering_200() -> None:
+    """The contract run exercises the whole spec, statistics and subscriptions included."""
+    spec = cs.pipeline.load_upstream(spec=cs.pipeline.OAUTH)
+    in_spec = {
+        f"{method.upper()} {path}"
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    recorder = cs.Recorder("sandbox", (oauth_contract.CREDENTIALS[1],))
+    oauth_contract.run_oauth_sandbox(recorder)
+    answered = {
+        f"{exchange.method} {found[0]}"
+        for exchange in recorder.exchanges
+        if exchange.status == 200
+        for found in [cs.match_operation(spec, exchange.method, exchange.path)]
+        if found is not None
+    }
+    assert in_spec - answered == set()

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from sandbox_support import box_body
 
-from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, SandboxServer, record_only
+from pec_ext.sandbox import DEFAULT_PRICES, ManualClock, Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.oauth import scope_id
 
 BASE = "https://sandbox.pec.invalid"
@@ -185,3 +185,129 @@ def test_over_http_one_server_serves_both() -> None:
         answer = httpx.get(server.url + "/pec", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 404
         assert httpx.get(server.url + "/oauth/wallet", auth=("a@b.it", "k")).json()["data"]["credit"] == 10
+
+
+# -- the error log, statistics and subscriptions ------------------------------------------------------
+
+START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+def _traffic(sb: Sandbox, token: str = "anyone") -> str:
+    """A paid registration, a read and a refused read; returns the box's id."""
+    http = pec(sb, token)
+    box = http.post("/pec", json=box_body())
+    assert box.status_code == 200, box.text
+    assert http.get(f"/pec/{box.json()['data']['id']}").status_code == 200
+    assert http.get("/pec/" + "0" * 24).status_code == 404
+    return str(box.json()["data"]["id"])
+
+
+def test_statistics_are_the_traffic_and_the_ledger() -> None:
+    sb = Sandbox(balance=50, clock=ManualClock(START), callback_sender=record_only)
+    http = account(sb)
+    assert http.get("/stats").json()["data"]["totalRequests"] == 0
+    _traffic(sb)
+    paid = sum(entry["amount"] for entry in sb.ledger)
+    assert paid > 0
+    stats = http.get("/stats").json()["data"]
+    assert stats == {
+        "totalRequests": 3,
+        "walletRequests": 1,
+        "subscriptionRequests": 1,
+        "errorRequests": 1,
+        "walletAmount": paid,
+        "totalIps": 1,
+        "totalApis": 1,
+    }
+    assert http.get("/stats/ips").json()["data"] == ["127.0.0.1"]
+    by_api = http.get("/stats/apis").json()["data"]
+    assert list(by_api) == ["test.pec.openapi.it"]
+    assert by_api["test.pec.openapi.it"]["totalScopes"] == 2
+    detail = http.get("/stats/apis/test.pec.openapi.it").json()["data"]
+    assert detail["scopes"]["POST:test.pec.openapi.it/pec"]["walletAmount"] == paid
+    assert detail["scopes"]["GET:test.pec.openapi.it/pec"]["errorRequests"] == 1
+    assert detail["ip"] == ["127.0.0.1"]
+    # the date filter: a year, a month or a day; another day counts nothing
+    assert http.get("/stats", params={"date": "2026"}).json()["data"]["totalRequests"] == 3
+    assert http.get("/stats", params={"date": "2026-01-01"}).json()["data"]["totalRequests"] == 3
+    assert http.get("/stats/ips", params={"date": "2026-01-02"}).json()["data"] == []
+    for bad in ("2026-1", "yesterday", "2026-13", "2026-02-30"):
+        refused = http.get("/stats", params={"date": bad})
+        assert (refused.status_code, refused.json()["error"]) == (422, 240), bad
+
+
+def test_the_error_log_lists_the_refused_requests_newest_first() -> None:
+    sb = Sandbox(clock=ManualClock(START), callback_sender=record_only)
+    _traffic(sb)
+    sb.clock.advance(60)
+    assert pec(sb, "anyone").delete("/pec/" + "0" * 24).status_code == 404
+    http = account(sb)
+    errors = http.get("/errors").json()["data"]
+    assert [(e["scope"], e["httpResponseCode"]) for e in errors] == [
+        ("DELETE:test.pec.openapi.it/pec", 404),
+        ("GET:test.pec.openapi.it/pec", 404),
+    ]
+    assert errors[1]["errorAt"] == "2026-01-01T00:00:00+00:00"
+    only = http.get("/errors", params={"scopes": "GET:test.pec.openapi.it/pec"}).json()["data"]
+    assert [e["id"] for e in only] == [errors[1]["id"]]
+    assert http.get("/errors", params={"skip": 1, "limit": 1}).json()["data"] == [errors[1]]
+
+
+def test_subscriptions_are_a_small_consistent_set() -> None:
+    sb = Sandbox(clock=ManualClock(START), callback_sender=record_only)
+    http = account(sb)
+    listed = http.get("/subscriptions").json()["data"]
+    assert [s["scope"] for s in listed] == [
+        "GET:test.pec.openapi.it/pec",
+        "GET:test.pec.openapi.it/verifica_pec",
+    ]
+    assert set(listed[0]) == {"id", "scope", "active", "availableRequests", "startsAt", "expiresAt"}
+    _traffic(sb)  # one read answered 200: one request of the GET bundle
+    one = http.get(f"/subscriptions/{listed[0]['id']}").json()["data"]
+    assert (one["totalRequests"], one["availableRequests"]) == ("1000", "999")
+    assert http.get("/subscriptions", params={"id": listed[0]["id"]}).json()["data"] == one
+    filtered = http.get("/subscriptions", params={"scopes": "GET:test.pec.openapi.it/verifica_pec"})
+    assert [s["id"] for s in filtered.json()["data"]] == [listed[1]["id"]]
+    missing = http.get("/subscriptions/" + "0" * 24)
+    assert (missing.status_code, missing.json()["error"]) == (404, 220)
+    assert http.get("/subscriptions", params={"limit": "many"}).status_code == 400
+
+
+def test_statistics_and_subscriptions_survive_a_restart(tmp_path) -> None:
+    db = tmp_path / "state.sqlite"
+    first = Sandbox(db_path=db, clock=ManualClock(START), callback_sender=record_only)
+    _traffic(first)  # the registration's save carries the counters with it
+    before = account(first).get("/stats").json()["data"]
+    first.close()
+    second = Sandbox(db_path=db, clock=ManualClock(START + 3600), callback_sender=record_only)
+    http = account(second)
+    after = http.get("/stats").json()["data"]
+    assert after["walletRequests"] == before["walletRequests"] == 1
+    assert after["walletAmount"] == before["walletAmount"]
+    subscription = http.get("/subscriptions").json()["data"][0]
+    assert subscription["startsAt"] == "2026-01-01T00:00:00+00:00"  # anchored at the first start
+    second.close()
+
+
+def test_over_http_the_client_address_is_counted() -> None:
+    sb = Sandbox(callback_sender=record_only)
+    with SandboxServer(sb) as server:
+        # from another loopback address than the in-process default: the socket's peer is counted
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3")) as http:
+            http.get(server.url + "/pec", headers={"Authorization": "Bearer t"})
+        assert httpx.get(server.url + "/oauth/stats/ips", auth=("a@b.it", "k")).json()["data"] == [
+            "127.0.0.3"
+        ]
+
+
+def test_the_error_log_is_bounded_and_leaves_the_box_ids_alone() -> None:
+    quiet = Sandbox(clock=ManualClock(START), callback_sender=record_only)
+    noisy = Sandbox(clock=ManualClock(START), callback_sender=record_only)
+    for _ in range(130):
+        assert pec(noisy, "anyone").get("/pec/" + "0" * 24).status_code == 404
+    # the log numbers its entries apart: the same registration gets the same id either way
+    assert _traffic(noisy) == _traffic(quiet)
+    errors = account(noisy).get("/errors").json()["data"]
+    assert len(errors) == 100
+    assert len({e["id"] for e in errors}) == 100
+    assert account(noisy).get("/stats").json()["data"]["errorRequests"] == 131
