@@ -211,7 +211,11 @@ def send_command(
     username: str | None,
     password_file: str | None,
 ) -> None:
-    """Send a certified message (paid) to RECIPIENTS; --wait follows its receipts."""
+    """Send a certified message (paid) to RECIPIENTS; --wait follows its receipts.
+
+    With --wait it exits 0 when every recipient got the message, 7 when one did not (a
+    non-delivery or non-acceptance notice).
+    """
     if body_file is not None and body_text is not None:
         raise click.UsageError("give --body-file or --body, not both")
     body = body_file.read() if body_file is not None else (body_text or "")
@@ -248,6 +252,9 @@ def send_command(
             sending.code, timeout=wait_timeout, poll=poll, on_receipt=live, recipients=to
         )
         show_report(cfg, report, receipts=False)
+        if report.not_delivered:
+            # A script must not take a non-delivery for a success.
+            raise click.exceptions.Exit(int(ExitCode.STATE))
 
 
 # -- pec receipts / inbox / quota -------------------------------------------------------------------

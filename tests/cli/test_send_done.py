@@ -27,6 +27,7 @@ import httpx
 import pytest
 from cli_support import APPLICANT
 
+from pec_ext.cli import ExitCode
 from pec_ext.sandbox.pdf import render
 
 SENDER = "invii@testcert.legalmail.it"
@@ -150,7 +151,7 @@ def test_pec_send_wait_shows_acceptance_and_delivery(served: tuple[str, str, str
 def test_pec_send_wait_shows_non_delivery_for_the_test_domain(served: tuple[str, str, str]) -> None:
     url, username, password = served
     result = pec_send(url, username, password, "nessuno@nondelivery.test", "Sollecito 7")
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == ExitCode.STATE, result.stderr
     assert "ACCETTAZIONE" in result.stdout
     assert "MANCATA CONSEGNA" in result.stdout
     assert "not delivered" in result.stdout
