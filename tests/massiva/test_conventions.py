@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pec_ext.errors import ValidationError
 from pec_ext.journal.base import Journal
 from pec_ext.journal.sqlite import SqliteJournalStore
-from pec_ext.massiva import AsyncMassivaClient
+from pec_ext.massiva import AsyncMassivaClient, MassivaClient
 from pec_ext.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,3 +201,46 @@ async def test_attachments_of_tens_of_megabytes_do_not_stall_the_loop(served: st
             stalls.append(await worst_stall_ms(send))
     # The best of three: on a shared machine a run may lose the CPU to the server process.
     assert min(stalls) <= 20.0, stalls
+
+
+class DiscardingTransport(httpx.BaseTransport):
+    """Reads each request body a chunk at a time into nowhere, and answers as the API would."""
+
+    def __init__(self) -> None:
+        self.uploaded = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for chunk in request.stream:  # type: ignore[union-attr]
+            self.uploaded += len(chunk)
+        if request.method == "POST":
+            return httpx.Response(
+                201, json={"success": True, "sent": 1, "message": "", "message_id": "1" * 16}
+            )
+        return httpx.Response(
+            200, json={"success": True, "message": "", "data": [], "total": 0, "n_of_pages": 0}
+        )
+
+
+def test_an_upload_holds_little_more_than_the_files_themselves(tmp_path: Path) -> None:
+    """The memory target of the activation upload (bench 4): peak growth at most 2.5 x the files."""
+    size = 12 * 1024 * 1024
+    files = []
+    for n in (1, 2):
+        path = tmp_path / f"allegato{n}.bin"
+        path.write_bytes(bytes(range(256)) * (size // 256))
+        files.append(path)
+    transport = DiscardingTransport()
+    with MassivaClient(
+        "t", username=SENDER, password="pw", base_url="https://test.invalid", transport=transport
+    ) as pec:
+        pec.send("mario@example.it", "Prova", "x")  # imports and first-call costs, not measured
+        tracemalloc.start()
+        try:
+            baseline = tracemalloc.get_traced_memory()[0]
+            pec.send("mario@example.it", "Allegati", "x", attachments=files)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert transport.uploaded > 2 * size * 4 // 3  # both files went out, base64
+    ratio = (peak - baseline) / (2 * size)
+    assert 0.9 <= ratio <= 2.5, ratio  # at least the files are read; at most 2.5 x
