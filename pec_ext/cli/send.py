@@ -338,7 +338,12 @@ def read_rows(path: str) -> list[dict[str, Any]]:
     for number, raw in enumerate(raw_rows, start=1):
         body = raw.get("body", "")
         if raw.get("body_file"):
-            body = (base / raw["body_file"]).read_text(encoding="utf-8")
+            try:
+                body = (base / raw["body_file"]).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValidationError(
+                    f"row {number}: body_file", raw["body_file"], "a readable UTF-8 file", reason=str(exc)
+                ) from None
         attachments = [str(base / p.strip()) for p in raw.get("attachments", "").split(";") if p.strip()]
         to = [a.strip() for a in raw.get("to", "").replace(",", ";").split(";") if a.strip()]
         digest = hashlib.sha256(
@@ -409,7 +414,13 @@ def bulk_send_command(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with journal, massiva_client(cfg, username, password_file, send_interval=1.0 / rate) as client:
         for row in rows:
-            client.check(row["to"], row["subject"], row["body"], attachments=row["attachments"])
+            try:
+                client.check(row["to"], row["subject"], row["body"], attachments=row["attachments"])
+            except ValidationError as exc:
+                # Every row is checked before anything is sent; the refusal says which row.
+                raise ValidationError(
+                    f"row {row['row']}: {exc.field}", exc.value, exc.allowed, exc.reason
+                ) from None
         pending = [r for r in rows if (e := store.get(r["key"])) is None or e.state is not State.DONE]
         if pending:
             confirm_sending(cfg, yes, sum(len(r["to"]) for r in pending), len(pending))

@@ -108,3 +108,14 @@ def test_demo_sends_certified_mail_and_shows_its_receipts() -> None:
     assert "send certified mail" in result.stdout
     for kind in ("ACCETTAZIONE", "POSTA CERTIFICATA", "CONSEGNA", "MANCATA CONSEGNA"):
         assert kind in result.stdout
+
+
+def test_bulk_send_checks_every_row_before_sending_anything(sb: Sandbox, tmp_path: Path) -> None:
+    table = tmp_path / "rows.csv"
+    rows = ["to,subject,body", "mario@example.it,Fattura 1,a", "not-an-address,Fattura 2,b"]
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    journal = str(tmp_path / "journal.sqlite")
+    result = run(sb, "bulk", "send", str(table), "--journal", journal, "--yes", "--no-progress")
+    assert result.exit_code == ExitCode.VALIDATION
+    assert "row 2: to" in result.stderr
+    assert sb.massiva_sent() == []
