@@ -18,7 +18,7 @@ import httpx
 from pec_ext import config
 from pec_ext._engine import retry, steps, wire
 from pec_ext._engine.clock import Clock
-from pec_ext._engine.driver import AsyncDriver, SyncDriver
+from pec_ext._engine.driver import AsyncDriver, RawResponse, SyncDriver
 from pec_ext._engine.steps import Flow
 from pec_ext.errors import ValidationError
 from pec_ext.massiva import flows, intents, pacing
@@ -34,6 +34,11 @@ T = TypeVar("T")
 
 DEFAULT_WAIT_TIMEOUT_SECONDS = 3600.0
 DEFAULT_POLL_SECONDS = 10.0
+
+
+def _page(result: InboxPage | RawResponse[InboxPage]) -> InboxPage:
+    # Through with_raw_response too, the pager yields messages (each page's answer is not kept).
+    return result.parse() if isinstance(result, RawResponse) else result
 
 
 class _MassivaSetup:
@@ -244,7 +249,7 @@ class MassivaClient(_MassivaSetup, SyncDriver):
         """Every message of the inbox (or of a search), a page fetched when the previous one is used up."""
         page = 1
         while True:
-            chunk = self._run(flows.inbox_page(search, page))
+            chunk = _page(self._run(flows.inbox_page(search, page)))
             yield from chunk.messages
             if not chunk.messages or page >= chunk.pages:
                 return
@@ -346,7 +351,7 @@ class AsyncMassivaClient(_MassivaSetup, AsyncDriver):
         """Every message of the inbox (or of a search), a page fetched when the previous one is used up."""
         page = 1
         while True:
-            chunk = await self._run(flows.inbox_page(search, page))
+            chunk = _page(await self._run(flows.inbox_page(search, page)))
             for message in chunk.messages:
                 yield message
             if not chunk.messages or page >= chunk.pages:

@@ -74,6 +74,7 @@ def test_with_options_keeps_the_box_and_the_raw_response_of_a_read(sb: Sandbox) 
         assert raw.status_code == 200
         assert raw.parse().code == sending.code
         assert raw.http_response.request.headers["x-username"] == SENDER
+        assert [m.code for m in pec.with_raw_response.inbox()] == [sending.code]
 
 
 @pytest.fixture
