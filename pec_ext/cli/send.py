@@ -57,7 +57,7 @@ def box_options(f: F) -> F:
         is_flag=True,
         expose_value=False,
         callback=_set_json,
-        help="Print JSON instead of tables.",
+        help="Print JSON instead of tables: " + output.JSON_SHAPES.get(f.__name__, "see the README") + ".",
     )(f)
     f = click.option(
         "--password-file",
@@ -240,7 +240,7 @@ def send_command(
             click.echo(f"sent: code {sending.code}, {sending.sent} recipient(s) taken{note}")
         if not wait:
             if cfg.json:
-                output.print_json(sending.to_json())
+                output.print_json({"sending": sending.to_json(), "report": None})
             return
 
         def live(receipt: Receipt) -> None:
@@ -251,7 +251,10 @@ def send_command(
         report = client.wait_for_delivery(
             sending.code, timeout=wait_timeout, poll=poll, on_receipt=live, recipients=to
         )
-        show_report(cfg, report, receipts=False)
+        if cfg.json:
+            output.print_json({"sending": sending.to_json(), "report": report_data(report)})
+        else:
+            show_report(cfg, report, receipts=False)
         if report.not_delivered:
             # A script must not take a non-delivery for a success.
             raise click.exceptions.Exit(int(ExitCode.STATE))
