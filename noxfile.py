@@ -16,7 +16,7 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["check-generated", "lint", "typecheck", "tests", "contract"]
+nox.options.sessions = ["check-generated", "lint", "typecheck", "tests", "tests-httpx2", "contract"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
@@ -71,6 +71,30 @@ def tests(session: nox.Session) -> None:
     variables = ("PEC_SPEC_SOURCE", "OAUTH_SPEC_SOURCE", "PECMASSIVA_SPEC_SOURCE")
     sources = {name: os.environ.get(name, "") for name in variables}
     session.run("pytest", *session.posargs, env=sources)
+
+
+# The behaviour suites: every method, sync and async, retries, deadlines, raw responses, streamed
+# uploads, hostile answers, the sandbox, the account and the callbacks.
+BEHAVIOUR_SUITES = [
+    "tests/unit",
+    "tests/faults",
+    "tests/sandbox",
+    "tests/account",
+    "tests/callbacks",
+    "tests/cli",
+]
+
+
+@nox.session(name="tests-httpx2")
+def tests_httpx2(session: nox.Session) -> None:
+    """Run the behaviour suites on httpx2 instead of httpx (PEC_TEST_HTTP=httpx2)."""
+    session.install("-e", ".[test,codegen,redis,celery,httpx2]")
+    session.run("python", PIPELINE, "spec")
+    env = {name: os.environ.get(name, "") for name in ("PEC_SPEC_SOURCE", "OAUTH_SPEC_SOURCE")}
+    env["PEC_TEST_HTTP"] = "httpx2"
+    # One run per folder: several import helpers from their own conftest by bare name.
+    for suite in session.posargs or BEHAVIOUR_SUITES:
+        session.run("pytest", suite, env=env)
 
 
 @nox.session

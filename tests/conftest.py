@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "spec"))
 
+import http_stack  # noqa: E402
+
 import pipeline  # noqa: E402
+
+# Clients made without http_client=, here and in subprocesses, use the library under test.
+os.environ["OPENAPI_PEC_HTTP"] = http_stack.NAME
 
 # pytester runs small test files through the installed pec_sandbox plugin (tests/sandbox)
 pytest_plugins = ("pytester",)

@@ -1,13 +1,14 @@
-"""The sync and async drivers: they run a flow, send its calls through ``httpx``'s public ``send``.
+"""The sync and async drivers: they run a flow, send its calls through the HTTP client's ``send``.
 
 Every decision is taken by ``judge`` (sans-IO); a driver only waits, sends and reads bytes, so the
 two stay mirrors. Any client with an operations table and an ``Authorization`` value (the PEC
 client, the account client) is built on one of them.
 
 Requests are built from a template fixed when the client is made (``wire.Wire``) and handed to
-``send()`` of the user's ``httpx`` client (or of the one made here), so its event hooks, auth,
-mounts, proxies, ``verify``/``cert``, limits and ``http2`` all apply; the token and our headers are
-set on each request. The client's own default headers are read when the driver is made.
+``send()`` of the user's ``httpx`` or ``httpx2`` client (or of the one made here), so its event
+hooks, auth, mounts, proxies, ``verify``/``cert``, limits and ``http2`` all apply; the token and our
+headers are set on each request. The client's own default headers are read when the driver is made.
+Every request, stream and exception is of that client's library (``stack``).
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
-import httpx
-
-from pec_ext._engine import judge, steps, wire
+from pec_ext._engine import judge, stack, steps, wire
 from pec_ext._engine.steps import Blocking, Call, Flow, Options, Retry, Sleep
 from pec_ext.errors import PecError, RequestTimeoutError, ValidationError
 
 if TYPE_CHECKING:
     from types import TracebackType
+
+    # For annotations only: httpx2's objects have the same public interface (see stack.py).
+    import httpx
 
 T = TypeVar("T")
 logger = logging.getLogger("pec_ext")
@@ -89,9 +91,9 @@ _NOT_GIVEN: Any = object()
 class RawResponse(Generic[T]):
     """What ``client.with_raw_response.<method>(...)`` returns.
 
-    ``http_response`` is the ``httpx.Response`` of the call that produced the result (status,
-    headers, ``elapsed``); its body was read by pec_ext and is in ``content``. ``parse()`` gives the
-    typed result the plain method returns.
+    ``http_response`` is the ``httpx.Response`` (an ``httpx2.Response`` on an httpx2 client) of the
+    call that produced the result (status, headers, ``elapsed``); its body was read by pec_ext and
+    is in ``content``. ``parse()`` gives the typed result the plain method returns.
     """
 
     http_response: httpx.Response
@@ -158,11 +160,16 @@ class _RawView:
 _NOT_OPERATIONS = frozenset({"close", "with_options", "with_raw_response", "settings", "environment"})
 
 
+# What a flow's steps may raise that is thrown back into the flow (it reconciles or lets it go).
+_THROWN_INTO_FLOW = (PecError, steps.OutcomeUncertain)
+
+
 class _Base:
     """What both drivers hold: the HTTP client, the request template and the per-call options."""
 
-    _http: httpx.Client | httpx.AsyncClient
+    _http: Any
     _raw: bool = False
+    _asynchronous: bool = False
 
     def _setup(
         self,
@@ -173,19 +180,22 @@ class _Base:
         max_retries: int,
         extra_headers: Any,
         clock: Any,
-        http_client: httpx.Client | httpx.AsyncClient | None,
-        http_class: type[httpx.Client] | type[httpx.AsyncClient],
+        http_client: Any,
         transport: Any,
+        http: str | None = None,
     ) -> None:
+        """``http``: the library to make a client with (``httpx`` or ``httpx2``), already read from
+        ``http=`` or ``OPENAPI_PEC_HTTP``; a given ``http_client`` or ``transport`` decides alone."""
         headers = _headers(extra_headers)
         _check_options(timeout, max_retries, headers)
+        if http_client is not None and transport is not None:
+            raise ValidationError("transport", transport, "None when http_client= is given (mount it there)")
+        self._stack = stack.choose(http, http_client, transport)
+        http_class = self._stack.AsyncClient if self._asynchronous else self._stack.Client
         if http_client is not None:
             if not isinstance(http_client, http_class):
-                raise ValidationError("http_client", type(http_client).__name__, f"an {http_class.__name__}")
-            if transport is not None:
-                raise ValidationError(
-                    "transport", transport, "None when http_client= is given (mount it there)"
-                )
+                name = f"{self._stack.name}.{http_class.__name__}"
+                raise ValidationError("http_client", type(http_client).__name__, f"an {name}")
             self._http, self._owns_http = http_client, False
         else:
             self._http = http_class(
@@ -210,13 +220,14 @@ class _Base:
         self._wire = self._make_wire()
 
     def _make_wire(self) -> wire.Wire:
-        defaults = httpx.Headers(self._http.headers)
+        defaults = self._stack.Headers(self._http.headers)
         if self._owns_http:
             defaults["user-agent"] = USER_AGENT
-        elif "user-agent" in defaults and defaults["user-agent"].startswith("python-httpx/"):
-            # httpx's own default says nothing the user chose; ours says who is calling.
+        elif "user-agent" in defaults and defaults["user-agent"].startswith(f"python-{self._stack.name}/"):
+            # The library's own default says nothing the user chose; ours says who is calling.
             defaults["user-agent"] = USER_AGENT
         return wire.Wire.of(
+            self._stack,
             self.base_url,
             defaults,
             self._authorization.value,
@@ -295,10 +306,11 @@ class _Base:
         return deadline is not None and self._options.clock.monotonic() >= deadline
 
     def _read_timeout(self, request: httpx.Request) -> httpx.ReadTimeout:
-        return httpx.ReadTimeout(
+        error: httpx.ReadTimeout = self._stack.ReadTimeout(
             f"the call's deadline ({self._options.timeout:g}s) passed while reading the answer",
             request=request,
         )
+        return error
 
     def _give_up(self, outcome: Retry, deadline: float | None) -> bool:
         """A retry whose backoff would end past the deadline is not made: its error is raised."""
@@ -310,9 +322,7 @@ class _Base:
 
 
 class SyncDriver(_Base):
-    """Runs flows with blocking I/O, through ``httpx.Client.send``."""
-
-    _http: httpx.Client
+    """Runs flows with blocking I/O, through ``Client.send``."""
 
     def __enter__(self) -> Self:
         return self
@@ -330,23 +340,16 @@ class SyncDriver(_Base):
     def _run(self, flow: Flow[T]) -> T:
         options = self._options
         seen = _Seen()
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return seen.wrap(stop.value) if self._raw else stop.value  # type: ignore[return-value]
-            value, error = None, None
-            try:
-                if isinstance(step, Sleep):
-                    options.clock.sleep(step.seconds)
-                elif isinstance(step, Blocking):
-                    value = step.run()
-                else:
-                    value = self._send(step, seen)
-            except (PecError, steps.OutcomeUncertain) as exc:
-                error = exc
+
+        def run(step: steps.Step) -> Any:
+            if isinstance(step, Sleep):
+                return options.clock.sleep(step.seconds)
+            if isinstance(step, Blocking):
+                return step.run()
+            return self._send(step, seen)
+
+        result = steps.drive(flow, run, _THROWN_INTO_FLOW)
+        return seen.wrap(result) if self._raw else result  # type: ignore[return-value]
 
     def _send(self, call: Call, seen: _Seen) -> Any:
         # Each call has its own deadline, so a reconciling read still has time after a timeout.
@@ -359,12 +362,14 @@ class SyncDriver(_Base):
                 response = self._http.send(request, stream=True, follow_redirects=False)
                 try:
                     body = self._read(response, call.max_body_bytes, deadline)
-                except httpx.DecodingError as exc:
+                except self._stack.DecodingError as exc:
                     raise judge.undecodable(call, request, response, exc) from None
                 finally:
                     response.close()
-            except httpx.TransportError as exc:
-                outcome: Any = judge.on_transport_error(call, request, exc, attempt, self._options)
+            except self._stack.TransportError as exc:
+                outcome: Any = judge.on_transport_error(
+                    call, request, exc, attempt, self._options, self._stack
+                )
             else:
                 seen.keep(response, body, self._options.clock.monotonic() - started)
                 outcome = judge.on_response(call, request, response, body, attempt, self._options)
@@ -447,9 +452,9 @@ class _Watchdog:
 
 
 class AsyncDriver(_Base):
-    """Runs flows on an event loop, through ``httpx.AsyncClient.send``; blocking steps run in a thread."""
+    """Runs flows on an event loop, through ``AsyncClient.send``; blocking steps run in a thread."""
 
-    _http: httpx.AsyncClient
+    _asynchronous = True
 
     async def __aenter__(self) -> Self:
         return self
@@ -467,23 +472,16 @@ class AsyncDriver(_Base):
     async def _run(self, flow: Flow[T]) -> T:
         options = self._options
         seen = _Seen()
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = flow.throw(error) if error is not None else flow.send(value)
-            except StopIteration as stop:
-                return seen.wrap(stop.value) if self._raw else stop.value  # type: ignore[return-value]
-            value, error = None, None
-            try:
-                if isinstance(step, Sleep):
-                    await options.clock.async_sleep(step.seconds)
-                elif isinstance(step, Blocking):
-                    value = await asyncio.to_thread(step.run)
-                else:
-                    value = await self._send(step, seen)
-            except (PecError, steps.OutcomeUncertain) as exc:
-                error = exc
+
+        async def run(step: steps.Step) -> Any:
+            if isinstance(step, Sleep):
+                return await options.clock.async_sleep(step.seconds)
+            if isinstance(step, Blocking):
+                return await asyncio.to_thread(step.run)
+            return await self._send(step, seen)
+
+        result = await steps.drive_async(flow, run, _THROWN_INTO_FLOW)
+        return seen.wrap(result) if self._raw else result  # type: ignore[return-value]
 
     async def _send(self, call: Call, seen: _Seen) -> Any:
         # Each call has its own deadline, so a reconciling read still has time after a timeout.
@@ -498,8 +496,10 @@ class AsyncDriver(_Base):
             started = self._options.clock.monotonic()
             try:
                 response, body = await self._exchange(call, request, deadline)
-            except httpx.TransportError as exc:
-                outcome: Any = judge.on_transport_error(call, request, exc, attempt, self._options)
+            except self._stack.TransportError as exc:
+                outcome: Any = judge.on_transport_error(
+                    call, request, exc, attempt, self._options, self._stack
+                )
             else:
                 seen.keep(response, body, self._options.clock.monotonic() - started)
                 outcome = judge.on_response(call, request, response, body, attempt, self._options)
@@ -519,7 +519,7 @@ class AsyncDriver(_Base):
             response = await self._http.send(request, stream=True, follow_redirects=False)
             try:
                 body = await self._read(response, call.max_body_bytes, deadline)
-            except httpx.DecodingError as exc:
+            except self._stack.DecodingError as exc:
                 raise judge.undecodable(call, request, response, exc) from None
             finally:
                 await response.aclose()

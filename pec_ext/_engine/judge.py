@@ -1,15 +1,14 @@
 """Judging an answer or a failure: retry, a typed error, a reconciliation, or the parsed result.
 
-Every decision is taken here, once, for the sync and the async driver alike.
+Every decision is taken here, once, for the sync and the async driver alike, and for either HTTP
+library: exceptions are mapped through the client's :class:`~pec_ext._engine.stack.Stack`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from pec_ext._engine import retry
 from pec_ext._engine.clock import SYSTEM_CLOCK
@@ -23,16 +22,30 @@ from pec_ext.errors import (
     error_class_for_status,
 )
 
+if TYPE_CHECKING:
+    # For annotations only: httpx2's objects have the same public interface (see stack.py).
+    import httpx
+
+    from pec_ext._engine.stack import Stack
+
 logger = logging.getLogger("pec_ext")
 
 
 def on_transport_error(
-    call: Call, request: httpx.Request, exc: httpx.TransportError, attempt: int, options: Options
+    call: Call,
+    request: httpx.Request,
+    exc: httpx.TransportError,
+    attempt: int,
+    options: Options,
+    stack: Stack,
 ) -> Retry:
-    """Retry when resending is safe; otherwise raise the typed error (or OutcomeUncertain)."""
-    never_sent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    """Retry when resending is safe; otherwise raise the typed error (or OutcomeUncertain).
+
+    ``exc`` is an exception of ``stack``'s library (the one the client sends with)."""
+    never_sent = stack.never_sent(exc)
+    timed_out = stack.timed_out(exc)
     text = f"{request.method} {shown_url(call, request)}: {type(exc).__name__}: {exc}"
-    error = RequestTimeoutError(text) if isinstance(exc, httpx.TimeoutException) else TransportError(text)
+    error = RequestTimeoutError(text) if timed_out else TransportError(text)
     error.__cause__ = exc
     if (never_sent or call.operation.idempotent) and attempt < options.max_retries:
         delay = retry.backoff_seconds(attempt, uniform=options.clock.uniform)
@@ -46,7 +59,7 @@ def on_transport_error(
         )
         return Retry(delay, error)
     if not never_sent and not call.operation.idempotent:
-        raise OutcomeUncertain(call, request, exc) from exc
+        raise OutcomeUncertain(call, request, exc, timed_out=timed_out) from exc
     raise error from exc
 
 

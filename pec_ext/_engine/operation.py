@@ -1,4 +1,4 @@
-"""An operation of an HTTP API: method, path, whether a resend is safe, and how to parse its answer.
+"""An operation of an HTTP API: method, path, whether a resend is safe, what it costs, how to parse.
 
 The engine knows operations only through this shape; each API's table of them lives beside its
 client (``pec_ext._pec.operations``, ``pec_ext.account._operations``).
@@ -11,6 +11,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class PriceKind:
+    """How a paid operation is priced: the keys of its prices and what one unit of them buys.
+
+    A price key is ``<kind>`` or ``<kind>.<detail>``: ``register.GOLD`` is the ``register`` kind
+    for the GOLD box type. ``detail`` names what tells the keys of the kind apart (None: the kind
+    has one price); ``unit`` is what one unit of a price buys. Both are for people (the price list
+    shows them) and for the wallet check, which reads the detail and the units from the call.
+    """
+
+    kind: str
+    unit: str
+    detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +52,13 @@ class Operation:
     secret_params: tuple[str, ...] = ()
     # Applied to each parsed record: the API's own typing of values the spec lists (enum members).
     typed_values: Callable[[Any], None] | None = None
+    # Set for an operation that charges the wallet (the API answers 402 when it is short): the one
+    # place that says what is paid, read by the scopes, the quotes, the wallet check and the CLI.
+    price: PriceKind | None = None
+
+    @property
+    def paid(self) -> bool:
+        return self.price is not None
 
     def url(self, **path_params: str) -> str:
         return self.path.format(**{name: encode_path_param(value) for name, value in path_params.items()})

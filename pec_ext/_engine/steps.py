@@ -5,11 +5,9 @@ A flow is a generator written once for sync and async: the drivers only move byt
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pec_ext._engine import retry
 from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
@@ -21,6 +19,10 @@ from pec_ext.errors import (
     ValidationError,
 )
 
+if TYPE_CHECKING:
+    # For annotations only: an httpx2 request has the same public interface (see stack.py).
+    import httpx
+
 # Bodies above these sizes are refused instead of being read into memory.
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
 
@@ -29,6 +31,7 @@ MAX_PDF_BODY_BYTES = 64 * 1024 * 1024
 
 
 T = TypeVar("T")
+S = TypeVar("S")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,46 @@ Step = Call | Sleep | Blocking
 
 
 Flow = Generator[Step, Any, T]
+
+
+def drive(flow: Generator[S, Any, T], run: Callable[[S], Any], catch: tuple[type[BaseException], ...]) -> T:
+    """Run ``flow`` to its end: each step it yields is given to ``run``, whose result is sent back.
+
+    An exception of a ``catch`` type raised by ``run`` is thrown into the flow instead, which may
+    handle it (reconcile, record) or let it propagate. The one loop behind every sync driver.
+    """
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        value, error = None, None
+        try:
+            value = run(step)
+        except catch as exc:
+            error = exc
+
+
+async def drive_async(
+    flow: Generator[S, Any, T], run: Callable[[S], Awaitable[Any]], catch: tuple[type[BaseException], ...]
+) -> T:
+    """:func:`drive` on an event loop: ``run`` is awaited. The one loop behind every async driver."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            step = flow.throw(error) if error is not None else flow.send(value)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        value, error = None, None
+        try:
+            value = await run(step)
+        except catch as exc:
+            error = exc
 
 
 @dataclass(frozen=True)
@@ -129,8 +172,11 @@ class OutcomeUncertain(Exception):
     Thrown into the flow, which reconciles by reading state; never shown to users as such.
     """
 
-    def __init__(self, call: Call, request: httpx.Request, cause: BaseException | ApiError) -> None:
+    def __init__(
+        self, call: Call, request: httpx.Request, cause: BaseException | ApiError, *, timed_out: bool = False
+    ) -> None:
         self.call = call
+        self.timed_out = timed_out
         self.method = request.method
         self.url = shown_url(call, request)
         self.cause = cause
@@ -138,11 +184,7 @@ class OutcomeUncertain(Exception):
 
     def unknown(self, message: str, known: Any = None) -> OutcomeUnknownError:
         """The user-facing error, a timeout too when the cause was one."""
-        error_type = (
-            OutcomeUnknownTimeoutError
-            if isinstance(self.cause, httpx.TimeoutException)
-            else (OutcomeUnknownError)
-        )
+        error_type = OutcomeUnknownTimeoutError if self.timed_out else OutcomeUnknownError
         return error_type(
             f"{self.call.operation.name}: {message} (after: {self.cause})",
             operation=self.call.operation.name,

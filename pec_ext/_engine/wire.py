@@ -1,16 +1,23 @@
-"""The request on the wire: a client's fixed template, and JSON bodies streamed a slice at a time."""
+"""The request on the wire: a client's fixed template, and JSON bodies streamed a slice at a time.
+
+Requests and streams are built with the classes of the client's library (its ``Stack``).
+"""
 
 from __future__ import annotations
 
 import binascii
+import functools
 import json
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-import httpx
-
+from pec_ext._engine.stack import Stack
 from pec_ext._engine.steps import Call
+
+if TYPE_CHECKING:
+    # For annotations only: httpx2's objects have the same public interface (see stack.py).
+    import httpx
 
 JSON_ACCEPT = {"accept": "application/json"}
 
@@ -26,6 +33,7 @@ class Wire:
     the token, hence out of the repr.
     """
 
+    stack: Stack
     base_url: str
     json_headers: tuple[tuple[str, str], ...] = field(repr=False)
     pdf_headers: tuple[tuple[str, str], ...] = field(repr=False)
@@ -34,6 +42,7 @@ class Wire:
     @classmethod
     def of(
         cls,
+        stack: Stack,
         base_url: str,
         defaults: httpx.Headers,
         authorization: str,
@@ -42,13 +51,14 @@ class Wire:
     ) -> Wire:
         """``defaults``: the HTTP client's own headers, read once; ``extra_headers`` win over them."""
         # Host first, as httpx orders it; given here, it is also there for a streamed body.
-        common = [("host", httpx.URL(base_url).netloc.decode("ascii"))]
+        common = [("host", stack.URL(base_url).netloc.decode("ascii"))]
         ours = {"host", "accept", "authorization", *(name.lower() for name, _ in extra_headers)}
         common += [(k, v) for k, v in defaults.items() if k not in ours]
         common += [(k.lower(), v) for k, v in extra_headers if k.lower() not in ("host", "authorization")]
         common.append(("authorization", authorization))
         accept_given = any(name.lower() == "accept" for name, _ in extra_headers)
         return cls(
+            stack=stack,
             base_url=base_url.rstrip("/"),
             json_headers=(*common, *(() if accept_given else JSON_ACCEPT.items())),
             pdf_headers=(*common, *(() if accept_given else PDF_ACCEPT.items())),
@@ -74,14 +84,16 @@ def build_request(
     if call.authorization is not None:
         headers = tuple((k, call.authorization if k == "authorization" else v) for k, v in headers)
     extensions = {"timeout": _capped(wire.timeout, remaining)}
-    streamed = _JsonStream.for_value(call.json, expired)
+    streamed = _JsonStream.for_value(call.json, expired, wire.stack)
+    request: httpx.Request
     if streamed is None:
-        return httpx.Request(
+        request = wire.stack.Request(
             op.method, url, params=params or None, headers=headers, json=call.json, extensions=extensions
         )
+        return request
     # With ``stream=`` httpx adds no header of its own: the template has Host, the body's are here.
     body_headers = (("content-type", "application/json"), ("content-length", str(streamed.length)))
-    return httpx.Request(
+    request = wire.stack.Request(
         op.method,
         url,
         params=params or None,
@@ -89,6 +101,7 @@ def build_request(
         stream=streamed,
         extensions=extensions,
     )
+    return request
 
 
 class Base64Body:
@@ -132,8 +145,11 @@ def base64_bodies(documents: list[bytes]) -> list[Base64Body]:
     return [Base64Body(data) for data in documents]
 
 
-class _JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+class _JsonStream:
     """A JSON body holding long strings (base64 documents), encoded a slice at a time.
+
+    Sent as an instance of :func:`_stream_class`: the library's transports require their own
+    stream base classes.
 
     ``json=`` would hold the whole body as a str and as bytes next to the strings it came from
     (4x two uploaded PDFs); sent this way, the strings are never copied whole. The body is laid
@@ -142,6 +158,8 @@ class _JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     """
 
     LONG = 1 << 20
+    # The library's WriteTimeout, set on the subclass of each stack.
+    write_timeout: type[Exception] = TimeoutError
 
     def __init__(self, value: Any, expired: Callable[[], bool] | None = None) -> None:
         self.parts: list[bytes | str | Base64Body] = []
@@ -150,8 +168,8 @@ class _JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         self.expired = expired
 
     @classmethod
-    def for_value(cls, value: Any, expired: Callable[[], bool] | None = None) -> _JsonStream | None:
-        return cls(value, expired) if cls.has_long_string(value) else None
+    def for_value(cls, value: Any, expired: Callable[[], bool] | None, stack: Stack) -> _JsonStream | None:
+        return _stream_class(stack)(value, expired) if cls.has_long_string(value) else None
 
     @classmethod
     def has_long_string(cls, value: Any) -> bool:
@@ -216,7 +234,7 @@ class _JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):
             )
             for piece in pieces:
                 if self.expired is not None and self.expired():
-                    raise httpx.WriteTimeout("the call's deadline passed while sending the body")
+                    raise self.write_timeout("the call's deadline passed while sending the body")
                 yield piece
 
     def __iter__(self) -> Generator[bytes, None, None]:
@@ -225,6 +243,13 @@ class _JsonStream(httpx.SyncByteStream, httpx.AsyncByteStream):
     async def __aiter__(self) -> Any:
         for chunk in self._chunks():
             yield chunk
+
+
+@functools.cache
+def _stream_class(stack: Stack) -> type[_JsonStream]:
+    """``_JsonStream`` as a sync and async byte stream of ``stack``'s library."""
+    bases = (_JsonStream, stack.SyncByteStream, stack.AsyncByteStream)
+    return cast("type[_JsonStream]", type("JsonStream", bases, {"write_timeout": stack.WriteTimeout}))
 
 
 def needs_thread(call: Call) -> bool:

@@ -11,8 +11,6 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, Unpack
 
-import httpx
-
 from pec_ext import config
 from pec_ext._engine import retry, steps
 from pec_ext._engine.clock import Clock
@@ -21,12 +19,16 @@ from pec_ext._engine.steps import Flow
 from pec_ext._pec import flows as _flows
 from pec_ext._pec import intents as journal_ops
 from pec_ext._pec.flows import Settings
+from pec_ext._pec.operations import OPERATIONS
 from pec_ext.callbacks.events import secret_bytes
 from pec_ext.config import BASE_URLS, ENVIRONMENT_ENV, TOKEN_ENV
 from pec_ext.errors import ValidationError
 from pec_ext.types import CommunicationFields, RegisterFields, UserFields
 
 if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
     from pec_api.models.body_post_comunica_pec import BodyPostComunicaPec
     from pec_api.models.body_post_multiutenza import BodyPostMultiutenza
     from pec_api.models.body_post_pec import BodyPostPec
@@ -94,6 +96,24 @@ class _PecSetup:
         journaled: Flow[T] = self._options.journal.execute(chosen, intent)
         return journaled
 
+    def _unjournaled(self, operation: str, plain: Flow[T]) -> Flow[T]:
+        """``plain``, a call no journal intent covers; refused when paid under the client's key.
+
+        A client-wide idempotency key promises that this client's paid calls are never sent twice;
+        a paid operation the journal cannot reconcile (no state tells whether it was applied) would
+        silently go unjournaled, so it is refused before anything is sent.
+        """
+        key = self._options.idempotency_key
+        if key is not None and OPERATIONS[operation].paid:
+            plain.close()
+            raise ValidationError(
+                "idempotency_key",
+                key,
+                "no client-wide key (with_options(idempotency_key=None)) for this call",
+                reason=f"{operation} is paid but has no journaled form: its key would protect nothing",
+            )
+        return plain
+
     @property
     def environment(self) -> str:
         return self.settings.environment
@@ -107,10 +127,12 @@ class _PecSetup:
 class PecClient(_PecSetup, SyncDriver):
     """Synchronous client. Use as a context manager, or call :meth:`close`.
 
-    ``http_client=``: an ``httpx.Client`` of yours (proxy, mTLS ``cert``, CA bundle ``verify``,
-    limits, ``http2``, event hooks, tracing); every request goes through its ``send()``. A client
-    you give is never closed by this one: close it yourself. Without it, one is made here and
-    closed by :meth:`close`. ``timeout`` is a deadline in seconds for each call, retries and backoff
+    ``http_client=``: an ``httpx.Client`` or ``httpx2.Client`` of yours (proxy, mTLS ``cert``, CA
+    bundle ``verify``, limits, ``http2``, event hooks, tracing); every request goes through its
+    ``send()``, and requests, responses and exceptions are that library's. A client you give is
+    never closed by this one: close it yourself. Without it, one is made here (with httpx2 when it
+    is installed, else httpx; ``http="httpx"`` or ``"httpx2"``, or ``OPENAPI_PEC_HTTP``, chooses)
+    and closed by :meth:`close`. ``timeout`` is a deadline in seconds for each call, retries and backoff
     included. ``clock`` gives the time, sleep and jitter (``Sandbox.client()`` uses virtual time).
     """
 
@@ -122,8 +144,9 @@ class PecClient(_PecSetup, SyncDriver):
         base_url: str | None = None,
         timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | httpx2.Client | None = None,
+        transport: httpx.BaseTransport | httpx2.BaseTransport | None = None,
+        http: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
@@ -145,8 +168,8 @@ class PecClient(_PecSetup, SyncDriver):
             extra_headers=extra_headers,
             clock=clock,
             http_client=http_client,
-            http_class=httpx.Client,
             transport=transport,
+            http=config.http_library(http),
         )
         self._with_journal(journal)
 
@@ -154,11 +177,11 @@ class PecClient(_PecSetup, SyncDriver):
 
     def check_domain(self, dominio: str) -> list[str]:
         """Check whether a domain can send and receive PEC (paid); see ``is_domain_eligible``."""
-        return self._run(_flows.check_domain(dominio))
+        return self._run(self._unjournaled("check_domain", _flows.check_domain(dominio)))
 
     def is_domain_eligible(self, dominio: str) -> bool:
         """True when the API answers 200 for the domain, False on its 204 "No Content" (paid)."""
-        return self._run(_flows.is_domain_eligible(dominio))
+        return self._run(self._unjournaled("check_domain", _flows.is_domain_eligible(dominio)))
 
     def check_availability(self, pec: str) -> CheckAvailabilityResponse200Data:
         """Whether an address can still be registered."""
@@ -212,7 +235,7 @@ class PecClient(_PecSetup, SyncDriver):
 
     def change_space(self, id: str, /, **body: Any) -> Casella:
         """Send spazio_disco / spazio_storico / spazio_conservazione as given (paid)."""
-        return self._run(_flows.change_space(id, body))
+        return self._run(self._unjournaled("change_space", _flows.change_space(id, body)))
 
     def add_space(
         self,
@@ -255,7 +278,9 @@ class PecClient(_PecSetup, SyncDriver):
     def activate_conservation(
         self, id: str, documents: Sequence[DocumentSource], /, *, space: int | None = None
     ) -> Casella:
-        return self._run(_flows.activate_conservation(id, documents, space))
+        return self._run(
+            self._unjournaled("activate_conservation", _flows.activate_conservation(id, documents, space))
+        )
 
     def change_type(self, id: str, tipo_casella: str, /, *, idempotency_key: str | None = None) -> Casella:
         """Upgrade the box type (STANDARD < BRONZE < SILVER < GOLD; paid)."""
@@ -274,7 +299,7 @@ class PecClient(_PecSetup, SyncDriver):
         )
 
     def add_user(self, id: str, body: UserBody = None, /, **fields: Unpack[UserFields]) -> Casella:
-        return self._run(_flows.add_user(id, body, fields))
+        return self._run(self._unjournaled("add_user", _flows.add_user(id, body, fields)))
 
     def list_communications(self) -> list[RichiesteComunicazionePec]:
         return self._run(_flows.list_communications())
@@ -283,7 +308,9 @@ class PecClient(_PecSetup, SyncDriver):
         self, body: CommunicationBody = None, /, **fields: Unpack[CommunicationFields]
     ) -> RichiestaComunicazionePec:
         """Ask for the communication of a PEC address to the business register (paid)."""
-        return self._run(_flows.communicate_pec(self.settings, body, fields))
+        return self._run(
+            self._unjournaled("communicate_pec", _flows.communicate_pec(self.settings, body, fields))
+        )
 
     def get_communication(self, id: str, /) -> RichiestaComunicazionePec:
         return self._run(_flows.get_communication(id))
@@ -342,7 +369,8 @@ class PecClient(_PecSetup, SyncDriver):
 class AsyncPecClient(_PecSetup, AsyncDriver):
     """Asynchronous client; mirrors :class:`PecClient` method for method.
 
-    ``http_client=`` takes an ``httpx.AsyncClient`` of yours, never closed by this one. Blocking
+    ``http_client=`` takes an ``httpx.AsyncClient`` or ``httpx2.AsyncClient`` of yours, never
+    closed by this one. Blocking
     work (reading and checking documents, base64, writing forms with fsync) runs in a worker
     thread, so the event loop is never held up by it.
     """
@@ -355,8 +383,9 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         base_url: str | None = None,
         timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | httpx2.AsyncBaseTransport | None = None,
+        http: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         strict_identifiers: bool | None = None,
         clock: Clock | None = None,
@@ -378,8 +407,8 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
             extra_headers=extra_headers,
             clock=clock,
             http_client=http_client,
-            http_class=httpx.AsyncClient,
             transport=transport,
+            http=config.http_library(http),
         )
         self._with_journal(journal)
 
@@ -387,11 +416,11 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
 
     async def check_domain(self, dominio: str) -> list[str]:
         """Check whether a domain can send and receive PEC (paid); see ``is_domain_eligible``."""
-        return await self._run(_flows.check_domain(dominio))
+        return await self._run(self._unjournaled("check_domain", _flows.check_domain(dominio)))
 
     async def is_domain_eligible(self, dominio: str) -> bool:
         """True when the API answers 200 for the domain, False on its 204 "No Content" (paid)."""
-        return await self._run(_flows.is_domain_eligible(dominio))
+        return await self._run(self._unjournaled("check_domain", _flows.is_domain_eligible(dominio)))
 
     async def check_availability(self, pec: str) -> CheckAvailabilityResponse200Data:
         """Whether an address can still be registered."""
@@ -445,7 +474,7 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
 
     async def change_space(self, id: str, /, **body: Any) -> Casella:
         """Send spazio_disco / spazio_storico / spazio_conservazione as given (paid)."""
-        return await self._run(_flows.change_space(id, body))
+        return await self._run(self._unjournaled("change_space", _flows.change_space(id, body)))
 
     async def add_space(
         self,
@@ -488,7 +517,9 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
     async def activate_conservation(
         self, id: str, documents: Sequence[DocumentSource], /, *, space: int | None = None
     ) -> Casella:
-        return await self._run(_flows.activate_conservation(id, documents, space))
+        return await self._run(
+            self._unjournaled("activate_conservation", _flows.activate_conservation(id, documents, space))
+        )
 
     async def change_type(
         self, id: str, tipo_casella: str, /, *, idempotency_key: str | None = None
@@ -511,7 +542,7 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         )
 
     async def add_user(self, id: str, body: UserBody = None, /, **fields: Unpack[UserFields]) -> Casella:
-        return await self._run(_flows.add_user(id, body, fields))
+        return await self._run(self._unjournaled("add_user", _flows.add_user(id, body, fields)))
 
     async def list_communications(self) -> list[RichiesteComunicazionePec]:
         return await self._run(_flows.list_communications())
@@ -520,7 +551,9 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
         self, body: CommunicationBody = None, /, **fields: Unpack[CommunicationFields]
     ) -> RichiestaComunicazionePec:
         """Ask for the communication of a PEC address to the business register (paid)."""
-        return await self._run(_flows.communicate_pec(self.settings, body, fields))
+        return await self._run(
+            self._unjournaled("communicate_pec", _flows.communicate_pec(self.settings, body, fields))
+        )
 
     async def get_communication(self, id: str, /) -> RichiestaComunicazionePec:
         return await self._run(_flows.get_communication(id))

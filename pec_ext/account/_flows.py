@@ -1,7 +1,7 @@
 """What each AccountClient method does, written once for the sync and the async client.
 
 Same kind of flows as ``_flows``: generators that check their input, yield ``Call``s of the account
-service's operations (``_account_operations``) and receive the parsed results from the driver.
+service's operations (``pec_ext.account._operations``) and receive the parsed results from the driver.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The table of the account service's operations (Openapi OAuth v2), for the same call path.
 
-Same shape as ``_operations.OPERATIONS``; the models come from ``generated/oauth_api``. Token
+Same shape as ``pec_ext._pec.operations.OPERATIONS``; the models come from ``generated/oauth_api``. Token
 creation, renewal, update and deletion change the account and are never resent blindly; the reads
 are safe to resend.
 """

@@ -7,8 +7,12 @@ has it; a key the scope does not price is never replaced by another price: the q
 (``key_known`` False, ``amount`` None, ``reason`` naming the keys the scope has). Without a key, a
 scope with a single price is quoted at that price, and one with several says which to name.
 
-A paid operation's price key, as the CLI and the sandbox name them, is ``<kind>[.<detail>]``:
-``PRICE_KINDS`` maps each kind to the operation it prices.
+What is paid, and the kind of each paid operation's price keys (``<kind>[.<detail>]``), is the
+operations table's (:attr:`Operation.price <pec_ext._engine.operation.Operation.price>`); nothing
+here lists them again. :data:`INDICATIVE_PRICES` (same keys) is an order of magnitude, no quote.
+
+The account client reads scope prices through :func:`cached_prices` (a flow, so the sync and the
+async client run the same definition) and keeps them for :data:`PRICES_TTL` seconds of its clock.
 """
 
 from __future__ import annotations
@@ -17,20 +21,30 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from pec_ext._pec.operations import OPERATIONS
-from pec_ext.account.scopes import PAID_OPERATIONS, scope_of
+from pec_ext._engine.clock import Clock
+from pec_ext._engine.operation import Operation
+from pec_ext._engine.steps import Flow
+from pec_ext._pec.operations import INDICATIVE_PRICES, OPERATIONS
+from pec_ext.account import _flows as flows
+from pec_ext.account.scopes import paid_operations, scope_of
 from pec_ext.errors import ValidationError
 
-PRICE_KINDS: Final[Mapping[str, str]] = {
-    "register": "register_mailbox",
-    "renew": "renew_mailbox",
-    "transform": "change_type",
-    "space": "change_space",
-    "conservazione": "activate_conservation",
-    "multiutenza": "add_user",
-    "comunica_pec": "communicate_pec",
-    "domini_pec": "check_domain",
-}
+__all__ = [
+    "INDICATIVE_PRICES",
+    "PRICES_TTL",
+    "PriceCache",
+    "Quote",
+    "cached_prices",
+    "operation_for_key",
+    "paid_operation",
+    "paid_scopes",
+    "price_kinds",
+    "price_table",
+    "price_table_flow",
+    "quote",
+    "quote_flow",
+]
+
 # How long scope prices are trusted before they are read again (seconds, on the client's clock).
 PRICES_TTL: Final = 600.0
 
@@ -57,18 +71,27 @@ class Quote:
         return None if self.unit_price is None else round(self.unit_price * self.units, 2)
 
 
+def price_kinds() -> dict[str, str]:
+    """``{price kind: operation}`` for every paid operation of the table."""
+    return {op.price.kind: name for name, op in OPERATIONS.items() if op.price is not None}
+
+
 def operation_for_key(key: str) -> str:
+    """The paid operation a price key (``<kind>[.<detail>]``) prices."""
+    kinds = price_kinds()
     kind = key.split(".", 1)[0]
     try:
-        return PRICE_KINDS[kind]
+        return kinds[kind]
     except KeyError:
-        raise ValidationError("price key", key, sorted(PRICE_KINDS), "unknown kind of charge") from None
+        raise ValidationError("price key", key, sorted(kinds), "unknown kind of charge") from None
 
 
-def paid_operation(name: str) -> str:
-    if name not in PAID_OPERATIONS:
-        raise ValidationError("operation", name, sorted(PAID_OPERATIONS), "not a paid operation")
-    return name
+def paid_operation(name: str) -> Operation:
+    """The paid operation ``name``; a clear error for an unknown or a free one."""
+    operation = OPERATIONS.get(name)
+    if operation is None or not operation.paid:
+        raise ValidationError("operation", name, paid_operations(), "not a paid operation")
+    return operation
 
 
 def quote(
@@ -80,8 +103,7 @@ def quote(
     units: int = 1,
 ) -> Quote:
     """The quote for ``operation`` given the prices of the scope that allows it."""
-    paid_operation(operation)
-    scope = scope_of(OPERATIONS[operation], environment)
+    scope = scope_of(paid_operation(operation), environment)
     prices = dict(scope_prices)
     has = ", ".join(sorted(prices)) or "no prices"
     if key is not None:
@@ -114,4 +136,48 @@ def price_table(
 
 def paid_scopes(environment: str) -> list[str]:
     """The scopes behind the paid operations, whose prices a quote needs."""
-    return sorted({scope_of(OPERATIONS[name], environment) for name in PAID_OPERATIONS})
+    return sorted({scope_of(OPERATIONS[name], environment) for name in paid_operations()})
+
+
+class PriceCache:
+    """Scope prices, trusted for :data:`PRICES_TTL` seconds of the client's clock."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, dict[str, float]]] = {}
+
+    def missing(self, scopes: Iterable[str], now: float) -> list[str]:
+        return [s for s in scopes if s not in self._entries or now - self._entries[s][0] >= PRICES_TTL]
+
+    def store(self, scopes: Iterable[str], found: Mapping[str, dict[str, float]], now: float) -> None:
+        for scope in scopes:
+            self._entries[scope] = (now, dict(found.get(scope, {})))
+
+    def get(self, scopes: Iterable[str]) -> dict[str, dict[str, float]]:
+        return {s: dict(self._entries[s][1]) for s in scopes if s in self._entries}
+
+
+def cached_prices(cache: PriceCache, scopes: list[str], clock: Clock) -> Flow[dict[str, dict[str, float]]]:
+    """``{scope: {price key: EUR}}``, read from the account only for the scopes not fresh in ``cache``."""
+    now = clock.monotonic()
+    missing = cache.missing(scopes, now)
+    if missing:
+        found = yield from flows.scope_prices(missing)
+        cache.store(missing, found, now)
+    return cache.get(scopes)
+
+
+def quote_flow(
+    cache: PriceCache, environment: str, operation: str, key: str | None, units: int, clock: Clock
+) -> Flow[Quote]:
+    scope = scope_of(paid_operation(operation), environment)
+    prices = yield from cached_prices(cache, [scope], clock)
+    return quote(operation, environment, prices.get(scope, {}), key=key, units=units)
+
+
+def price_table_flow(
+    cache: PriceCache, environment: str, keys: Iterable[str], clock: Clock
+) -> Flow[dict[str, float]]:
+    keys = list(keys)
+    scopes = sorted({scope_of(OPERATIONS[operation_for_key(k)], environment) for k in keys})
+    prices = yield from cached_prices(cache, scopes, clock)
+    return price_table(environment, prices, keys)

@@ -1,9 +1,10 @@
 """Least privilege: the exact token scopes a set of PEC operations needs.
 
 An Openapi scope names a method, the API's host and the **first path segment** of the endpoint:
-``GET:pec.openapi.it/pec``. It is derived here from the operations table (``_operations.py``), so
-a token made with ``pec_scopes("production", ["get_mailbox", "list_mailboxes"])`` can do exactly
-what those operations need, and nothing that needs another method or segment.
+``GET:pec.openapi.it/pec``. It is derived here from the operations table
+(``pec_ext._pec.operations``), so a token made with ``pec_scopes("production", ["get_mailbox",
+"list_mailboxes"])`` can do exactly what those operations need, and nothing that needs another
+method or segment. What is paid is the table's too (``Operation.price``): :func:`paid_operations`.
 
 The caveat that comes with the granularity: a scope cannot tell two endpoints under the same
 segment and method apart. ``GET:<host>/pec`` lets a token read mailboxes **and renew them**, because
@@ -25,21 +26,6 @@ from pec_ext.errors import ValidationError
 Environment = Literal["production", "sandbox"]
 
 HOSTS: Final[dict[str, str]] = {"production": "pec.openapi.it", "sandbox": "test.pec.openapi.it"}
-
-# Operations that charge the wallet. A GET among them (renewal, domain check) is what makes a
-# scope that looks read-only able to spend.
-PAID_OPERATIONS: Final = frozenset(
-    {
-        "register_mailbox",
-        "renew_mailbox",
-        "change_space",
-        "activate_conservation",
-        "change_type",
-        "add_user",
-        "communicate_pec",
-        "check_domain",
-    }
-)
 
 # The seed's lists of the PEC API's scopes, per method and segment. ``dominio`` (certified domains)
 # has scopes on the account but no operation in the PEC spec this library is generated from, so
@@ -90,12 +76,20 @@ def pec_scopes(environment: str, operations: Iterable[str] | None = None) -> lis
     return sorted({scope_of(op, environment) for op in _operations(operations)})
 
 
+def paid_operations() -> list[str]:
+    """The PEC operations that charge the wallet, as the operations table marks them (sorted).
+
+    A GET among them (renewal, domain check) is what makes a scope that looks read-only able to spend.
+    """
+    return sorted(name for name, operation in OPERATIONS.items() if operation.paid)
+
+
 def paid_operations_allowed(scopes: Iterable[str]) -> list[str]:
     """The paid PEC operations a token holding ``scopes`` can call (either environment)."""
     held = set(scopes)
-    return sorted(
-        name for name in PAID_OPERATIONS if any(scope_of(OPERATIONS[name], env) in held for env in HOSTS)
-    )
+    return [
+        name for name in paid_operations() if any(scope_of(OPERATIONS[name], env) in held for env in HOSTS)
+    ]
 
 
 def read_only_caveats(scopes: Iterable[str]) -> list[str]:

@@ -27,11 +27,12 @@ from typing import Any, Final
 
 from filelock import FileLock
 
+from pec_ext import config
+
 logger = logging.getLogger("pec_ext.account.client")
 
 APP_NAME: Final = "openapi-pec"
 CACHE_FILE: Final = "tokens.json"
-CACHE_DIR_ENV: Final = "OPENAPI_PEC_CACHE_DIR"
 # Renew when less than this share of the lifetime is left (and at least RENEW_MIN_SECONDS).
 RENEW_FRACTION: Final = 0.1
 RENEW_MIN_SECONDS: Final = 60.0
@@ -39,9 +40,9 @@ RENEW_MIN_SECONDS: Final = 60.0
 
 def default_cache_dir() -> Path:
     """``$OPENAPI_PEC_CACHE_DIR``, else the platform's user cache directory for openapi-pec."""
-    override = os.environ.get(CACHE_DIR_ENV, "").strip()
-    if override:
-        return Path(override).expanduser()
+    override = config.token_cache_dir()
+    if override is not None:
+        return override
     import platformdirs
 
     return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))

@@ -1,75 +1,86 @@
-"""What a PEC request is about to charge, read from the request itself (for the opt-in wallet check).
+"""The opt-in wallet check: what a PEC call is about to charge, and its refusal when unaffordable.
 
-The check runs where every request passes (the account token's ``httpx.Auth``), so it sees the
-method, the path, the query and the JSON body, not the box behind them. Where the price depends on
-something the request does not say (a renewal's box type, an absolute space size), the charge is
-marked ``lower_bound``: the check then uses the cheapest price of that kind, so it refuses only a
-call the balance cannot cover in any case, and never one that might have been affordable.
+The check sees each call the PEC client's flow yields (a :class:`~pec_ext._engine.steps.Call`):
+its operation says whether it is paid and how it is priced (``Operation.price``), its parameters
+and body give the detail and the units. Where the price depends on something the call does not
+say (a renewal's box type, an absolute space size), the charge is marked ``lower_bound``: the
+check then uses the cheapest price of that kind, so it refuses only a call the balance cannot
+cover in any case, and never one that might have been affordable.
+
+:func:`check` is a flow on the account service (scope prices, then the wallet), so the sync and
+the async account client run the same definition before the PEC client sends a paid call.
 """
 
 from __future__ import annotations
 
+import logging
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
+from pec_ext._engine.clock import Clock
+from pec_ext._engine.steps import Call, Flow
+from pec_ext.account import _flows as flows
+from pec_ext.account.prices import PriceCache, cached_prices
+from pec_ext.account.scopes import scope_of
+from pec_ext.errors import InsufficientBalanceError
 from pec_ext.validation.spaces import SPACE_STEPS
 
-_ID: Final = r"[^/]+"
-_ROUTES: Final = (
-    ("POST", re.compile(r"^/pec$"), "register"),
-    ("GET", re.compile(rf"^/pec/{_ID}/rinnovo$"), "renew"),
-    ("PATCH", re.compile(rf"^/pec/{_ID}/trasformazione$"), "transform"),
-    ("PATCH", re.compile(rf"^/pec/{_ID}/modifica$"), "space"),
-    ("PATCH", re.compile(rf"^/pec/{_ID}/conservazione$"), "conservazione"),
-    ("POST", re.compile(rf"^/pec/{_ID}/multiutenza$"), "multiutenza"),
-    ("POST", re.compile(r"^/comunica_pec$"), "comunica_pec"),
-    ("GET", re.compile(rf"^/domini_pec/{_ID}$"), "domini_pec"),
-)
+logger = logging.getLogger("pec_ext.account.wallet_check")
 
 
 @dataclass(frozen=True)
 class Charge:
-    """``units`` of price ``key`` (``kind`` when the request does not name the detail)."""
+    """``units`` of price ``key`` (``kind`` when the call does not name the detail)."""
 
+    operation: str
     kind: str
     key: str | None
     units: int = 1
     lower_bound: bool = False
     extra: tuple[tuple[str, int], ...] = ()
-    """Further (key, units) the same request pays (a space change of several fields)."""
+    """Further (key, units) the same call pays (a space change of several fields)."""
 
 
-def charge_of(method: str, path: str, query: Mapping[str, str], body: Any) -> Charge | None:
-    """The charge a request makes, or None for a free one. ``path`` is relative to the API's root."""
-    kind = next((k for m, pattern, k in _ROUTES if m == method.upper() and pattern.match(path)), None)
-    if kind is None:
+def charge_of(call: Call) -> Charge | None:
+    """The charge a call makes, or None for a free one."""
+    operation = call.operation
+    price = operation.price
+    if price is None:
         return None
-    fields = body if isinstance(body, Mapping) else {}
-    if kind in ("register", "transform"):
-        tipo = fields.get("tipo_casella")
-        return Charge(kind, f"{kind}.{str(tipo).upper()}" if isinstance(tipo, str) else None)
+    kind = price.kind
+    fields = call.json if isinstance(call.json, Mapping) else {}
     if kind == "renew":
-        years = str(query.get("anni", "1"))
-        return Charge(kind, None, int(years) if years.isdigit() and int(years) > 0 else 1, lower_bound=True)
+        # The box's type is not in the call: the cheapest renewal, times the years.
+        years = str((call.params or {}).get("anni", "1"))
+        units = int(years) if years.isdigit() and int(years) > 0 else 1
+        return Charge(operation.name, kind, None, units, lower_bound=True)
     if kind == "space":
-        parts = []
-        lower = False
-        for name, step in SPACE_STEPS.items():
-            value = fields.get(name)
-            if isinstance(value, str) and value.startswith("+") and value[1:].isdigit():
-                parts.append((f"space.{name}", max(1, math.ceil(int(value[1:]) / step))))
-            elif value is not None:
-                # An absolute size: what it adds depends on the box's current size.
-                parts.append((f"space.{name}", 1))
-                lower = True
-        if not parts:
-            return None
-        (key, units), *rest = parts
-        return Charge(kind, key, units, lower_bound=lower, extra=tuple(rest))
-    return Charge(kind, kind)
+        return _space_charge(operation.name, fields)
+    if price.detail is not None:
+        detail = fields.get(price.detail)
+        return Charge(
+            operation.name, kind, f"{kind}.{str(detail).upper()}" if isinstance(detail, str) else None
+        )
+    return Charge(operation.name, kind, kind)
+
+
+def _space_charge(operation: str, fields: Mapping[str, Any]) -> Charge | None:
+    parts = []
+    lower = False
+    for name, step in SPACE_STEPS.items():
+        value = fields.get(name)
+        if isinstance(value, str) and value.startswith("+") and value[1:].isdigit():
+            parts.append((f"space.{name}", max(1, math.ceil(int(value[1:]) / step))))
+        elif value is not None:
+            # An absolute size: what it adds depends on the box's current size.
+            parts.append((f"space.{name}", 1))
+            lower = True
+    if not parts:
+        return None
+    (key, units), *rest = parts
+    return Charge(operation, "space", key, units, lower_bound=lower, extra=tuple(rest))
 
 
 def amount(charge: Charge, prices: Mapping[str, float]) -> float | None:
@@ -85,3 +96,23 @@ def amount(charge: Charge, prices: Mapping[str, float]) -> float | None:
         # Unknown detail: the cheapest of the kind, so the check never refuses what might be affordable.
         total += min(same_kind) * units
     return round(total, 2)
+
+
+def check(call: Call, *, environment: str, cache: PriceCache, clock: Clock) -> Flow[None]:
+    """Refuse ``call`` (:class:`InsufficientBalanceError`, unsent) when the balance cannot pay it.
+
+    A free call passes without a request; a paid one reads its scope's prices (cached) and the
+    wallet. When the prices do not say, the call is let through with a warning in the log.
+    """
+    charge = charge_of(call)
+    if charge is None:
+        return
+    scope = scope_of(call.operation, environment)
+    prices = (yield from cached_prices(cache, [scope], clock)).get(scope, {})
+    balance = (yield from flows.wallet()).credit
+    price = amount(charge, prices)
+    if price is None or not isinstance(balance, int | float):
+        logger.warning("wallet check: no price for %s in the account's scope prices; sent", charge.kind)
+        return
+    if price > balance:
+        raise InsufficientBalanceError(charge.operation, price, float(balance))

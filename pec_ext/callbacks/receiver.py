@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pec_ext._engine.steps import drive, drive_async
 from pec_ext.callbacks.apps import asgi_app, wsgi_app
 from pec_ext.callbacks.events import TOKEN_FIELD, CallbackEvent, RecordKind, parse, secret_bytes, verify_token
 from pec_ext.callbacks.reply import CallbackReply
@@ -219,7 +220,8 @@ class CallbackReceiver:
         if inspect.iscoroutinefunction(getattr(self.client, "get_mailbox", None)):
             raise ValidationError("client", self.client, "a PecClient (use ahandle with AsyncPecClient)")
         pipeline = self._pipeline(body, content_type)
-        return _drive(pipeline, self._run_step)
+        reply: CallbackReply = drive(pipeline, self._run_step, (Exception,))
+        return reply
 
     def _run_step(self, step: _Step) -> Any:
         if isinstance(step, _Fetch):
@@ -237,18 +239,8 @@ class CallbackReceiver:
     async def ahandle(self, body: bytes, content_type: str | None) -> CallbackReply:
         """Receive one delivery without blocking the event loop."""
         pipeline = self._pipeline(body, content_type)
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                step = pipeline.throw(error) if error is not None else pipeline.send(value)
-            except StopIteration as stop:
-                reply: CallbackReply = stop.value
-                return reply
-            try:
-                value, error = await self._run_step_async(step), None
-            except Exception as exc:
-                value, error = None, exc
+        reply: CallbackReply = await drive_async(pipeline, self._run_step_async, (Exception,))
+        return reply
 
     async def _run_step_async(self, step: _Step) -> Any:
         if isinstance(step, _Fetch):
@@ -276,21 +268,6 @@ class CallbackReceiver:
     def wsgi_app(self) -> Callable[..., Iterable[bytes]]:
         """A plain WSGI application answering every ``POST`` (mount it at your callback path)."""
         return wsgi_app(self)
-
-
-def _drive(pipeline: _Pipeline, run: Callable[[_Step], Any]) -> CallbackReply:
-    value: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            step = pipeline.throw(error) if error is not None else pipeline.send(value)
-        except StopIteration as stop:
-            reply: CallbackReply = stop.value
-            return reply
-        try:
-            value, error = run(step), None
-        except Exception as exc:
-            value, error = None, exc
 
 
 def _version(record: Any) -> str:

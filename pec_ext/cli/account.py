@@ -15,7 +15,7 @@ import click
 
 from pec_ext._pec.operations import OPERATIONS
 from pec_ext.account.prices import operation_for_key
-from pec_ext.account.scopes import PAID_OPERATIONS, pec_scopes, read_only_caveats
+from pec_ext.account.scopes import paid_operations, pec_scopes, read_only_caveats
 
 from . import output, prices
 from .config import Config
@@ -153,12 +153,12 @@ def wallet_command(cfg: Config, transactions: int) -> None:
 
 
 @click.command("prices")
-@click.argument("operations", nargs=-1, type=click.Choice(sorted(PAID_OPERATIONS)))
+@click.argument("operations", nargs=-1, type=click.Choice(paid_operations()))
 @_json_flag
 @pass_cfg
 def prices_command(cfg: Config, operations: Sequence[str]) -> None:
     """What the paid operations cost: the account's real prices, else the indicative list (said so)."""
-    chosen = sorted(operations or PAID_OPERATIONS)
+    chosen = sorted(operations or paid_operations())
     plist = cfg.price_list()
     rows = [
         {

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from pec_ext import config
 from pec_ext._engine import retry
 from pec_ext.enums import TipoCasella
 from pec_ext.errors import PecError, ValidationError
@@ -236,6 +237,8 @@ def price_preview(cfg: Config, items: list[tuple[str, str, int]]) -> float | Non
 HELP = """Command line for Openapi's PEC API (Italian certified e-mail).
 
 \b
+Installed as `pec` and as `openapi-pec`: the same command (`openapi-pec` is the name no other
+package's command can take over).
 The token comes from the OPENAPI_PEC_TOKEN environment variable and is never printed.
 Start with `pec demo`: the whole lifecycle against an embedded sandbox, no token, no network.
 Then try any command without a token on the embedded sandbox (`pec --embedded-db s.sqlite ...`
@@ -252,17 +255,16 @@ keeps its state between commands), or run `pec sandbox serve` and paste the line
     default=None,
     help="Openapi environment (default: $OPENAPI_PEC_ENVIRONMENT, else sandbox).",
 )
-@click.option("--base-url", envvar=BASE_URL_ENV, default=None, help=f"API base URL (also ${BASE_URL_ENV}).")
+@click.option("--base-url", default=config.base_url_setting, help=f"API base URL (also ${BASE_URL_ENV}).")
 @click.option(
     "--embedded",
     is_flag=True,
-    envvar=EMBEDDED_ENV,
+    default=config.embedded,
     help=f"Talk to the embedded in-process sandbox: no token, no network (also ${EMBEDDED_ENV}=1).",
 )
 @click.option(
     "--embedded-db",
-    envvar=EMBEDDED_DB_ENV,
-    default=None,
+    default=config.embedded_db,
     metavar="FILE",
     help=f"SQLite file keeping the embedded sandbox's state between commands; implies --embedded "
     f"(also ${EMBEDDED_DB_ENV}).",
@@ -962,6 +964,11 @@ for massiva_command in (send_command, receipts_command, inbox_command, quota_com
 bulk.add_command(bulk_send_command)
 
 
+# The console scripts' names (pyproject [project.scripts]): one command under both.
+SCRIPT_NAMES = ("pec", "openapi-pec")
+
+
 def main(argv: list[str] | None = None) -> None:
-    """The ``pec`` console script."""
-    cli.main(args=argv, prog_name="pec")
+    """The ``pec`` and ``openapi-pec`` console scripts; usage lines name the one invoked."""
+    invoked = Path(sys.argv[0]).name if sys.argv else ""
+    cli.main(args=argv, prog_name=invoked if invoked in SCRIPT_NAMES else "pec")

@@ -20,8 +20,11 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import click
 
+from pec_ext import config
+from pec_ext.config import CALLBACK_SECRET_ENV
+
 from . import output
-from .config import CALLBACK_SECRET_ENV, Config
+from .config import Config
 
 if TYPE_CHECKING:
     from pec_ext.callbacks.events import CallbackEvent
@@ -44,10 +47,18 @@ json_flag = click.option(
     callback=_json_flag,
     help="Print JSON instead of text: " + output.JSON_SHAPES["callbacks_listen"] + ".",
 )
+
+
+def _secret_given(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    if not value:
+        raise click.MissingParameter(ctx=ctx, param=param)
+    return value
+
+
 secret_option = click.option(
     "--secret",
-    envvar=CALLBACK_SECRET_ENV,
-    required=True,
+    default=config.callback_secret,
+    callback=_secret_given,
     help=f"The HMAC secret shared with the sender (better: ${CALLBACK_SECRET_ENV}; never printed).",
 )
 

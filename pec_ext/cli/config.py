@@ -11,13 +11,12 @@ the account service is reachable too: real prices and the wallet before a paid c
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pec_ext import config
 from pec_ext._engine import retry
-from pec_ext.config import BASE_URL_ENV, ENVIRONMENT_ENV, TOKEN_ENV
+from pec_ext.config import BASE_URL_ENV, EMBEDDED_DB_ENV, EMBEDDED_ENV, ENVIRONMENT_ENV, TOKEN_ENV
 from pec_ext.errors import ValidationError
 
 from . import prices
@@ -49,11 +48,6 @@ class MissingTokenError(ValidationError):
             "embedded in-process sandbox (--embedded-db FILE keeps its state between commands), "
             f"and `pec sandbox serve` prints the {BASE_URL_ENV} and {TOKEN_ENV} lines for a local one.",
         )
-
-
-EMBEDDED_ENV = "OPENAPI_PEC_EMBEDDED"
-EMBEDDED_DB_ENV = "OPENAPI_PEC_EMBEDDED_DB"
-CALLBACK_SECRET_ENV = "OPENAPI_PEC_CALLBACK_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 
 @dataclass
@@ -106,25 +100,20 @@ class Config:
 
     def token(self) -> str:
         """The token from the environment; its absence is explained in the command line's terms."""
-        value = os.environ.get(TOKEN_ENV, "")
-        if not value.strip():
+        if not config.token_is_set():
             raise MissingTokenError(self.describe_target())
-        return value
+        return config.token()
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any output."""
-        names = (TOKEN_ENV, "OPENAPI_API_KEY", CALLBACK_SECRET_ENV, config.MASSIVA_PASSWORD_ENV)
-        values = (os.environ.get(name, "").strip() for name in names)
-        return [value for value in values if len(value) >= 4]
+        return config.secrets()
 
     # -- account (OAuth v2) -----------------------------------------------------------------------
 
     @property
     def has_account(self) -> bool:
         """The account service is reachable: the embedded sandbox, or credentials in the environment."""
-        from pec_ext.account.client import API_KEY_ENV, EMAIL_ENV
-
-        return self.is_embedded or all(os.environ.get(name, "").strip() for name in (EMAIL_ENV, API_KEY_ENV))
+        return self.is_embedded or config.has_account_credentials()
 
     def account_client(self) -> AccountClient:
         """The account client for this target (credentials from OPENAPI_EMAIL / OPENAPI_API_KEY)."""
@@ -141,7 +130,7 @@ class Config:
         if self.max_retries is not None:
             options["max_retries"] = self.max_retries
         # set: every --callback-url sent carries a token a `pec callbacks listen` can verify
-        callback_secret = os.environ.get(CALLBACK_SECRET_ENV, "").strip()
+        callback_secret = config.callback_secret()
         if callback_secret:
             options["callback_secret"] = callback_secret
         if not self.is_embedded:

@@ -2,9 +2,10 @@
 
 With account credentials (``OPENAPI_EMAIL``, ``OPENAPI_API_KEY``; always on the embedded sandbox)
 the prices are the account's own, read from the OAuth service's scopes (:func:`from_account`), with
-the wallet's balance. Without them, :data:`INDICATIVE_PRICES` is a *rough, indicative* list (EUR,
-VAT excluded, same keys and ballpark as the sandbox's) used only to show an order of magnitude; it
-is no quote, and the CLI says which of the two it shows.
+the wallet's balance. Without them, :data:`~pec_ext.account.prices.INDICATIVE_PRICES` (the
+production side's list, beside the operations table; the embedded sandbox charges the same) is a
+*rough, indicative* list (EUR, VAT excluded) used only to show an order of magnitude; it is no
+quote, and the CLI says which of the two it shows.
 """
 
 from __future__ import annotations
@@ -13,15 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from pec_ext.sandbox.wallet import DEFAULT_PRICES
+from pec_ext.account.prices import INDICATIVE_PRICES
 
 if TYPE_CHECKING:
     from pec_ext.account.client import AccountClient
 
-# One table: the sandbox charges these same amounts, so what the CLI announces for the embedded
-# sandbox and for the real API can be compared directly.
-INDICATIVE_PRICES: Final[Mapping[str, float]] = DEFAULT_PRICES
-"""Indicative prices (EUR, VAT excluded) for the real API: an order of magnitude, not a quote."""
+__all__ = ["INDICATIVE_PRICES", "PriceList", "from_account", "indicative"]
 
 INDICATIVE_LABEL: Final = (
     "INDICATIVE prices (EUR, VAT excluded): not a quote, the real price is the one in your Openapi console"

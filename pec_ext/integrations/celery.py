@@ -29,13 +29,13 @@ was killed goes back to the queue instead of being lost; the journal makes the r
 a retry, later, when another worker holds the key's lease. An unknown outcome is not retried: it
 fails the task with :class:`~pec_ext.errors.OutcomeUnknownError` for a person to look at.
 
-Configuration comes from the environment of the worker (or :func:`configure`):
-``OPENAPI_PEC_TOKEN``, ``OPENAPI_PEC_ENVIRONMENT``, ``OPENAPI_PEC_BASE_URL``,
-``PEC_JOURNAL_URL`` (a SQLite path, or ``redis://...`` for several machines; default
-``pec-journal.sqlite``), ``PEC_JOURNAL_LEASE`` (seconds; longer than a call can take),
-``PEC_TIMEOUT`` (each call's deadline, seconds), and for a fleet-wide rate limit
+Configuration comes from the environment of the worker (or :func:`configure`), read by
+:func:`pec_ext.config.worker_settings`: ``OPENAPI_PEC_TOKEN``, ``OPENAPI_PEC_ENVIRONMENT``,
+``OPENAPI_PEC_BASE_URL``, ``PEC_JOURNAL_URL`` (a SQLite path, or ``redis://...`` for several
+machines; default ``pec-journal.sqlite``), ``PEC_JOURNAL_LEASE`` (seconds; longer than a call can
+take), ``PEC_TIMEOUT`` (each call's deadline, seconds), and for a fleet-wide rate limit
 ``PEC_RATE_LIMIT`` (requests per second, optionally ``/burst``) with ``PEC_REDIS_URL`` and
-``PEC_ACCOUNT``.
+``PEC_ACCOUNT`` (the README's table of variables says each one's default).
 """
 
 from __future__ import annotations
@@ -51,46 +51,41 @@ from typing import Any
 
 from celery import Task, shared_task
 
+from pec_ext import config
+from pec_ext._engine import stack as http_stack
 from pec_ext._engine.retry import DEFAULT_TIMEOUT_SECONDS
 from pec_ext._pec.client import PecClient
 from pec_ext._pec.intents import encode_box, expiry_date, renewal_key
-from pec_ext.config import BASE_URL_ENV
 from pec_ext.errors import IdempotencyKeyBusyError, ValidationError
-from pec_ext.journal.base import Journal
+from pec_ext.journal.base import DEFAULT_LEASE_SECONDS, Journal
 from pec_ext.journal.stores import open_store
 from pec_ext.massiva.client import MassivaClient
 
-JOURNAL_URL_ENV = "PEC_JOURNAL_URL"
-JOURNAL_LEASE_ENV = "PEC_JOURNAL_LEASE"
-TIMEOUT_ENV = "PEC_TIMEOUT"
-RATE_LIMIT_ENV = "PEC_RATE_LIMIT"
-REDIS_URL_ENV = "PEC_REDIS_URL"
-ACCOUNT_ENV = "PEC_ACCOUNT"
 # A renewal moves the expiry a year on; a window this short cannot select a renewed box again.
 MAX_RENEW_WINDOW_DAYS = 300
 
 
 def default_client(journal: Journal) -> PecClient:
+    settings = config.worker_settings()
     http_client = None
-    rate = os.environ.get(RATE_LIMIT_ENV)
-    if rate:
-        import httpx
+    if settings.rate_limit is not None:
         import redis
 
         from pec_ext.integrations.ratelimit import FleetLimiter
 
-        per_second, _, burst = rate.partition("/")
+        limit = settings.rate_limit
         limiter = FleetLimiter(
-            redis.Redis.from_url(os.environ[REDIS_URL_ENV]),
-            account=os.environ.get(ACCOUNT_ENV, "default"),
-            rate=float(per_second),
-            burst=int(burst or 1),
+            redis.Redis.from_url(limit.redis_url),
+            account=limit.account,
+            rate=limit.per_second,
+            burst=limit.burst,
         )
-        http_client = httpx.Client(event_hooks=limiter.event_hooks())
-    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
+        # The library a client made without one would use (OPENAPI_PEC_HTTP, else httpx2 if installed).
+        stack = http_stack.named(config.http_library() or http_stack.default_name())
+        http_client = stack.Client(event_hooks=limiter.event_hooks())
+    # The token, the environment and the base URL: the client reads them (pec_ext.config).
     return PecClient(
-        base_url=os.environ.get(BASE_URL_ENV) or None,
-        timeout=timeout,
+        timeout=settings.timeout or DEFAULT_TIMEOUT_SECONDS,
         http_client=http_client,
         journal=journal,
     )
@@ -98,13 +93,13 @@ def default_client(journal: Journal) -> PecClient:
 
 def default_massiva_client(journal: Journal) -> MassivaClient:
     """The sending client: credentials, token and URLs from the worker's environment (``pec_ext.config``)."""
-    timeout = float(os.environ.get(TIMEOUT_ENV) or DEFAULT_TIMEOUT_SECONDS)
-    return MassivaClient(timeout=timeout, journal=journal)
+    timeout = config.worker_settings().timeout
+    return MassivaClient(timeout=timeout or DEFAULT_TIMEOUT_SECONDS, journal=journal)
 
 
 def default_journal() -> Journal:
-    lease = float(os.environ.get(JOURNAL_LEASE_ENV) or 300)
-    return Journal(open_store(os.environ.get(JOURNAL_URL_ENV) or "pec-journal.sqlite"), lease=lease)
+    settings = config.worker_settings()
+    return Journal(open_store(settings.journal_url), lease=settings.journal_lease or DEFAULT_LEASE_SECONDS)
 
 
 _factories: dict[str, Callable[..., Any]] = {

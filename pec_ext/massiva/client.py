@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import httpx
-
 from pec_ext import config
 from pec_ext._engine import retry, steps, wire
 from pec_ext._engine.clock import Clock
@@ -27,6 +25,9 @@ from pec_ext.massiva.outgoing import check_attachment_sources, check_message
 from pec_ext.massiva.receipts import DeliveryReport, Receipt
 
 if TYPE_CHECKING:
+    import httpx
+    import httpx2
+
     from pec_ext.journal.base import Intent, Journal
     from pec_ext.massiva.outgoing import AttachmentSource
 
@@ -162,7 +163,8 @@ class MassivaClient(_MassivaSetup, SyncDriver):
 
     ``username``/``password``: the box's (its address and password), else the variables
     ``OPENAPI_PECMASSIVA_USERNAME``/``OPENAPI_PECMASSIVA_PASSWORD``; ``token`` as for
-    ``PecClient``. ``send_interval``: at least this many seconds between two sends of this process
+    ``PecClient``; ``http_client=`` (an ``httpx``/``httpx2`` client of yours) and ``http=`` as
+    for ``PecClient``. ``send_interval``: at least this many seconds between two sends of this process
     (the API takes one a second); ``fleet_limiter``: a ``FleetLimiter(rate=1)`` shared by every
     process sending for the account. ``journal`` with ``idempotency_key=`` makes a sending happen
     once across processes.
@@ -178,8 +180,9 @@ class MassivaClient(_MassivaSetup, SyncDriver):
         base_url: str | None = None,
         timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
-        http_client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | httpx2.Client | None = None,
+        transport: httpx.BaseTransport | httpx2.BaseTransport | None = None,
+        http: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         journal: Journal | None = None,
@@ -203,8 +206,8 @@ class MassivaClient(_MassivaSetup, SyncDriver):
             extra_headers=extra_headers,
             clock=clock,
             http_client=http_client,
-            http_class=httpx.Client,
             transport=transport,
+            http=config.http_library(http),
         )
         self._with_journal(journal)
         self._pace()
@@ -287,8 +290,9 @@ class AsyncMassivaClient(_MassivaSetup, AsyncDriver):
         base_url: str | None = None,
         timeout: float | None = retry.DEFAULT_TIMEOUT_SECONDS,
         max_retries: int = retry.DEFAULT_MAX_RETRIES,
-        http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | httpx2.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | httpx2.AsyncBaseTransport | None = None,
+        http: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         clock: Clock | None = None,
         journal: Journal | None = None,
@@ -312,8 +316,8 @@ class AsyncMassivaClient(_MassivaSetup, AsyncDriver):
             extra_headers=extra_headers,
             clock=clock,
             http_client=http_client,
-            http_class=httpx.AsyncClient,
             transport=transport,
+            http=config.http_library(http),
         )
         self._with_journal(journal)
         self._pace()

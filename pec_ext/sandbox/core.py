@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
@@ -15,9 +16,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-import httpx
-
+from pec_ext import config
 from pec_ext._engine import clock as pec_clock
+from pec_ext._engine import stack as http_stack
 
 from . import app, usage
 from .auth import TokenTable
@@ -34,6 +35,8 @@ from .state import Record, State, box_view, comm_view
 from .wallet import Prices, to_cents
 
 if TYPE_CHECKING:
+    import httpx
+
     from pec_ext._pec.client import AsyncPecClient, PecClient
     from pec_ext.account.client import AccountClient, AsyncAccountClient
 
@@ -458,9 +461,9 @@ class Sandbox:
         out = {"success": False, "message": f"no admin action {method} {path}", "error": None, "data": None}
         return app.Response(404, json.dumps(out).encode())
 
-    # ------------------------------------------------------------ httpx integration
+    # ------------------------------------------------------------ httpx / httpx2 integration
 
-    def _httpx_handler(self, request: httpx.Request) -> httpx.Response:
+    def _httpx_handler(self, stack: http_stack.Stack, request: httpx.Request) -> httpx.Response:
         response = self.handle(
             app.Request(
                 method=request.method,
@@ -478,11 +481,18 @@ class Sandbox:
         }
         # A stream, not content=: a body read at construction leaves the response closed before
         # httpx times it, so ``elapsed`` would never be set.
-        return httpx.Response(response.status, headers=headers, stream=httpx.ByteStream(response.body))
+        answer: httpx.Response = stack.Response(
+            response.status, headers=headers, stream=stack.ByteStream(response.body)
+        )
+        return answer
 
-    def transport(self) -> httpx.MockTransport:
-        """An in-process transport (no socket) for ``httpx.Client`` and ``httpx.AsyncClient``."""
-        return httpx.MockTransport(self._httpx_handler)
+    def transport(self, http: str | None = None) -> httpx.MockTransport:
+        """An in-process transport (no socket) for a ``Client`` and an ``AsyncClient`` of httpx, or
+        of httpx2 with ``http="httpx2"``; by default of the library a client made here would use
+        (``OPENAPI_PEC_HTTP``, else httpx2 when installed, else httpx)."""
+        stack = http_stack.named(config.http_library(http) or http_stack.default_name())
+        transport: httpx.MockTransport = stack.MockTransport(functools.partial(self._httpx_handler, stack))
+        return transport
 
     def virtual_clock(self) -> pec_clock.Clock:
         """A client clock on this sandbox's time: waiting moves it, and due work is processed.
@@ -518,13 +528,13 @@ class Sandbox:
         """A ``pec_ext.PecClient`` wired to this sandbox (no socket), on the sandbox's virtual clock."""
         from pec_ext._pec.client import PecClient
 
-        return PecClient(**self._client_options(kwargs, self.transport()))
+        return PecClient(**self._client_options(kwargs, self.transport(kwargs.get("http"))))
 
     def async_client(self, **kwargs: Any) -> AsyncPecClient:
         """A ``pec_ext.AsyncPecClient`` wired to this sandbox (no socket), on the sandbox's virtual clock."""
         from pec_ext._pec.client import AsyncPecClient
 
-        return AsyncPecClient(**self._client_options(kwargs, self.transport()))
+        return AsyncPecClient(**self._client_options(kwargs, self.transport(kwargs.get("http"))))
 
     def _account_options(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         # Any e-mail and key do (unless the sandbox was given account=...); the service is at /oauth.
@@ -533,7 +543,7 @@ class Sandbox:
         kwargs.setdefault("api_key", key)
         kwargs.setdefault("base_url", SANDBOX_BASE_URL + OAUTH_PREFIX)
         if "http_client" not in kwargs:
-            kwargs.setdefault("transport", self.transport())
+            kwargs.setdefault("transport", self.transport(kwargs.get("http")))
         kwargs.setdefault("clock", self.virtual_clock())
         return kwargs
 

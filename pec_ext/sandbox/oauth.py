@@ -209,7 +209,7 @@ class OAuthService:
         return state.started_at
 
     def granted_scopes(self) -> list[str]:
-        """The scopes this account may grant: the configured ones, else all the PEC and PEC Massiva APIs'."""
+        """The scopes this account may grant: the configured ones, else all it offers (PEC, PEC Massiva)."""
         known = offered_scopes()
         if self.account_scopes is None:
             return known

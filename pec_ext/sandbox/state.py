@@ -80,17 +80,17 @@ class State:
     reject_next: int = 0
     # the OAuth emulation's tokens, by token value (see oauth.py)
     tokens: dict[str, Record] = field(default_factory=dict)
-    # PEC Massiva (see massiva.py): sendings by code, inbox messages by id, and the small rest
-    # (counters, each box's last send, passwords set) saved with the wallet
-    sendings: dict[str, Record] = field(default_factory=dict)
-    messages: dict[str, Record] = field(default_factory=dict)
-    massiva_meta: Record = field(default_factory=dict)
     # the account service's view of the traffic (see usage.py): counters by day and scope, the
     # latest errors, each subscription's use this period, and when the account's plans started
     usage: dict[str, dict[str, Record]] = field(default_factory=dict)
     errors: list[Record] = field(default_factory=list)
     subscriptions: dict[str, Record] = field(default_factory=dict)
     started_at: float | None = None
+    # PEC Massiva (see massiva.py): sendings by code, inbox messages by id, and the small rest
+    # (counters, each box's last send, passwords set) saved with the wallet
+    sendings: dict[str, Record] = field(default_factory=dict)
+    messages: dict[str, Record] = field(default_factory=dict)
+    massiva_meta: Record = field(default_factory=dict)
     # what persistence still has to write; never serialised itself
     dirty: set[tuple[str, str]] = field(default_factory=set)
 
@@ -114,11 +114,11 @@ class State:
             "seq": self.seq,
             "reject_next": self.reject_next,
             "tokens": self.tokens,
-            "massiva": self.massiva_meta,
             "usage": self.usage,
             "errors": self.errors,
             "subscriptions": self.subscriptions,
             "started_at": self.started_at,
+            "massiva": self.massiva_meta,
         }
 
     def load_meta(self, raw: Record) -> None:
@@ -127,12 +127,12 @@ class State:
         self.seq = int(raw.get("seq", 0))
         self.reject_next = int(raw.get("reject_next", 0))
         self.tokens = dict(raw.get("tokens", {}))
-        self.massiva_meta = dict(raw.get("massiva", {}))
         self.usage = dict(raw.get("usage", {}))
         self.errors = list(raw.get("errors", []))
         self.subscriptions = dict(raw.get("subscriptions", {}))
         started = raw.get("started_at")
         self.started_at = float(started) if isinstance(started, int | float) else None
+        self.massiva_meta = dict(raw.get("massiva", {}))
 
 
 def ddmmyyyy(ts: float) -> str:

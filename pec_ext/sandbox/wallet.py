@@ -9,43 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from pec_ext._pec.operations import INDICATIVE_PRICES
+
 from .errors import fail
 from .state import WALLET_CHANGED, Record, State
 
-# EUR, VAT excluded; in the ballpark of Openapi's list prices, which is all a sandbox needs.
-DEFAULT_PRICES: Final[Mapping[str, float]] = {
-    "register.STANDARD": 5.00,
-    "register.BRONZE": 8.00,
-    "register.SILVER": 15.00,
-    "register.GOLD": 25.00,
-    "register.DOMICILIODIGITALE": 3.00,
-    "register.PECMASSIVA": 12.00,
-    # per year
-    "renew.STANDARD": 5.00,
-    "renew.BRONZE": 8.00,
-    "renew.SILVER": 15.00,
-    "renew.GOLD": 25.00,
-    "renew.DOMICILIODIGITALE": 3.00,
-    "renew.PECMASSIVA": 12.00,
-    # price of moving up to the named type
-    "transform.BRONZE": 3.00,
-    "transform.SILVER": 7.00,
-    "transform.GOLD": 10.00,
-    # per 1024 MB (disco, storico) or per 512 MB (conservazione)
-    "space.spazio_disco": 2.00,
-    "space.spazio_storico": 2.00,
-    "space.spazio_conservazione": 4.00,
-    # conservazione service, per 512 MB initially reserved
-    "conservazione": 10.00,
-    # per user
-    "multiutenza": 2.50,
-    "comunica_pec": 5.00,
-    "domini_pec": 0.05,
-}
+# The production side's indicative list (EUR, VAT excluded): what the CLI announces without an
+# account is what the embedded sandbox charges, so the two can be compared directly.
+DEFAULT_PRICES: Final[Mapping[str, float]] = INDICATIVE_PRICES
 
 
 # PEC Massiva (massiva.py), per recipient of an accepted sending. Kept apart from DEFAULT_PRICES,
-# which is the PEC API's table: pec_ext.quotes and the CLI's price list map every key of it to a
+# which is the PEC API's table: pec_ext.account.prices and the CLI's price list map every key of it to a
 # PEC operation. The sandbox's table (Prices) holds both.
 MASSIVA_PRICES: Final[Mapping[str, float]] = {
     "pecmassiva.send": 0.10,

@@ -8,8 +8,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from http_stack import httpx
 
 from pec_ext.account.client import AccountClient, AsyncAccountClient
 from pec_ext.account.scopes import ScopeWarning, pec_scopes

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from http_stack import httpx
 
 from pec_ext.account import AccountClient, AsyncAccountClient
 from pec_ext.account._operations import ACCOUNT_OPERATIONS

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pec_ext.account.prices import PRICE_KINDS, paid_scopes, price_table, quote
-from pec_ext.account.scopes import PAID_OPERATIONS
+from pec_ext._pec.operations import INDICATIVE_PRICES, OPERATIONS
+from pec_ext.account.prices import operation_for_key, paid_scopes, price_kinds, price_table, quote
+from pec_ext.account.scopes import paid_operations
 from pec_ext.errors import ValidationError
 from pec_ext.sandbox.oauth import PRICE_SCOPE, scope_prices
 from pec_ext.sandbox.wallet import DEFAULT_PRICES
@@ -54,8 +55,8 @@ def test_only_paid_operations_have_quotes() -> None:
 
 
 def test_every_price_kind_is_a_paid_operation_and_the_sandbox_prices_the_same_scope() -> None:
-    assert set(PRICE_KINDS.values()) == set(PAID_OPERATIONS)
-    for kind, operation in PRICE_KINDS.items():
+    assert sorted(price_kinds().values()) == paid_operations()
+    for kind, operation in price_kinds().items():
         (scope,) = [
             s for s in paid_scopes("production") if quote(operation, "production", {"x": 1}).scope == s
         ]
@@ -66,3 +67,22 @@ def test_every_price_kind_is_a_paid_operation_and_the_sandbox_prices_the_same_sc
 def test_the_sandbox_table_round_trips_through_scope_prices() -> None:
     by_scope = {scope: scope_prices(scope, DEFAULT_PRICES) for scope in paid_scopes("sandbox")}
     assert price_table("sandbox", by_scope, DEFAULT_PRICES) == dict(DEFAULT_PRICES)
+
+
+def test_every_indicative_price_key_names_a_paid_operations_kind_and_the_sandbox_charges_them() -> None:
+    assert DEFAULT_PRICES is INDICATIVE_PRICES
+    for key in INDICATIVE_PRICES:
+        operation = OPERATIONS[operation_for_key(key)]
+        assert operation.price is not None
+        kind, _, detail = key.partition(".")
+        assert kind == operation.price.kind
+        assert bool(detail) == (operation.price.detail is not None)
+    assert {operation_for_key(key) for key in INDICATIVE_PRICES} == set(paid_operations())
+
+
+def test_an_unknown_price_kind_is_refused_with_the_kinds_the_table_has() -> None:
+    with pytest.raises(ValidationError) as caught:
+        operation_for_key("gift.GOLD")
+    assert caught.value.field == "price key"
+    assert "register" in str(caught.value)
+    assert "renew" in str(caught.value)

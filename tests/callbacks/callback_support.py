@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+# httpx itself, not the library under test: the sandbox delivers its callbacks as httpx requests.
 import httpx
 from sandbox_support import box_body, comm_body, p7m_doc, pdf_doc
 

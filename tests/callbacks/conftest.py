@@ -6,8 +6,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
+from http_stack import httpx
 
 from pec_ext.sandbox import Sandbox, record_only
 

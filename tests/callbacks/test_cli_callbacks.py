@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-import httpx
 import pytest
 from callback_support import SECRET, activate, register_box, signed
 from cli_support import APPLICANT, flags
 from click.testing import CliRunner
+from http_stack import httpx
 
 from pec_ext.callbacks.events import TOKEN_FIELD, verify_token
 from pec_ext.cli import cli

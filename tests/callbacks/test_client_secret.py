@@ -6,9 +6,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from callback_support import RECEIVER_URL, SECRET, Recorder, activate, wsgi_sender
+from http_stack import httpx
 from sandbox_support import box_body, comm_body
 
 from pec_ext.callbacks.events import TOKEN_FIELD, verify_token

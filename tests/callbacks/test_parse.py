@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 from callback_support import SECRET, activate, advance, create_comm, register_box, signed
+from http_stack import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from callback_support import (
     OTHER_SECRET,
@@ -26,6 +25,7 @@ from callback_support import (
     signed,
     wsgi_sender,
 )
+from http_stack import httpx
 
 from pec_ext.callbacks.events import TOKEN_FIELD, make_token, parse
 from pec_ext.callbacks.receiver import CallbackReceiver

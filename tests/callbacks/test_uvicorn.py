@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from callback_support import (
     RECEIVER_URL,
@@ -31,6 +30,7 @@ from callback_support import (
     revoke,
     signed,
 )
+from http_stack import httpx
 
 from pec_ext.callbacks.events import parse
 from pec_ext.sandbox import Sandbox, SandboxServer

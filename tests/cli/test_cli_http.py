@@ -9,10 +9,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-import httpx
 import pytest
 from cli_support import ADDRESS, APPLICANT, SECRET_TOKEN, flags
 from click.testing import CliRunner, Result
+from http_stack import httpx
 
 from pec_ext.cli import ExitCode, cli
 from pec_ext.sandbox import Sandbox, SandboxServer, record_only

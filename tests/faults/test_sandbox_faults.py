@@ -16,10 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 from conftest import TOKEN, Driver, box_body
 from fault_server import FaultServer
 from fault_stats import add, record
+from http_stack import httpx
 
 from pec_ext import ServiceUnavailableError
 from pec_ext.sandbox import Sandbox

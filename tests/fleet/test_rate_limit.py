@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
 import redis
+from http_stack import httpx
 
 from pec_ext import PecClient, ValidationError
 from pec_ext.integrations.ratelimit import FleetLimiter

@@ -128,3 +128,24 @@ def test_readme_links_work_on_the_package_index(dists: dict[str, Path]) -> None:
     assert [t for t in targets if not t.startswith("https://")] == []
     assert f"{REPO_URL}/blob/main/bench/results.md" in targets
     assert "What needs a checkout" in description
+
+
+def test_the_wheel_installs_the_command_as_pec_and_as_openapi_pec(dists: dict[str, Path]) -> None:
+    with zipfile.ZipFile(dists["wheel"]) as zf:
+        (name,) = [n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt")]
+        entry_points = zf.read(name).decode("utf-8")
+    scripts = entry_points.split("[console_scripts]", 1)[1].split("\n[", 1)[0]
+    commands = dict(
+        (part.strip() for part in line.split("=", 1)) for line in scripts.strip().splitlines() if "=" in line
+    )
+    assert commands == {"pec": "pec_ext.cli:main", "openapi-pec": "pec_ext.cli:main"}
+
+
+@pytest.mark.parametrize("command", ["pec", "openapi-pec"])
+def test_both_installed_commands_run_and_name_each_other(command: str) -> None:
+    script = Path(sys.executable).parent / command
+    assert script.is_file(), f"{command} is not installed beside {sys.executable}"
+    done = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.startswith(f"Usage: {command} ")
+    assert "`pec`" in done.stdout
+    assert "`openapi-pec`" in done.stdout

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import httpx
 import pytest
+from http_stack import httpx
 
 from pec_ext.sandbox import Sandbox
 from pec_ext.sandbox.pytest_plugin import pec_sandbox

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import httpx
 import jsonschema
 import pytest
 from asn1crypto import cms
+from http_stack import httpx
 
 from pec_ext.sandbox.pdf import render
 

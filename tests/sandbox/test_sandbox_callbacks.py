@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-import httpx
+from http_stack import httpx
 from sandbox_support import box_body, comm_body, p7m_doc, pdf_doc
 
 from pec_ext.sandbox import Sandbox

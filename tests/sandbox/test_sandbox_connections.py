@@ -13,8 +13,8 @@ import socket
 import threading
 from collections.abc import Iterator
 
-import httpx
 import pytest
+from http_stack import httpx
 
 from pec_ext.sandbox import Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.app import Request, Response

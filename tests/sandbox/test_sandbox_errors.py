@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
+from http_stack import httpx
 from sandbox_support import assert_error, box_body, comm_body, p7m_doc, pdf_doc
 
 from pec_ext.sandbox import Sandbox

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
+from http_stack import httpx
 from sandbox_support import box_body, pdf_doc
 
 from pec_ext.sandbox import ManualClock, Sandbox, SandboxServer, record_only

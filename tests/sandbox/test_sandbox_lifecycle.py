@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-import httpx
 import pypdf
+from http_stack import httpx
 from sandbox_support import (
     assert_ok,
     box_body,

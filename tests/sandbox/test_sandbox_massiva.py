@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
-import httpx
 import jsonschema
 import pytest
+from http_stack import httpx
 from sandbox_support import box_body, pdf_doc
 
 from pec_ext.sandbox import MASSIVA_PRICES, ManualClock, Sandbox, SandboxServer, record_only

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
+from http_stack import httpx
 from sandbox_support import box_body
 
 from pec_ext.sandbox import DEFAULT_PRICES, ManualClock, Sandbox, SandboxServer, record_only

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
+from http_stack import httpx
 from sandbox_support import box_body, comm_body, pdf_doc
 
 from pec_ext.sandbox import ManualClock, Sandbox, record_only

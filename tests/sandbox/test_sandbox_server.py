@@ -7,8 +7,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
 import pytest
+from http_stack import httpx
 from sandbox_support import assert_ok, box_body, pdf_doc
 
 from pec_ext.sandbox import Sandbox, SandboxServer, record_only

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
+from http_stack import httpx
 from sandbox_support import box_body
 
 from pec_ext.sandbox import Sandbox, record_only

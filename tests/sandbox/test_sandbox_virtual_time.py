@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
+from http_stack import httpx
 from sandbox_support import box_body
 
 from pec_ext import WaitTimeoutError

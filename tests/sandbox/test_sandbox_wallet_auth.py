@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
+from http_stack import httpx
 from sandbox_support import assert_error, box_body, comm_body, pdf_doc
 
 from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, record_only

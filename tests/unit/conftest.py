@@ -23,9 +23,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from asn1crypto import cms, x509
+from http_stack import httpx
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict

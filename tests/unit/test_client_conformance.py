@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
+from http_stack import httpx
 
 BASE = "https://test.pec.openapi.it"
 

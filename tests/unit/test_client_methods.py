@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote
 
-import httpx
 import pytest
+from http_stack import httpx
 
 from pec_api.models.casella import Casella
 from pec_api.models.caselle import Caselle

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote
 
-import httpx
 import pytest
+from http_stack import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,10 +14,12 @@ from pec_ext import OutcomeUnknownError, RequestTimeoutError, TransportError
 from pec_ext._engine import judge, steps
 from pec_ext._engine import wire as engine_wire
 from pec_ext._engine.operation import encode_path_param
+from pec_ext._engine.stack import Stack
 from pec_ext._pec.operations import OPERATIONS
 
 URL = "https://test.pec.openapi.it"
 OPTIONS = steps.Options(max_retries=3)
+STACK = Stack.of_module(httpx)
 
 
 def request_for(name: str) -> tuple[steps.Call, httpx.Request]:
@@ -27,7 +29,7 @@ def request_for(name: str) -> tuple[steps.Call, httpx.Request]:
 
 def wire(base_url: str = URL + "/") -> engine_wire.Wire:
     defaults = httpx.Headers({"user-agent": "ua", "accept": "*/*", "authorization": "stale"})
-    return engine_wire.Wire.of(base_url, defaults, "Bearer tok", httpx.Timeout(7.0, connect=2.0))
+    return engine_wire.Wire.of(STACK, base_url, defaults, "Bearer tok", httpx.Timeout(7.0, connect=2.0))
 
 
 def test_build_request_drops_unset_params_and_sets_accept_token_and_timeouts():
@@ -119,10 +121,10 @@ def test_addresses_stay_readable():
 def test_transport_error_decisions(name, failure, decision):
     call, request = request_for(name)
     if decision == "retry":
-        assert isinstance(judge.on_transport_error(call, request, failure, 0, OPTIONS), steps.Retry)
+        assert isinstance(judge.on_transport_error(call, request, failure, 0, OPTIONS, STACK), steps.Retry)
     else:
         with pytest.raises(steps.OutcomeUncertain) as caught:
-            judge.on_transport_error(call, request, failure, 0, OPTIONS)
+            judge.on_transport_error(call, request, failure, 0, OPTIONS, STACK)
         unknown = caught.value.unknown("m", known=[1])
         assert isinstance(unknown, OutcomeUnknownError)
         assert isinstance(unknown, RequestTimeoutError) == isinstance(failure, httpx.TimeoutException)
@@ -132,9 +134,9 @@ def test_transport_error_decisions(name, failure, decision):
 def test_transport_errors_after_the_last_retry():
     call, request = request_for("get_mailbox")
     with pytest.raises(RequestTimeoutError):
-        judge.on_transport_error(call, request, httpx.ReadTimeout("t"), 3, OPTIONS)
+        judge.on_transport_error(call, request, httpx.ReadTimeout("t"), 3, OPTIONS, STACK)
     with pytest.raises(TransportError) as caught:
-        judge.on_transport_error(call, request, httpx.ConnectError("c"), 3, OPTIONS)
+        judge.on_transport_error(call, request, httpx.ConnectError("c"), 3, OPTIONS, STACK)
     assert not isinstance(caught.value, RequestTimeoutError)
 
 
@@ -172,7 +174,9 @@ def test_the_template_builds_what_httpx_client_would_send(name, value, params, b
     call = steps.Call(op, path_params=path_params, params=params, json=body)
     timeout = httpx.Timeout(12.0)
     with httpx.Client(base_url=base, headers={"user-agent": "ua"}, timeout=timeout) as http:
-        ours = engine_wire.build_request(engine_wire.Wire.of(base, http.headers, "Bearer tok", timeout), call)
+        ours = engine_wire.build_request(
+            engine_wire.Wire.of(STACK, base, http.headers, "Bearer tok", timeout), call
+        )
         theirs = http.build_request(
             op.method,
             op.url(**path_params),
@@ -192,7 +196,7 @@ def test_a_streamed_body_is_byte_for_byte_what_httpx_would_send():
     call = steps.Call(OPERATIONS["activate_mailbox"], path_params={"id": "1"}, json=body)
     with httpx.Client(base_url=URL, headers={"user-agent": "ua"}) as http:
         ours = engine_wire.build_request(
-            engine_wire.Wire.of(URL, http.headers, "Bearer tok", http.timeout), call
+            engine_wire.Wire.of(STACK, URL, http.headers, "Bearer tok", http.timeout), call
         )
         theirs = http.build_request("PATCH", "/pec/1/attivazione", json=body, headers=engine_wire.JSON_ACCEPT)
     theirs.headers["authorization"] = "Bearer tok"

@@ -7,8 +7,8 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 import pytest
+from http_stack import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

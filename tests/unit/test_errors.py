@@ -6,8 +6,8 @@ from __future__ import annotations
 import gzip
 from typing import Any
 
-import httpx
 import pytest
+from http_stack import httpx
 
 from pec_ext import (
     ApiError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
+from http_stack import httpx
 
 from pec_ext import (
     OutcomeUnknownError,

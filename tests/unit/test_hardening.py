@@ -7,8 +7,8 @@ import math
 import os
 from pathlib import Path
 
-import httpx
 import pytest
+from http_stack import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from http_stack import httpx
 
 import pec_api
 from pec_ext import (

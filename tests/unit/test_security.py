@@ -8,8 +8,8 @@ import logging
 import threading
 from typing import ClassVar
 
-import httpx
 import pytest
+from http_stack import httpx
 
 from pec_ext import (
     AsyncPecClient,
@@ -227,10 +227,11 @@ async def test_a_proxy_from_the_environment_is_used(cls, recording_proxy, data, 
 @pytest.mark.parametrize("cls", [PecClient, AsyncPecClient])
 async def test_respx_mocks_the_default_transport(cls, api, data):
     # Users mock the API with respx; requests go straight to the transport, which respx still sees.
+    # respx patches httpx only: its users' clients are httpx's.
     respx = pytest.importorskip("respx")
     with respx.mock(base_url="https://test.pec.openapi.it", assert_all_called=True) as router:
         route = router.get(f"/pec/{data.BOX_ID}").respond(200, json=api.example("get_mailbox"))
-        client = cls(data.TOKEN)
+        client = cls(data.TOKEN, http="httpx")
         if cls is PecClient:
             with client:
                 box = client.get_mailbox(data.BOX_ID)

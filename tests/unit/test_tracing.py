@@ -1,13 +1,13 @@
-"""OpenTelemetry's httpx instrumentation sees our requests, one span each, and never the token."""
+"""OpenTelemetry's httpx and httpx2 instrumentations see our requests, one span each, never the token."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -16,6 +16,8 @@ from pec_ext import AsyncPecClient, PecClient
 from pec_ext.sandbox import Sandbox
 
 SECRET = "otel-token-5e7f-SECRET"
+INSTRUMENTORS = {"httpx": HTTPXClientInstrumentor, "httpx2": HTTPX2ClientInstrumentor}
+LIBRARIES = pytest.mark.parametrize("library", sorted(INSTRUMENTORS))
 
 
 @pytest.fixture
@@ -58,12 +60,14 @@ def register(client: Any) -> Any:
     )
 
 
-def test_sync_client_one_span_per_request_and_no_token(spans):
+@LIBRARIES
+def test_sync_client_one_span_per_request_and_no_token(spans, library):
     provider, exporter = spans
+    http_library = importlib.import_module(library)
 
     with Sandbox() as sb:
-        http = httpx.Client(transport=sb.transport())
-        HTTPXClientInstrumentor().instrument_client(http, tracer_provider=provider)
+        http = http_library.Client(transport=sb.transport(library))
+        INSTRUMENTORS[library]().instrument_client(http, tracer_provider=provider)
         url = "https://test.pec.openapi.it"
         with PecClient(SECRET, base_url=url, http_client=http, clock=sb.virtual_clock()) as pec:
             box = register(pec)
@@ -76,12 +80,14 @@ def test_sync_client_one_span_per_request_and_no_token(spans):
         http.close()
 
 
-async def test_async_client_one_span_per_request_and_no_token(spans):
+@LIBRARIES
+async def test_async_client_one_span_per_request_and_no_token(spans, library):
     provider, exporter = spans
+    http_library = importlib.import_module(library)
 
     with Sandbox() as sb:
-        http = httpx.AsyncClient(transport=sb.transport())
-        HTTPXClientInstrumentor().instrument_client(http, tracer_provider=provider)
+        http = http_library.AsyncClient(transport=sb.transport(library))
+        INSTRUMENTORS[library]().instrument_client(http, tracer_provider=provider)
         async with AsyncPecClient(SECRET, base_url="https://test.pec.openapi.it", http_client=http) as pec:
             await pec.list_mailboxes()
             await pec.list_communications()
