@@ -32,13 +32,13 @@ from pec_ext.errors import OutcomeUnknownError, PecError, ValidationError
 from pec_ext.journal.base import Journal, State
 from pec_ext.journal.stores import open_store
 from pec_ext.massiva import DeliveryReport, MassivaClient, Receipt
+from pec_ext.massiva.operations import SEND_PRICE
 from pec_ext.massiva.pacing import SEND_INTERVAL_SECONDS
 from pec_ext.sandbox import DEFAULT_TOKEN, MASSIVA_BASE_URL
 
 F = TypeVar("F", bound=Callable[..., Any])
 pass_cfg = click.make_pass_decorator(Config, ensure=True)
 
-PRICE_KEY = "pecmassiva.send"
 INTERRUPTED_EXIT = 130
 RECEIPT_COLUMNS = ("kind", "recipients", "time", "subject")
 INBOX_COLUMNS = ("id", "time", "kind", "subject", "recipients")
@@ -111,7 +111,7 @@ def confirm_sending(cfg: Config, yes: bool, recipients: int, messages: int = 1) 
         return
     if not sys.stdin.isatty():
         raise click.UsageError("sending certified mail is paid and stdin is not a terminal: pass --yes")
-    price = cfg.price_list().price(PRICE_KEY, recipients)
+    price = cfg.price_list().price(SEND_PRICE.kind, recipients)
     cost = "an unknown amount" if price is None else f"EUR {price:.2f}"
     what = f"{messages} message(s) to {recipients} recipient(s)"
     try:

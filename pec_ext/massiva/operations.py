@@ -5,7 +5,11 @@ One row per operationId of the effective spec; nothing else in pec_ext spells th
 
 from __future__ import annotations
 
-from pec_ext._engine.operation import Operation
+from pec_ext._engine.operation import Operation, PriceKind
+
+
+# Each recipient the provider takes is charged (the sandbox's price key ``pecmassiva.send``).
+SEND_PRICE = PriceKind("pecmassiva.send", unit="recipient")
 
 
 def _op(
@@ -16,6 +20,7 @@ def _op(
     idempotent: bool,
     model: str | None,
     result: str = "data",
+    price: PriceKind | None = None,
 ) -> Operation:
     return Operation(
         name,
@@ -25,6 +30,7 @@ def _op(
         model,
         models="pecmassiva_api",
         result=result,
+        price=price,
     )
 
 
@@ -39,6 +45,7 @@ OPERATIONS: dict[str, Operation] = {
             idempotent=False,
             model="send_message_response_201:SendMessageResponse201",
             result="body",
+            price=SEND_PRICE,
         ),
         _op(
             "list_receipts",
