@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from pec_ext._engine.operation import Operation, PriceKind
 
-
 # Each recipient the provider takes is charged (the sandbox's price key ``pecmassiva.send``).
 SEND_PRICE = PriceKind("pecmassiva.send", unit="recipient")
 
