@@ -249,7 +249,7 @@ def send_command(
                 click.echo(f"  {when}  {receipt.kind.value.upper():<28} {', '.join(receipt.recipients)}")
 
         report = client.wait_for_delivery(
-            sending.code, timeout=wait_timeout, poll=poll, on_receipt=live, recipients=to
+            sending.code, timeout=wait_timeout, poll=poll, on_receipt=live, recipients=sending.recipients
         )
         if cfg.json:
             output.print_json({"sending": sending.to_json(), "report": report_data(report)})
@@ -435,6 +435,8 @@ def bulk_send_command(
                     results.append(_send_row(sender, row))
                     bar.advance(task)
         except KeyboardInterrupt:
+            click.echo("interrupted: run the same command again to finish; no row is sent twice", err=True)
+            _bulk_report(cfg, results)
             raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
         for result in results:
             if result["code"]:

@@ -267,7 +267,7 @@ def wait_for_delivery(
     for name, value in (("timeout", timeout), ("poll", poll)):
         if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise ValidationError(name, value, "a number of seconds > 0")
-    expected = tuple(expected)
+    expected = tuple(address.strip().lower() for address in expected)
     deadline = monotonic() + timeout
     shown = 0
     while True:

@@ -177,7 +177,7 @@ class DeliveryReport:
     @classmethod
     def of(cls, code: str, receipts: Sequence[Receipt], expected: Iterable[str] = ()) -> DeliveryReport:
         statuses: dict[str, DeliveryStatus] = {
-            address.lower(): DeliveryStatus.PENDING for address in expected
+            address.strip().lower(): DeliveryStatus.PENDING for address in expected
         }
         accepted: bool | None = None
         for receipt in receipts:

@@ -89,3 +89,11 @@ def test_nothing_yet_is_pending_not_complete() -> None:
     assert report.accepted is None
     assert report.recipients == {"a@x.it": DeliveryStatus.PENDING}
     assert not report.complete
+
+
+def test_expected_recipients_are_compared_as_addresses() -> None:
+    report = DeliveryReport.of(
+        CODE, [receipt("ACCETTAZIONE", "a@x.it"), receipt("CONSEGNA", "a@x.it")], [" A@X.it "]
+    )
+    assert report.recipients == {"a@x.it": DeliveryStatus.DELIVERED}
+    assert report.complete
