@@ -119,3 +119,17 @@ def test_bulk_send_checks_every_row_before_sending_anything(sb: Sandbox, tmp_pat
     assert result.exit_code == ExitCode.VALIDATION
     assert "row 2: to" in result.stderr
     assert sb.massiva_sent() == []
+
+
+def test_send_with_a_key_and_a_journal_sends_once(sb: Sandbox, tmp_path: Path) -> None:
+    journal = str(tmp_path / "journal.sqlite")
+    args = ["--json", "send", "mario@example.it", "-s", "Fattura 2026/0042", "--body", "x", "--yes"]
+    keyed = [*args, "--idempotency-key", "invoice:2026/0042", "--journal", journal]
+    first = json.loads(run(sb, *keyed).stdout)
+    again = json.loads(run(sb, *keyed).stdout)
+    assert first == again
+    assert first["report"] is None
+    assert len(sb.massiva_sent()) == 1
+    unkeyed = run(sb, *args[1:-1], "--idempotency-key", "invoice:2026/0043", "--yes")
+    assert unkeyed.exit_code == ExitCode.USAGE
+    assert "--journal" in unkeyed.stderr
