@@ -21,7 +21,7 @@ from pec_ext._engine.steps import Flow
 from pec_ext.errors import ValidationError
 from pec_ext.massiva import flows, intents, pacing
 from pec_ext.massiva.flows import Box, InboxMessage, InboxPage, Message, Quota, SecretText, Sending
-from pec_ext.massiva.outgoing import check_attachment_sources, check_message
+from pec_ext.massiva.outgoing import Outgoing, check_attachment_sources, check_message
 from pec_ext.massiva.receipts import DeliveryReport, Receipt
 
 if TYPE_CHECKING:
@@ -84,8 +84,8 @@ class _MassivaSetup:
             self._options = replace(self._options, journal=steps.check_journal(journal))
 
     def _make_wire(self) -> wire.Wire:
-        # The box's credentials travel on every request but /send (where they are in the body too):
-        # in the request template, which is kept out of every repr.
+        # The box's credentials go in headers on every request (and in the body of /send, as the
+        # API asks there): in the request template, which is kept out of every repr.
         made: wire.Wire = super()._make_wire()  # type: ignore[misc]
         credentials = (("x-username", self.box.username), ("x-password", str(self.box.password)))
         return replace(
@@ -94,7 +94,9 @@ class _MassivaSetup:
             pdf_headers=(*made.pdf_headers, *credentials),
         )
 
-    def _message(self, to: object, subject: object, body: object, attachments: object, sender: object) -> Any:
+    def _message(
+        self, to: object, subject: object, body: object, attachments: object, sender: object
+    ) -> Outgoing:
         outgoing = check_message(to, subject, body, sender, self.box.username)
         return replace(outgoing, attachment_sources=check_attachment_sources(attachments))
 
@@ -110,7 +112,7 @@ class _MassivaSetup:
         """Check a message as ``send`` does (addresses, subject, body, attachments' shapes); send nothing."""
         self._message(to, subject, body, attachments, sender)
 
-    def _send_flow(self, outgoing: Any, key: str | None) -> Flow[Sending]:
+    def _send_flow(self, outgoing: Outgoing, key: str | None) -> Flow[Sending]:
         plain = flows.send(self.box, outgoing)
         chosen = steps.check_idempotency_key(key) if key is not None else self._options.idempotency_key
         if chosen is None:

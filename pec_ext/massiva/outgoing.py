@@ -28,7 +28,6 @@ MAX_BODY_BYTES = 1024 * 1024
 MAX_ATTACHMENTS = 20
 MAX_ATTACHMENT_BYTES = 30 * 1024 * 1024
 MAX_TOTAL_BYTES = 50 * 1024 * 1024
-ADDRESS_ALLOWED = "an e-mail address such as mario.rossi@pec.example.it"
 
 AttachmentSource: TypeAlias = (
     "str | os.PathLike[str] | BinaryIO | tuple[str, bytes | bytearray | str | os.PathLike[str] | BinaryIO]"
