@@ -256,7 +256,7 @@ class MassivaClient(_MassivaSetup, SyncDriver):
         while True:
             chunk = _page(self._run(flows.inbox_page(search, page)))
             yield from chunk.messages
-            if not chunk.messages or page >= chunk.pages:
+            if chunk.last:
                 return
             page += 1
 
@@ -360,7 +360,7 @@ class AsyncMassivaClient(_MassivaSetup, AsyncDriver):
             chunk = _page(await self._run(flows.inbox_page(search, page)))
             for message in chunk.messages:
                 yield message
-            if not chunk.messages or page >= chunk.pages:
+            if chunk.last:
                 return
             page += 1
 

@@ -133,6 +133,11 @@ class InboxPage:
     pages: int
     total: int
 
+    @property
+    def last(self) -> bool:
+        """No page after this one: it is empty, or the server says it is page N of N."""
+        return not self.messages or self.page >= self.pages
+
 
 @dataclass(frozen=True)
 class Message:
@@ -205,7 +210,7 @@ def search_inbox(search: str | None) -> Flow[list[InboxMessage]]:
     while True:
         chunk = yield from inbox_page(search, page)
         found.extend(chunk.messages)
-        if not chunk.messages or page >= chunk.pages:
+        if chunk.last:
             return found
         page += 1
 
