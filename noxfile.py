@@ -16,11 +16,13 @@ import nox
 nox.options.default_venv_backend = "venv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
-nox.options.sessions = ["check-generated", "lint", "typecheck", "tests", "tests-httpx2", "contract"]
+nox.options.sessions = ["check-generated", "lint", "typecheck", "tests", "tests-httpx2", "dates", "contract"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 EXTRAS = PYPROJECT["project"]["optional-dependencies"]
 PIPELINE = "spec/pipeline.py"
+# Leap days, the days around them, a year's end and a common year's 1 March (tests/support/dates.py).
+TEST_DATES = ("2028-02-28", "2028-02-29", "2028-03-01", "2026-12-31", "2027-03-01")
 
 
 def _pipeline(session: nox.Session, command: str) -> None:
@@ -68,9 +70,22 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (builds the effective spec first); tests/fleet needs redis-server."""
     session.install("-e", ".[test,codegen,redis,celery]")
     session.run("python", PIPELINE, "spec")
+    session.run("pytest", *session.posargs, env=_spec_sources())
+
+
+def _spec_sources() -> dict[str, str]:
     variables = ("PEC_SPEC_SOURCE", "OAUTH_SPEC_SOURCE", "PECMASSIVA_SPEC_SOURCE")
-    sources = {name: os.environ.get(name, "") for name in variables}
-    session.run("pytest", *session.posargs, env=sources)
+    return {name: os.environ.get(name, "") for name in variables}
+
+
+@nox.session
+def dates(session: nox.Session) -> None:
+    """Run the date-sensitive tests (marker dates) on leap days, month ends and a year's end."""
+    session.install("-e", ".[test,codegen,redis,celery]")
+    session.run("python", PIPELINE, "spec")
+    for day in TEST_DATES:
+        env = {**_spec_sources(), "PEC_TEST_DATE": day}
+        session.run("pytest", "-q", "-m", "dates", "-p", "no:cacheprovider", *session.posargs, env=env)
 
 
 # The behaviour suites: every method, sync and async, retries, deadlines, raw responses, streamed

@@ -1,6 +1,6 @@
 """Closed value sets of the PEC API, and tolerant parsing for values read back from it.
 
-Input is normalized strictly (see :func:`pec_ext.validation.guards.normalize_enum`); output from the server
+Input is normalized strictly (see :func:`pec_ext.validation.fields.normalize_enum`); output from the server
 goes through :func:`parse_open`, which never raises, because the server may add values (a new box
 type, a new state) before this library learns about them, and reading a response must not break.
 """

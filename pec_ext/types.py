@@ -4,7 +4,7 @@
 flag a misspelt field (``tipo_casela=``) or a value of the wrong type (``casella_pec=1``) before
 the code runs. Every key is optional here because a body model or mapping given positionally may
 supply it; which fields are required, and which values are allowed, the guards check at run time
-(:mod:`pec_ext.validation.guards`), before any request is sent. Enum fields take any letter case, so they are
+(:mod:`pec_ext.validation.bodies`), before any request is sent. Enum fields take any letter case, so they are
 ``str`` (the members of :mod:`pec_ext.enums` are ``str`` too); dates are ``dd/mm/yyyy`` strings or
 ``datetime.date``.
 """

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support.dates import travel
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "spec"))
@@ -22,6 +24,17 @@ os.environ["OPENAPI_PEC_HTTP"] = http_stack.NAME
 
 # pytester runs small test files through the installed pec_sandbox plugin (tests/sandbox)
 pytest_plugins = ("pytester",)
+
+
+@pytest.fixture(autouse=True)
+def _dates_on_the_suites_day(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test marked ``dates`` sees the system clock on the suite's day (support.dates.EPOCH),
+    moving on from there: what it reads of the real clock is that day, never today."""
+    if request.node.get_closest_marker("dates") is None:
+        yield
+        return
+    with travel():
+        yield
 
 
 @pytest.fixture(scope="session")

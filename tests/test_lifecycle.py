@@ -8,15 +8,17 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from support.applicants import applicant, company
 
 from pec_ext import AsyncPecClient, NotAcceptableError, PecClient, ValidationError
 from pec_ext.cli import samples
-from pec_ext.cli.demo import APPLICANT, COMPANY
-from pec_ext.documents.reading import inspect_p7m
+from pec_ext.documents.p7m import inspect_p7m
 from pec_ext.enums import StatoCasella, StatoComunicazione, TipoCasella
 from pec_ext.sandbox import Sandbox
 
 ADDRESS = "lifecycle@testcert.legalmail.it"
+APPLICANT = applicant()
+COMPANY = company(casella_pec=...)  # the box communicated is the one registered here
 NAME = f"{APPLICANT['nome_richiedente']} {APPLICANT['cognome_richiedente']}"
 
 

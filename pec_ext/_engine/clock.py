@@ -8,10 +8,18 @@ patching module attributes.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+try:
+    ITALY: dt.tzinfo = ZoneInfo("Europe/Rome")
+except ZoneInfoNotFoundError:  # pragma: no cover - a system without a tz database
+    ITALY = dt.UTC
+"""Where the provider's calendar dates (``dd/mm/yyyy``: expiries, birth dates) are written."""
 
 
 @dataclass(frozen=True)
@@ -19,7 +27,8 @@ class Clock:
     """The time sources and waits of one client.
 
     ``monotonic`` measures deadlines and waits, ``wall`` turns a ``Retry-After`` HTTP date into a
-    delay, ``sleep`` and ``async_sleep`` wait (backoff, polling), ``uniform`` draws backoff jitter.
+    delay and gives the calendar day (:meth:`today`), ``sleep`` and ``async_sleep`` wait (backoff,
+    polling), ``uniform`` draws backoff jitter.
     """
 
     monotonic: Callable[[], float] = time.monotonic
@@ -30,6 +39,10 @@ class Clock:
     uniform: Callable[[float, float], float] = field(
         default_factory=lambda: random.Random().uniform  # noqa: S311
     )
+
+    def today(self) -> dt.date:
+        """The calendar day in Italy at ``wall`` time, the day the provider's dates count from."""
+        return dt.datetime.fromtimestamp(self.wall(), ITALY).date()
 
 
 SYSTEM_CLOCK = Clock()

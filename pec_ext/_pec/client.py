@@ -206,11 +206,12 @@ class PecClient(_PecSetup, SyncDriver):
     ) -> Casella:
         """Register a box (paid). Fields as keyword arguments named as the API's, or a body model."""
         merged = _flows._body(body, fields)
+        today = self._options.clock.today()
         return self._run(
             self._paid(
                 idempotency_key,
-                journal_ops.register(self.settings, merged, own_domain),
-                _flows.register_mailbox(self.settings, None, merged, own_domain),
+                journal_ops.register(self.settings, merged, own_domain, today=today),
+                _flows.register_mailbox(self.settings, None, merged, own_domain, today),
             )
         )
 
@@ -445,11 +446,12 @@ class AsyncPecClient(_PecSetup, AsyncDriver):
     ) -> Casella:
         """Register a box (paid). Fields as keyword arguments named as the API's, or a body model."""
         merged = _flows._body(body, fields)
+        today = self._options.clock.today()
         return await self._run(
             self._paid(
                 idempotency_key,
-                journal_ops.register(self.settings, merged, own_domain),
-                _flows.register_mailbox(self.settings, None, merged, own_domain),
+                journal_ops.register(self.settings, merged, own_domain, today=today),
+                _flows.register_mailbox(self.settings, None, merged, own_domain, today),
             )
         )
 

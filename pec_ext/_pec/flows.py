@@ -8,6 +8,7 @@ clients behave identically.
 
 from __future__ import annotations
 
+import datetime as dt
 import json as json_module
 import math
 import os
@@ -32,7 +33,8 @@ from pec_ext.enums import (
     parse_open,
 )
 from pec_ext.errors import NotFoundError, PecError, UnexpectedStateError, ValidationError, WaitTimeoutError
-from pec_ext.validation import guards, spaces
+from pec_ext.validation import bodies, spaces
+from pec_ext.validation import fields as field_checks
 
 if TYPE_CHECKING:
     from pec_api.models.casella import Casella
@@ -144,7 +146,7 @@ def _domain_check(dominio: str) -> Flow[tuple[bool, list[str]]]:
 
 
 def check_availability(pec: str) -> Flow[CheckAvailabilityResponse200Data]:
-    address = guards.check_email("pec", pec)
+    address = field_checks.check_email("pec", pec)
     data: CheckAvailabilityResponse200Data = yield call("check_availability", path_params={"pec": address})
     return data
 
@@ -275,13 +277,15 @@ def write_atomically(target: Path, data: bytes, overwrite: bool) -> None:
 
 
 def register_mailbox(
-    settings: Settings, body: Any, fields: Mapping[str, Any], own_domain: bool
+    settings: Settings, body: Any, fields: Mapping[str, Any], own_domain: bool, today: dt.date
 ) -> Flow[Casella]:
-    payload = guards.validate_register_body(
+    """``today`` is the client's day (its ``Clock``): the birth date must come before it."""
+    payload = bodies.validate_register_body(
         _body(body, fields),
         environment=settings.environment,
         strict_identifiers=settings.strict_identifiers,
         own_domain=own_domain,
+        today=today,
     )
     payload = _sign(settings, payload)
     address = payload["casella_pec"].lower()
@@ -406,7 +410,7 @@ def activate_conservation(id: str, documents: Sequence[DocumentSource], space: i
 def change_type(id: str, tipo_casella: object) -> Flow[Casella]:
     box = yield from get_mailbox(check_id(id))
     _refuse_single_document_types(box, "a type change")
-    target = guards.check_upgrade(box.tipo_casella, tipo_casella)
+    target = field_checks.check_upgrade(box.tipo_casella, tipo_casella)
     return (
         yield from _mutate_box(
             "change_type",
@@ -418,13 +422,13 @@ def change_type(id: str, tipo_casella: object) -> Flow[Casella]:
 
 
 def renew_mailbox(id: str, anni: int) -> Flow[Casella]:
-    years = guards.check_years(anni)
+    years = field_checks.check_years(anni)
     # The expiry before and after cannot be compared reliably, so an uncertain renewal is reported.
     return (yield from _mutate_box("renew_mailbox", check_id(id), params={"anni": years}, applied=None))
 
 
 def add_user(id: str, body: Any, fields: Mapping[str, Any]) -> Flow[Casella]:
-    payload = guards.validate_user_body(_body(body, fields))
+    payload = bodies.validate_user_body(_body(body, fields))
     box = yield from get_mailbox(check_id(id))
     _refuse_single_document_types(box, "multiutenza")
     email = payload["email_gestione_password"].lower()
@@ -449,7 +453,7 @@ def _users(box: Casella) -> list[Any]:
 def communicate_pec(
     settings: Settings, body: Any, fields: Mapping[str, Any]
 ) -> Flow[RichiestaComunicazionePec]:
-    payload = guards.validate_communication_body(
+    payload = bodies.validate_communication_body(
         _body(body, fields), strict_identifiers=settings.strict_identifiers
     )
     payload = _sign(settings, payload)
@@ -585,9 +589,9 @@ def wait_for_communication(
 
 
 def _documents(function: str, *args: Any) -> Any:
-    """Run a checker of ``pec_ext.documents.reading``, importing it there: a blocking step, so the first
+    """Run a checker of ``pec_ext.documents``, importing it there: a blocking step, so the first
     import of pypdf and Pillow happens in the worker thread too, not on an event loop."""
-    from pec_ext.documents import reading as documents
+    from pec_ext import documents
 
     return getattr(documents, function)(*args)
 

@@ -85,12 +85,14 @@ def _box_intent(operation: str, box_id: str, body: Any, **kwargs: Any) -> dict[s
     }
 
 
-def register(settings: Settings, fields: Mapping[str, Any], own_domain: bool = False) -> Intent:
+def register(
+    settings: Settings, fields: Mapping[str, Any], own_domain: bool = False, *, today: dt.date
+) -> Intent:
     body = dict(fields)
     address = str(body.get("casella_pec", "")).strip().lower()
 
     def send(_: Any) -> Flow[Casella]:
-        return _flows.register_mailbox(settings, None, body, own_domain)
+        return _flows.register_mailbox(settings, None, body, own_domain, today)
 
     def reconcile(_: Any) -> Flow[Any]:
         boxes = yield from _flows.list_mailboxes()

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from pec_ext.enums import StatoCasella, StatoComunicazione, open_enums, parse_open
 from pec_ext.errors import ForgedCallbackError, MalformedCallbackError, ValidationError
-from pec_ext.validation.guards import check_callback
+from pec_ext.validation.fields import check_callback
 
 if TYPE_CHECKING:
     from pec_api.models.casella import Casella

@@ -27,13 +27,13 @@ import dataclasses
 import hmac
 import inspect
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
 from pec_ext._engine.steps import drive, drive_async
 from pec_ext.callbacks.apps import asgi_app, wsgi_app
 from pec_ext.callbacks.events import TOKEN_FIELD, CallbackEvent, RecordKind, parse, secret_bytes, verify_token
@@ -99,7 +99,9 @@ class CallbackReceiver:
     :class:`~pec_ext.callbacks.store.TransitionStore`. ``urls``, when given, are the only callback
     URLs accepted (tokens are bound to the URL they were made for). ``field`` is the form field of
     ``method: "POST"`` callbacks. ``busy_wait``: how long a delivery whose transition another
-    receiver is handling waits for that outcome before answering 503.
+    receiver is handling waits for that outcome before answering 503, on ``clock``: the time of
+    the store's leases, the system's by default since receivers share a store across processes
+    (a store on virtual time, as in tests, is waited on with that time's clock).
     """
 
     def __init__(
@@ -113,10 +115,12 @@ class CallbackReceiver:
         urls: Iterable[str] | None = None,
         field: str = "data",
         busy_wait: float = 10.0,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._secret = secret_bytes(secret)
         self.busy_wait = busy_wait
         self.client = client
+        self.clock = clock
         self.handlers: Mapping[RecordKind, Handler | None] = {
             RecordKind.MAILBOX: on_mailbox,
             RecordKind.COMMUNICATION: on_communication,
@@ -229,7 +233,7 @@ class CallbackReceiver:
         if isinstance(step, _Store):
             return getattr(self.store, step.action)(step.transition, step.ticket)
         if isinstance(step, _Pause):
-            return time.sleep(step.seconds)
+            return self.clock.sleep(step.seconds)
         result = step.handler(step.event)
         if inspect.isawaitable(result):
             _close(result)
@@ -251,7 +255,7 @@ class CallbackReceiver:
         if isinstance(step, _Store):
             return await asyncio.to_thread(getattr(self.store, step.action), step.transition, step.ticket)
         if isinstance(step, _Pause):
-            return await asyncio.sleep(step.seconds)
+            return await self.clock.async_sleep(step.seconds)
         if inspect.iscoroutinefunction(step.handler):
             return await step.handler(step.event)
         result = await asyncio.to_thread(step.handler, step.event)

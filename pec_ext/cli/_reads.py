@@ -14,6 +14,7 @@ from pec_ext.errors import PecError
 if TYPE_CHECKING:
     from pec_ext._pec.client import AsyncPecClient
     from pec_ext.cli.config import Config
+    from pec_ext.cli.horizon import Horizon
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,6 +42,7 @@ async def run_bounded(
     label: str,
 ) -> list[R | PecError]:
     """``work`` on every item, at most ``concurrency`` at once; a failure is kept, not raised."""
+    # rich is imported when drawn: start-up stays cheap (see output)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     semaphore = asyncio.Semaphore(concurrency)
@@ -97,19 +99,17 @@ def _expiry(text: object) -> dt.date | None:
 
 
 def reference_date(cfg: Config) -> dt.date:
-    """Today; for the embedded sandbox, today on the sandbox's own clock."""
-    if cfg.is_embedded:
-        return dt.datetime.fromtimestamp(cfg.embedded_sandbox().clock.now()).date()
-    return dt.date.today()
+    """Today on the target's clock (for the embedded sandbox, the sandbox's own)."""
+    return cfg.clock().today()
 
 
 def expiring(
-    cfg: Config, within_days: int, as_of: dt.date | None, *, concurrency: int, progress: bool
+    cfg: Config, within: Horizon, as_of: dt.date | None, *, concurrency: int, progress: bool
 ) -> list[dict[str, Any]]:
-    """Boxes whose ``data_scadenza`` is at most ``within_days`` after ``as_of`` (expired ones too),
+    """Boxes whose ``data_scadenza`` is at most ``within`` after ``as_of`` (expired ones too),
     each read in full (concurrently) for ``autorinnovo`` and priced for a one-year renewal."""
     today = as_of or reference_date(cfg)
-    horizon = today + dt.timedelta(days=within_days)
+    horizon = within.end(today)
     plist = cfg.price_list()
 
     async def detail(client: AsyncPecClient, box_id: str) -> Any:

@@ -9,7 +9,6 @@ again: ``pec token list`` shows its first characters only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import click
 
@@ -19,28 +18,11 @@ from pec_ext.account.scopes import paid_operations, pec_scopes, read_only_caveat
 
 from . import output, prices
 from .config import Config
-
-pass_cfg = click.make_pass_decorator(Config, ensure=True)
+from .options import json_option, pass_cfg
 
 TOKEN_COLUMNS = ("token", "name", "scopes", "expires")
 TRANSACTION_COLUMNS = ("when", "amount", "description")
 PRICE_COLUMNS = ("operation", "scope", "price key", "EUR")
-
-
-def _json_flag(f: Any) -> Any:
-    # app.py's json_option, not imported: app.py imports this module to register its commands.
-    def set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-        if value:
-            ctx.ensure_object(Config).json = True
-
-    return click.option(
-        "--json",
-        "json_output",
-        is_flag=True,
-        expose_value=False,
-        callback=set_json,
-        help="Print JSON instead of tables: " + output.JSON_SHAPES[f.__name__] + ".",
-    )(f)
 
 
 def _need_account(cfg: Config) -> None:
@@ -77,7 +59,7 @@ def token_group() -> None:
 @click.option("--all-operations", is_flag=True, help="Every PEC operation (the widest PEC token).")
 @click.option("--ttl", type=click.IntRange(60, 365 * 24 * 3600), default=30 * 24 * 3600, show_default=True)
 @click.option("--name", default="openapi-pec", show_default=True, help="A name to recognise it by.")
-@_json_flag
+@json_option
 @pass_cfg
 def token_create(cfg: Config, operations: Sequence[str], all_operations: bool, ttl: int, name: str) -> None:
     """Create a token with exactly the scopes the named operations need, and print it once."""
@@ -108,7 +90,7 @@ def token_create(cfg: Config, operations: Sequence[str], all_operations: bool, t
 
 
 @token_group.command("list")
-@_json_flag
+@json_option
 @pass_cfg
 def token_list(cfg: Config) -> None:
     """The account's tokens (values masked), their scopes and expiry."""
@@ -132,7 +114,7 @@ def token_list(cfg: Config) -> None:
 
 @click.command("wallet")
 @click.option("--transactions", "-n", type=click.IntRange(0, 100), default=10, show_default=True)
-@_json_flag
+@json_option
 @pass_cfg
 def wallet_command(cfg: Config, transactions: int) -> None:
     """The wallet's balance and its latest transactions (the PEC charges among them)."""
@@ -154,7 +136,7 @@ def wallet_command(cfg: Config, transactions: int) -> None:
 
 @click.command("prices")
 @click.argument("operations", nargs=-1, type=click.Choice(paid_operations()))
-@_json_flag
+@json_option
 @pass_cfg
 def prices_command(cfg: Config, operations: Sequence[str]) -> None:
     """What the paid operations cost: the account's real prices, else the indicative list (said so)."""

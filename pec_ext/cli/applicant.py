@@ -1,7 +1,7 @@
 """The applicant's fields of ``pec boxes register``, described for people: option help and template.
 
 What is required, which values are allowed and which fields are dates all come from
-:mod:`pec_ext.validation.guards` and :mod:`pec_ext.enums`; only the plain-language description of each field
+:mod:`pec_ext.validation` and :mod:`pec_ext.enums`; only the plain-language description of each field
 lives here.
 """
 
@@ -10,14 +10,8 @@ from __future__ import annotations
 import textwrap
 
 from pec_ext.enums import MEANINGS, SOTTOTIPI_BY_TIPO_CLIENTE, TipoCliente
-from pec_ext.validation.guards import (
-    BOX_DOMAINS,
-    REGISTER_DATES,
-    REGISTER_ENUMS,
-    REGISTER_FIELDS,
-    REGISTER_REQUIRED,
-    box_domains,
-)
+from pec_ext.validation.bodies import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
+from pec_ext.validation.fields import BOX_DOMAINS, box_domains
 
 DESCRIPTIONS = {
     "casella_pec": "address of the new box",
@@ -56,6 +50,8 @@ DESCRIPTIONS = {
 DATE_FORMAT = "dd/mm/yyyy, e.g. 01/01/1980"
 # Files and flags carry these two differently (--autorinnovo/--no-autorinnovo, --callback-url).
 NOT_TEXT = ("autorinnovo", "callback")
+TEXT_FIELDS = tuple(name for name in REGISTER_FIELDS if name not in NOT_TEXT)
+"""The fields given as ``--name value`` flags (one option each), in the spec's order."""
 
 
 def values(name: str) -> list[tuple[str, str]]:
@@ -142,9 +138,7 @@ def template(environment: str) -> str:
         f"# Box domains below are those of the {environment} environment.",
         "",
     ]
-    for name in REGISTER_FIELDS:
-        if name in NOT_TEXT:
-            continue
+    for name in TEXT_FIELDS:
         label = "REQUIRED" if name in REGISTER_REQUIRED else "optional"
         text = f"{label}: {DESCRIPTIONS[name]}"
         if name == "casella_pec":

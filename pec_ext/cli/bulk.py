@@ -15,17 +15,23 @@ import io
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
 
-from pec_ext.cli import output
-from pec_ext.cli.config import Config
-from pec_ext.cli.exit_codes import ExitCode, exit_code_for
+from pec_ext._pec.client import PecClient
+from pec_ext._pec.intents import expiry_date, renewal_key
+from pec_ext.enums import TYPE_RANK, TipoCasella
 from pec_ext.errors import OutcomeUnknownError, PecError, ValidationError
+from pec_ext.journal.base import Journal, JournalStore, State
+from pec_ext.journal.stores import open_store
+from pec_ext.validation.bodies import validate_register_body
 
-if TYPE_CHECKING:
-    from pec_ext._pec.client import PecClient
+from . import output
+from ._reads import reference_date
+from .config import Config
+from .exit_codes import ExitCode, exit_code_for
+from .options import F, confirm_paid, json_option, pass_cfg, read_lines, yes_option
 
 REPORT_COLUMNS = ("item", "outcome", "id", "detail")
 INTERRUPTED_EXIT = 130
@@ -39,26 +45,8 @@ class Job:
     send: Callable[[PecClient], Any]
 
 
-F = TypeVar("F", bound=Callable[..., Any])
-# The same objects as app.py's (that module registers this group, so it cannot be imported here).
-pass_cfg = click.make_pass_decorator(Config, ensure=True)
-
-
-def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.ensure_object(Config).json = True
-
-
 def common_options(f: F) -> F:
-    f = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (scripts, CI).")(f)
-    return click.option(
-        "--json",
-        "json_output",
-        is_flag=True,
-        expose_value=False,
-        callback=_set_json,
-        help="Print JSON instead of tables: " + output.JSON_SHAPES.get(f.__name__, "see the README") + ".",
-    )(f)
+    return json_option(yes_option(f))
 
 
 def journal_options(f: F) -> F:
@@ -85,18 +73,20 @@ def bulk() -> None:
 
 
 def _register_rows(cfg: Config, path: str) -> list[dict[str, Any]]:
-    from pec_ext.validation.guards import validate_register_body
-
     with click.open_file(path, encoding="utf-8") as stream:
         reader = csv.DictReader(io.StringIO(stream.read(), newline=""))
         rows = [{k: v for k, v in row.items() if k and v not in (None, "")} for row in reader]
     if not rows:
         raise click.UsageError(f"{path}: no applicants (a CSV with a header row of the API's field names)")
     checked, seen = [], set()
+    today = cfg.clock().today()
     for number, row in enumerate(rows, start=2):  # line 1 is the header
         try:
             body = validate_register_body(
-                row, environment=cfg.effective_environment, strict_identifiers=_strict(cfg)
+                row,
+                environment=cfg.effective_environment,
+                strict_identifiers=cfg.effective_strict_identifiers,
+                today=today,
             )
         except ValidationError as exc:
             raise ValidationError(
@@ -108,12 +98,6 @@ def _register_rows(cfg: Config, path: str) -> list[dict[str, Any]]:
         seen.add(address)
         checked.append(body)
     return checked
-
-
-def _strict(cfg: Config) -> bool:
-    if cfg.strict_identifiers is not None:
-        return cfg.strict_identifiers
-    return cfg.effective_environment == "production"
 
 
 @bulk.command("register")
@@ -148,9 +132,6 @@ def bulk_renew(
     An item's key holds the expiry being renewed, so a renewed box is never selected for the
     same period again (the window is capped below a year for that reason).
     """
-    from pec_ext._pec.intents import expiry_date, renewal_key
-    from pec_ext.cli._reads import reference_date
-
     horizon = reference_date(cfg) + dt.timedelta(days=within_days)
     with cfg.client() as pec:
         boxes = pec.list_mailboxes()
@@ -174,14 +155,10 @@ def bulk_upgrade(
     cfg: Config, boxes: str, target: str, journal_url: str, lease: float | None, progress: bool, yes: bool
 ) -> None:
     """Upgrade every box listed in a file (one id per line) to the type ``--to`` (paid)."""
-    from pec_ext.enums import TYPE_RANK, TipoCasella
-
     tipo = target.strip().upper()
     allowed = [t.value for t in TYPE_RANK if TYPE_RANK[t] > 0]
     if tipo not in allowed:
         raise ValidationError("--to", target, allowed)
-    from pec_ext.cli.app import read_lines
-
     ids = read_lines(boxes)
     if not ids:
         raise click.UsageError(f"{boxes}: no box ids")
@@ -218,11 +195,8 @@ def _run(
     label: str,
     units: int = 1,
 ) -> None:
+    # rich is imported when drawn: start-up stays cheap (see output)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from pec_ext.cli.app import confirm_paid
-    from pec_ext.journal.base import Journal, State
-    from pec_ext.journal.stores import open_store
 
     store = open_store(journal_url)
     lease_seconds = lease if lease is not None else 4 * cfg.timeout
@@ -256,9 +230,7 @@ def _run(
         raise click.exceptions.Exit(int(worst))
 
 
-def _one(pec: PecClient, store: Any, job: Job) -> dict[str, Any]:
-    from pec_ext.journal.base import State
-
+def _one(pec: PecClient, store: JournalStore, job: Job) -> dict[str, Any]:
     before = store.get(job.key)
     recorded = before is not None and before.state is State.DONE
     row: dict[str, Any] = {"item": job.item, "outcome": "", "id": None, "detail": "", "error": None}

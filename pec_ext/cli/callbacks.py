@@ -10,46 +10,28 @@ with a GET through the same target the other commands use (``--base-url``, the t
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import click
 
 from pec_ext import config
+from pec_ext.callbacks.events import CallbackEvent, sign_callback
+from pec_ext.callbacks.receiver import CallbackReceiver
+from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore, TransitionStore
 from pec_ext.config import CALLBACK_SECRET_ENV
 
 from . import output
 from .config import Config
-
-if TYPE_CHECKING:
-    from pec_ext.callbacks.events import CallbackEvent
-    from pec_ext.callbacks.store import TransitionStore
-
-
-pass_cfg = click.make_pass_decorator(Config, ensure=True)
-
-
-def _json_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.ensure_object(Config).json = True
-
-
-json_flag = click.option(
-    "--json",
-    "json_output",
-    is_flag=True,
-    expose_value=False,
-    callback=_json_flag,
-    help="Print JSON instead of text: " + output.JSON_SHAPES["callbacks_listen"] + ".",
-)
+from .options import is_loopback, json_text_option, pass_cfg
 
 
 def _secret_given(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    # A callable default (config) that finds no secret gives None, which click takes as given.
     if not value:
         raise click.MissingParameter(ctx=ctx, param=param)
     return value
@@ -124,18 +106,11 @@ def _reporting(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[by
 )
 @secret_option
 @click.option("--store", default=None, help="SQLite file of handled transitions (default: in memory).")
-@json_flag
+@json_text_option
 @pass_cfg
 def callbacks_listen(cfg: Config, host: str, port: int, secret: str, store: str | None) -> None:
     """Print each verified callback as it arrives (confirmed with a GET of the record)."""
-    from pec_ext.callbacks.receiver import CallbackReceiver
-    from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore
-
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not is_loopback(host):
         click.echo(f"warning: {host} is not a loopback address", err=True)
 
     def show(event: CallbackEvent) -> None:
@@ -171,8 +146,6 @@ def callbacks_sign(
     url: str, method: str | None, field: str | None, data_json: str | None, secret: str
 ) -> None:
     """Print a callback object carrying a token, for a request body (e.g. --from-file)."""
-    from pec_ext.callbacks.events import sign_callback
-
     callback: dict[str, Any] = {"url": url}
     if method:
         callback["method"] = method

@@ -16,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from pec_ext import config
 from pec_ext._engine import retry
+from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
+from pec_ext._pec.client import AsyncPecClient, PecClient
+from pec_ext.account.client import AccountClient
 from pec_ext.config import BASE_URL_ENV, EMBEDDED_DB_ENV, EMBEDDED_ENV, ENVIRONMENT_ENV, TOKEN_ENV
 from pec_ext.errors import ValidationError
 
 from . import prices
 
 if TYPE_CHECKING:
-    from pec_ext._pec.client import AsyncPecClient, PecClient
-    from pec_ext.account.client import AccountClient
     from pec_ext.sandbox import Sandbox
 
 __all__ = [
@@ -79,6 +80,7 @@ class Config:
 
     def embedded_sandbox(self) -> Sandbox:
         if self.sandbox is None:
+            # the simulator loads when a command uses it, not with every `pec` command
             from pec_ext.sandbox import Sandbox
 
             self.sandbox = Sandbox(db_path=self.embedded_db)
@@ -120,8 +122,6 @@ class Config:
         if self.is_embedded:
             client: AccountClient = self.embedded_sandbox().account_client(timeout=self.timeout)
             return client
-        from pec_ext.account.client import AccountClient
-
         base_url = self.base_url.rstrip("/") + "/oauth" if self.base_url else None
         return AccountClient(environment=self.effective_environment, base_url=base_url, timeout=self.timeout)
 
@@ -141,17 +141,19 @@ class Config:
         if self.is_embedded:
             client: PecClient = self.embedded_sandbox().client(**self._options())
             return client
-        from pec_ext._pec.client import PecClient
-
         return PecClient(**self._options())
 
     def async_client(self) -> AsyncPecClient:
         if self.is_embedded:
             client: AsyncPecClient = self.embedded_sandbox().async_client(**self._options())
             return client
-        from pec_ext._pec.client import AsyncPecClient
-
         return AsyncPecClient(**self._options())
+
+    def clock(self) -> Clock:
+        """The target's clock: the embedded sandbox's virtual time, else the system's."""
+        if self.is_embedded:
+            return self.embedded_sandbox().virtual_clock()
+        return SYSTEM_CLOCK
 
     # -- prices ---------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ ends with the wallet's transactions as the account service lists them.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,12 +20,14 @@ from typing import Any
 
 import click
 
+from pec_ext.account.scopes import pec_scopes
 from pec_ext.enums import ACTIVE_BOX_STATES
 from pec_ext.massiva import MassivaClient, Receipt
-from pec_ext.sandbox import MASSIVA_BASE_URL, NONDELIVERY_DOMAIN
 from pec_ext.types import CommunicationFields, RegisterFields
 
-from . import output, samples
+from . import output
+from .config import Config
+from .options import json_option, pass_cfg
 
 APPLICANT: RegisterFields = {
     "tipo_cliente": "PV",
@@ -57,7 +60,8 @@ COMPANY: CommunicationFields = {
     "provincia": "RM",
 }
 SENDING_BOX = "invii@testcert.legalmail.it"
-SENDING_TO = ("mario.rossi@example.it", f"nessuno@{NONDELIVERY_DOMAIN}")
+# The second address is at the sandbox's non-delivery test domain (NONDELIVERY_DOMAIN).
+SENDING_TO = ("mario.rossi@example.it", "nessuno@nondelivery.test")
 # The PEC Massiva API's scopes the demo's token gets too (method + first path segment).
 MASSIVA_SCOPES = tuple(
     f"{method}:test.ws.pecmassiva.com/{segment}"
@@ -80,6 +84,16 @@ DEMO_OPERATIONS = (
     "activate_conservation", "add_user", "renew_mailbox", "communicate_pec", "get_communication",
     "download_power_of_attorney", "upload_communication_documents", "revoke_mailbox",
 )  # fmt: skip
+
+
+@click.command()
+@click.option("--balance", type=float, default=200.0, show_default=True, help="Sandbox wallet, EUR.")
+@click.option("--address", default="mario.rossi@testcert.legalmail.it", show_default=True)
+@json_option
+@pass_cfg
+def demo(cfg: Config, balance: float, address: str) -> None:
+    """The whole lifecycle of a box against an embedded sandbox: no token, no network, seconds."""
+    run(balance=balance, address=address, as_json=cfg.json)
 
 
 @dataclass
@@ -114,7 +128,7 @@ class Transcript:
 
 
 def _pdf_check(data: bytes, expect: str) -> str:
-    from pypdf import PdfReader
+    from pypdf import PdfReader  # loaded when needed: it costs the command line's start-up
 
     reader = PdfReader(io.BytesIO(data))
     text = "\n".join(page.extract_text() or "" for page in reader.pages)
@@ -124,7 +138,7 @@ def _pdf_check(data: bytes, expect: str) -> str:
 
 
 def run(*, balance: float, address: str, as_json: bool) -> None:
-    from pec_ext.account.scopes import pec_scopes
+    # imported when the demo runs, not with the command line: the simulator is no small import
     from pec_ext.sandbox import Sandbox, record_only
 
     with (
@@ -150,7 +164,10 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
 
 
 def _lifecycle(t: Transcript, sb: Any, pec: Any, address: str) -> None:
-    from pec_ext.documents.reading import inspect_p7m
+    # pypdf and asn1crypto load when the demo runs, not with every `pec` command
+    from pec_ext.documents.p7m import inspect_p7m
+
+    from . import samples
 
     name = f"{APPLICANT['nome_richiedente']} {APPLICANT['cognome_richiedente']}"
     cf = str(APPLICANT["codice_fiscale_richiedente"])
@@ -229,7 +246,8 @@ def _lifecycle(t: Transcript, sb: Any, pec: Any, address: str) -> None:
     def upload() -> tuple[Any, str]:
         procura = pec.download_power_of_attorney(comm_id)
         _pdf_check(procura, address)
-        signed = samples.p7m(procura, signer_name=name, codice_fiscale=cf)
+        signed_at = dt.datetime.fromtimestamp(sb.clock.now(), dt.UTC)
+        signed = samples.p7m(procura, signer_name=name, codice_fiscale=cf, signed_at=signed_at)
         signers = ", ".join(inspect_p7m("procura.p7m", signed).signer_common_names) or name
         item = pec.upload_communication_documents(comm_id, [signed])
         return (
@@ -251,6 +269,8 @@ def _lifecycle(t: Transcript, sb: Any, pec: Any, address: str) -> None:
 
 def _sending(t: Transcript, sb: Any, pec: Any, token: str) -> None:
     """A PECMASSIVA box sends one certified message; its receipts, as they arrive."""
+    from . import samples  # as in _lifecycle: signing loads the document libraries
+
     name = f"{APPLICANT['nome_richiedente']} {APPLICANT['cognome_richiedente']}"
     box = t.step(
         "register (PECMASSIVA)",
@@ -266,6 +286,8 @@ def _sending(t: Transcript, sb: Any, pec: Any, token: str) -> None:
         "processing",
         lambda: _processed(sb, lambda: pec.wait_for_mailbox(box.id, timeout=WAIT_TIMEOUT, poll=WAIT_POLL)),
     )
+    from pec_ext.sandbox import MASSIVA_BASE_URL  # loaded with the simulator (see run)
+
     username, password = sb.massiva_credentials(box.id)
     with MassivaClient(
         token,

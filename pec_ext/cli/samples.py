@@ -16,6 +16,8 @@ from asn1crypto import algos, cms, core, keys, x509
 from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ContentStream, DictionaryObject, NameObject
 
+from pec_ext._engine.clock import SYSTEM_CLOCK
+
 _A4 = (595, 842)
 
 
@@ -98,12 +100,18 @@ def _name(common_name: str, serial_number: str | None = None) -> x509.Name:
     return x509.Name.build(attributes)
 
 
-def p7m(content: bytes, *, signer_name: str, codice_fiscale: str) -> bytes:
-    """A DER CMS SignedData with ``content`` attached and one self-made signer (not a real signature)."""
+def p7m(
+    content: bytes, *, signer_name: str, codice_fiscale: str, signed_at: dt.datetime | None = None
+) -> bytes:
+    """A DER CMS SignedData with ``content`` attached and one self-made signer (not a real signature).
+
+    ``signed_at`` (default: now on the system clock) starts the certificate's year of validity.
+    """
     issuer = _name("openapi-pec demo CA (not trusted)")
     subject = _name(signer_name, f"TINIT-{codice_fiscale}")
     serial = int.from_bytes(hashlib.sha256(codice_fiscale.encode()).digest()[:8], "big")
-    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    when = signed_at if signed_at is not None else dt.datetime.fromtimestamp(SYSTEM_CLOCK.wall(), dt.UTC)
+    now = when.astimezone(dt.UTC).replace(microsecond=0)
     public_key = keys.PublicKeyInfo(
         {
             "algorithm": {"algorithm": "rsa"},

@@ -16,28 +16,26 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pec_ext.cli import output
-from pec_ext.cli.config import Config
-from pec_ext.cli.exit_codes import ExitCode, exit_code_for
 from pec_ext.errors import OutcomeUnknownError, PecError, ValidationError
 from pec_ext.journal.base import Journal, State
 from pec_ext.journal.stores import open_store
 from pec_ext.massiva import DeliveryReport, MassivaClient, Receipt
 from pec_ext.massiva.operations import SEND_PRICE
 from pec_ext.massiva.pacing import SEND_INTERVAL_SECONDS
-from pec_ext.sandbox import DEFAULT_TOKEN, MASSIVA_BASE_URL
+
+from . import output
+from .config import Config
+from .exit_codes import ExitCode, exit_code_for
+from .options import confirm_paid, json_option, pass_cfg, yes_option
 
 F = TypeVar("F", bound=Callable[..., Any])
-pass_cfg = click.make_pass_decorator(Config, ensure=True)
 
 INTERRUPTED_EXIT = 130
 RECEIPT_COLUMNS = ("kind", "recipients", "time", "subject")
@@ -45,20 +43,7 @@ INBOX_COLUMNS = ("id", "time", "kind", "subject", "recipients")
 BULK_COLUMNS = ("row", "to", "subject", "code", "status", "detail")
 
 
-def _set_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.ensure_object(Config).json = True
-
-
 def box_options(f: F) -> F:
-    f = click.option(
-        "--json",
-        "json_output",
-        is_flag=True,
-        expose_value=False,
-        callback=_set_json,
-        help="Print JSON instead of tables: " + output.JSON_SHAPES.get(f.__name__, "see the README") + ".",
-    )(f)
     f = click.option(
         "--password-file",
         type=click.Path(dir_okay=False, exists=True),
@@ -93,6 +78,9 @@ def massiva_client(
     if cfg.max_retries is not None:
         options["max_retries"] = cfg.max_retries
     if cfg.is_embedded:
+        # the simulator loads when a command uses it, not with every `pec` command
+        from pec_ext.sandbox import DEFAULT_TOKEN, MASSIVA_BASE_URL
+
         sandbox = cfg.embedded_sandbox()
         return MassivaClient(
             DEFAULT_TOKEN,
@@ -106,21 +94,9 @@ def massiva_client(
 
 
 def confirm_sending(cfg: Config, yes: bool, recipients: int, messages: int = 1) -> None:
-    """A sending is paid: say what it costs and ask; without a terminal, go on only with ``--yes``."""
-    if yes:
-        return
-    if not sys.stdin.isatty():
-        raise click.UsageError("sending certified mail is paid and stdin is not a terminal: pass --yes")
-    price = cfg.price_list().price(SEND_PRICE.kind, recipients)
-    cost = "an unknown amount" if price is None else f"EUR {price:.2f}"
+    """A sending is paid per recipient: show the price and ask; without a terminal, only ``--yes``."""
     what = f"{messages} message(s) to {recipients} recipient(s)"
-    try:
-        accepted = click.confirm(f"Send {what} from {cfg.describe_target()} for {cost}?", err=True)
-    except click.Abort:
-        accepted = False
-    if not accepted:
-        click.echo("declined: nothing was sent", err=True)
-        raise click.exceptions.Exit(int(ExitCode.DECLINED))
+    confirm_paid(cfg, yes, [(SEND_PRICE.kind, what, recipients)], f"Send {what}")
 
 
 def receipt_row(receipt: Receipt) -> dict[str, Any]:
@@ -192,8 +168,9 @@ def show_report(cfg: Config, report: DeliveryReport, *, receipts: bool = True) -
 @click.option(
     "--poll", type=click.FloatRange(0.01), default=5.0, show_default=True, help="Seconds between two looks."
 )
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (scripts, CI).")
+@yes_option
 @box_options
+@json_option
 @pass_cfg
 def send_command(
     cfg: Config,
@@ -266,6 +243,7 @@ def send_command(
 @click.command("receipts")
 @click.argument("code")
 @box_options
+@json_option
 @pass_cfg
 def receipts_command(cfg: Config, code: str, username: str | None, password_file: str | None) -> None:
     """The receipts of a sending (its CODE, from `pec send`) and where it stands for each recipient."""
@@ -277,6 +255,7 @@ def receipts_command(cfg: Config, code: str, username: str | None, password_file
 @click.option("--search", "-q", default=None, help="Only the messages whose subject or sender has this text.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="At most this many messages.")
 @box_options
+@json_option
 @pass_cfg
 def inbox_command(
     cfg: Config, search: str | None, limit: int | None, username: str | None, password_file: str | None
@@ -305,6 +284,7 @@ def inbox_command(
 
 @click.command("quota")
 @box_options
+@json_option
 @pass_cfg
 def quota_command(cfg: Config, username: str | None, password_file: str | None) -> None:
     """The inbox's usage and limit, in megabytes."""
@@ -390,8 +370,9 @@ def read_rows(path: str) -> list[dict[str, Any]]:
     help="Sends a second from this process (the API takes 1; more only with a provider's larger limit).",
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar on stderr.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation (scripts, CI).")
+@yes_option
 @box_options
+@json_option
 @pass_cfg
 def bulk_send_command(
     cfg: Config,
@@ -409,6 +390,9 @@ def bulk_send_command(
     Columns: to (addresses separated by ;), subject, body or body_file, attachments (paths
     separated by ;), key (a business key; default: the row's number and content).
     """
+    # rich is imported when drawn: start-up stays cheap (see output)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     rows = read_rows(recipients_csv)
     store = open_store(journal_url)
     lease_seconds = lease if lease is not None else 4 * cfg.timeout

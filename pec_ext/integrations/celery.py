@@ -44,7 +44,6 @@ import csv
 import datetime as dt
 import hashlib
 import os
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -160,7 +159,8 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
         try:
             return encode_box(action(self.pec))
         except IdempotencyKeyBusyError as busy:
-            countdown = min(max(busy.lease_until - time.time(), 0.5), 60.0)
+            # The lease is kept on the journal's clock, shared by the workers; not on this one's.
+            countdown = min(max(busy.lease_until - self.pec.options.journal.clock(), 0.5), 60.0)
             raise self.retry(exc=busy, countdown=countdown) from busy
 
 
@@ -242,7 +242,7 @@ def send(
             to, subject, body, attachments=attachment_paths or None, idempotency_key=key
         )
     except IdempotencyKeyBusyError as busy:
-        countdown = min(max(busy.lease_until - time.time(), 0.5), 60.0)
+        countdown = min(max(busy.lease_until - self.massiva.options.journal.clock(), 0.5), 60.0)
         raise self.retry(exc=busy, countdown=countdown) from busy
     return sending.to_json()
 
@@ -260,10 +260,10 @@ def register_file(self: PecTask, path: str) -> int:
 @shared_task(base=PecTask, bind=True, name="pec.renew_expiring")
 def renew_expiring(self: PecTask, within_days: int, anni: int = 1, as_of: str | None = None) -> int:
     """One ``pec.renew`` task per processed box expiring within ``within_days`` of ``as_of``
-    (``YYYY-MM-DD``, default today; expired boxes too)."""
+    (``YYYY-MM-DD``, default today on the client's clock; expired boxes too)."""
     if not 0 <= within_days <= MAX_RENEW_WINDOW_DAYS:
         raise ValidationError("within_days", within_days, f"0 to {MAX_RENEW_WINDOW_DAYS}")
-    today = dt.date.fromisoformat(as_of) if as_of else dt.date.today()
+    today = dt.date.fromisoformat(as_of) if as_of else self.pec.options.clock.today()
     horizon = today + dt.timedelta(days=within_days)
     planned = 0
     for box in self.pec.list_mailboxes():

@@ -19,13 +19,13 @@ clocks do not matter.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from pec_ext._engine import retry
+from pec_ext._engine.clock import SYSTEM_CLOCK, Clock
 from pec_ext.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -72,7 +72,10 @@ DEFAULT_PAUSE_SECONDS = 1.0
 
 
 class FleetLimiter:
-    """A token bucket (``rate`` requests per second, up to ``burst`` at once) and a shared pause."""
+    """A token bucket (``rate`` requests per second, up to ``burst`` at once) and a shared pause.
+
+    ``clock`` waits (its ``sleep``, ``async_sleep``); the time is Redis's, shared by every worker.
+    """
 
     def __init__(
         self,
@@ -82,7 +85,7 @@ class FleetLimiter:
         rate: float,
         burst: int = 1,
         prefix: str = "pec:limit:",
-        sleep: Callable[[float], None] = time.sleep,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
             raise ValidationError("rate", rate, "requests per second, a number > 0")
@@ -97,7 +100,8 @@ class FleetLimiter:
         self.paused_key = f"{prefix}{account}:paused_until"
         self._acquire = client.register_script(_ACQUIRE)
         self._pause = client.register_script(_PAUSE)
-        self._sleep = sleep
+        # Waits only: what time it is comes from Redis (TIME), the view every worker shares.
+        self.clock = clock
 
     def delay(self) -> float:
         """Take a token and return 0, or return the seconds to wait before asking again."""
@@ -107,20 +111,24 @@ class FleetLimiter:
     def acquire(self) -> None:
         """Block until this worker may send."""
         while (wait := self.delay()) > 0:
-            self._sleep(wait)
+            self.clock.sleep(wait)
 
     async def acquire_async(self) -> None:
         while (wait := await asyncio.to_thread(self.delay)) > 0:
-            await asyncio.sleep(wait)
+            await self.clock.async_sleep(wait)
 
     def pause(self, seconds: float) -> float:
         """Pause every worker of the account for ``seconds``; returns the pause's end (Unix ms)."""
         return float(self._pause(keys=[self.paused_key], args=[max(1, round(seconds * 1000))]))
 
+    def server_time(self) -> float:
+        """Now on the Redis server's clock (Unix seconds), the one the bucket and the pause use."""
+        seconds, micros = self.redis.time()
+        return int(seconds) + int(micros) / 1_000_000
+
     def paused_for(self) -> float:
         """Seconds left of the shared pause (0 when there is none)."""
-        seconds, micros = self.redis.time()
-        now = seconds * 1000 + micros // 1000
+        now = round(self.server_time() * 1000)
         until = self.redis.get(self.paused_key)
         return max(0.0, (int(until) - now) / 1000) if until else 0.0
 
@@ -130,7 +138,8 @@ class FleetLimiter:
     def on_response(self, response: httpx.Response) -> None:
         """A 429 pauses the whole account for its ``Retry-After`` (1 s when it gives none)."""
         if response.status_code == 429:
-            asked = retry.retry_after_seconds(response.headers, time.time())
+            # An HTTP-date Retry-After is read against Redis's clock, the one the pause is kept on.
+            asked = retry.retry_after_seconds(response.headers, self.server_time())
             self.pause(DEFAULT_PAUSE_SECONDS if asked is None else asked)
 
     async def on_request_async(self, request: httpx.Request) -> None:

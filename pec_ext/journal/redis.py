@@ -32,7 +32,8 @@ if not stored[1] or tonumber(stored[4]) <= now then
   redis.call('DEL', KEYS[1])
   redis.call('HSET', KEYS[1], 'fingerprint', fp, 'operation', op, 'owner', owner, 'state', 'claimed',
              'lease_until', lease_until, 'attempts', 1, 'created_at', ARGV[4], 'expires_at', expires_at)
-  redis.call('PEXPIREAT', KEYS[1], math.ceil(tonumber(expires_at) * 1000))
+  -- relative to the callers' now, not Redis's: a clock set elsewhere keeps the whole retention
+  redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((tonumber(expires_at) - now) * 1000)))
   return entry()
 end
 if stored[1] ~= fp or stored[2] == 'done' or tonumber(stored[3]) > now then

@@ -15,10 +15,10 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any, Literal
 
+from pec_ext._engine.clock import SYSTEM_CLOCK
 from pec_ext.journal.base import Entry, State
 
 _SCHEMA = """
@@ -97,16 +97,17 @@ class SqliteJournalStore:
     def _initialise(self, conn: sqlite3.Connection) -> None:
         # Switching a new file to WAL while other processes open it answers "locked" at once,
         # without the busy handler: retried here, within the same busy timeout.
-        deadline = time.monotonic() + self.busy_timeout
+        # Real time, not a client's: the lock is held by another process.
+        deadline = SYSTEM_CLOCK.monotonic() + self.busy_timeout
         while True:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if "locked" not in str(exc) or SYSTEM_CLOCK.monotonic() > deadline:
                     raise
-                time.sleep(0.01)
+                SYSTEM_CLOCK.sleep(0.01)
 
     def _write(self, sql: str, args: tuple[Any, ...]) -> int:
         with self._lock:

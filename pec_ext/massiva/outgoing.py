@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TypeAlias
 
 from pec_ext._engine.wire import Base64Body
-from pec_ext.documents.reading import read_document
 from pec_ext.errors import ValidationError
-from pec_ext.validation import guards
+from pec_ext.validation import fields
 
 # Providers cap a PEC's size (message and attachments, before encoding) around 100 MB, and its
 # recipients per message; these limits keep a message well inside them.
@@ -101,7 +100,7 @@ def check_recipients(to: object) -> tuple[str, ...]:
         )
     seen: dict[str, None] = {}
     for index, item in enumerate(listed):
-        address = guards.check_email(f"to[{index}]" if len(listed) > 1 else "to", item).lower()
+        address = fields.check_email(f"to[{index}]" if len(listed) > 1 else "to", item).lower()
         seen.setdefault(address, None)
     return tuple(seen)
 
@@ -133,7 +132,7 @@ def check_message(to: object, subject: object, body: object, sender: object, box
     chosen_sender = box
     if sender is not None:
         try:
-            chosen_sender = guards.check_email("sender", sender).lower()
+            chosen_sender = fields.check_email("sender", sender).lower()
         except ValidationError as exc:
             errors.append(exc)
         else:
@@ -192,6 +191,10 @@ def _name_of(field_name: str, source: object) -> str:
 
 def read_attachments(sources: tuple[Any, ...]) -> list[Attachment]:
     """Blocking: read every attachment, refusing one (or all together) over the size limits."""
+    # Imported here, in the worker thread of this blocking step: the documents package loads pypdf
+    # and Pillow, which sending mail never needs at import (as pec_ext._pec.flows does).
+    from pec_ext.documents.reading import read_document
+
     read: list[Attachment] = []
     total = 0
     for index, source in enumerate(sources):

@@ -6,10 +6,11 @@ import asyncio
 import logging
 import warnings
 from pathlib import Path
-from typing import Any
 
 import pytest
 from http_stack import httpx
+from support.applicants import applicant
+from support.dates import EPOCH
 
 from pec_ext.account.client import AccountClient, AsyncAccountClient
 from pec_ext.account.scopes import ScopeWarning, pec_scopes
@@ -22,31 +23,16 @@ from pec_ext.errors import (
     UnauthorizedError,
     ValidationError,
 )
-from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, record_only
+from pec_ext.sandbox import DEFAULT_PRICES, ManualClock, Sandbox, record_only
 
-APPLICANT: dict[str, Any] = {
-    "tipo_cliente": "PV",
-    "nome_richiedente": "Mario",
-    "cognome_richiedente": "Rossi",
-    "email": "mario.rossi@example.com",
-    "telefono": "0612345678",
-    "codice_fiscale_richiedente": "RSSMRA80A01H501U",
-    "data_nascita_richiedente": "01/01/1980",
-    "sesso_richiedente": "M",
-    "nazione_nascita_richiedente": "IT",
-    "indirizzo_titolare": "Via Roma 1",
-    "comune_titolare": "Roma",
-    "cap_titolare": "00184",
-    "nazione_titolare": "IT",
-    "provincia_titolare": "RM",
-}
+APPLICANT = applicant()
 READ_OPS = ["list_mailboxes", "get_mailbox"]
 SECRET_KEY = "very-secret-api-key"
 
 
 @pytest.fixture
 def sb() -> Sandbox:
-    return Sandbox(balance=40, strict_tokens=True, callback_sender=record_only)
+    return Sandbox(balance=40, strict_tokens=True, callback_sender=record_only, clock=ManualClock(EPOCH))
 
 
 @pytest.fixture
@@ -137,6 +123,7 @@ def test_a_token_deleted_elsewhere_is_replaced_once_on_401(sb: Sandbox, cache: T
         assert again.token != made.token
 
 
+@pytest.mark.dates
 def test_renewal_before_expiry_in_virtual_time(sb: Sandbox, cache: TokenCache) -> None:
     with (
         sb.account_client() as account,
@@ -293,6 +280,7 @@ def test_pec_client_refuses_an_http_client_of_its_own(sb: Sandbox) -> None:
         account.pec_client(["list_mailboxes"], http_client=httpx.Client())
 
 
+@pytest.mark.dates
 def test_scope_prices_are_cached_for_a_limited_time(sb: Sandbox) -> None:
     from pec_ext.account.prices import PRICES_TTL
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from http_stack import httpx
+from support.applicants import applicant
 
 from pec_ext.account import AccountClient, AsyncAccountClient
 from pec_ext.account._operations import ACCOUNT_OPERATIONS
@@ -27,22 +28,7 @@ from pec_ext.sandbox.usage import SUBSCRIPTION_PLANS
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a fixed virtual start
 DOMAIN = "test.pec.openapi.it"
-APPLICANT: dict[str, Any] = {
-    "tipo_cliente": "PV",
-    "nome_richiedente": "Mario",
-    "cognome_richiedente": "Rossi",
-    "email": "mario.rossi@example.com",
-    "telefono": "0612345678",
-    "codice_fiscale_richiedente": "RSSMRA80A01H501U",
-    "data_nascita_richiedente": "01/01/1980",
-    "sesso_richiedente": "M",
-    "nazione_nascita_richiedente": "IT",
-    "indirizzo_titolare": "Via Roma 1",
-    "comune_titolare": "Roma",
-    "cap_titolare": "00184",
-    "nazione_titolare": "IT",
-    "provincia_titolare": "RM",
-}
+APPLICANT = applicant()
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from http_stack import httpx
+from support.dates import EPOCH
 
-from pec_ext.sandbox import Sandbox, record_only
+from pec_ext.sandbox import ManualClock, Sandbox, record_only
 
 # the request bodies and documents of the sandbox tests, the applicant of the command-line tests
 for helpers in ("sandbox", "cli"):
@@ -18,7 +19,7 @@ for helpers in ("sandbox", "cli"):
 
 @pytest.fixture
 def sb() -> Iterator[Sandbox]:
-    with Sandbox(balance=500.0, callback_sender=record_only) as sandbox:
+    with Sandbox(balance=500.0, callback_sender=record_only, clock=ManualClock(EPOCH)) as sandbox:
         yield sandbox
 
 

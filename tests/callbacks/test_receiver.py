@@ -351,3 +351,41 @@ def test_a_store_that_cannot_record_still_answers_handled(sb: Sandbox, http: htt
     assert (reply.status_code, reply.outcome) == (200, "handled")
     assert "not recorded" in reply.message
     assert recorder.calls == 1
+
+
+class HeldElsewhere(MemoryTransitionStore):
+    """A store on the sandbox's clock where another receiver has just claimed every transition."""
+
+    def claim(self, transition: Any, ticket: str) -> Any:
+        with self._lock:
+            self._claims.setdefault(transition, ("another receiver", self._clock()))
+        return super().claim(transition, ticket)
+
+
+def test_a_busy_transition_is_waited_out_on_the_stores_clock(sb: Sandbox, http: httpx.Client) -> None:
+    _, payload = _box_delivery(sb, http, signed())
+    recorder = Recorder()
+    store = HeldElsewhere(lease=3.0, clock=sb.clock.now)
+    receiver = CallbackReceiver(
+        SECRET, sb.client(), on_mailbox=recorder, store=store, busy_wait=10, clock=sb.virtual_clock()
+    )
+    before, started = sb.clock.now(), time.monotonic()
+    reply = receiver.handle(json.dumps(payload).encode(), JSON)
+    # the other lease ran out on the store's virtual time: real sleeps would leave it held (503)
+    assert (reply.status_code, reply.outcome) == (200, "handled")
+    assert 3.0 <= sb.clock.now() - before < 4.0
+    assert time.monotonic() - started < 2.0
+    assert len(recorder.events) == 1
+
+
+async def test_ahandle_waits_on_the_stores_clock_too(sb: Sandbox, http: httpx.Client) -> None:
+    _, payload = _box_delivery(sb, http, signed())
+    store = HeldElsewhere(lease=3.0, clock=sb.clock.now)
+    async with sb.async_client() as client:
+        receiver = CallbackReceiver(
+            SECRET, client, on_mailbox=Recorder(), store=store, busy_wait=10, clock=sb.virtual_clock()
+        )
+        before = sb.clock.now()
+        reply = await receiver.ahandle(json.dumps(payload).encode(), JSON)
+    assert (reply.status_code, reply.outcome) == (200, "handled")
+    assert 3.0 <= sb.clock.now() - before < 4.0

@@ -7,43 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from click.testing import CliRunner, Result
+from support.applicants import ADDRESS, applicant, company
 
 from pec_ext.cli import cli
 from pec_ext.cli.config import Config
 from pec_ext.sandbox import Sandbox
 
 SECRET_TOKEN = "tok-CLI-SECRET-7f3a9c"
-ADDRESS = "mario.rossi@testcert.legalmail.it"
 
-APPLICANT = {
-    "tipo_cliente": "PV",
-    "nome_richiedente": "Mario",
-    "cognome_richiedente": "Rossi",
-    "email": "mario.rossi@example.com",
-    "telefono": "0612345678",
-    "codice_fiscale_richiedente": "RSSMRA80A01H501U",
-    "data_nascita_richiedente": "01/01/1980",
-    "sesso_richiedente": "M",
-    "nazione_nascita_richiedente": "IT",
-    "indirizzo_titolare": "Via Roma 1",
-    "comune_titolare": "Roma",
-    "cap_titolare": "00184",
-    "nazione_titolare": "IT",
-    "provincia_titolare": "RM",
-}
-COMPANY = {
-    "casella_pec": "azienda@pec.example.it",
-    "cf": "RSSMRA80A01H501U",
-    "nome": "Mario",
-    "cognome": "Rossi",
-    "qualifica": "LEGALE_RAPPRESENTANTE",
-    "email": "mario.rossi@example.com",
-    "cellulare": "3331234567",
-    "ragione_sociale": "Rossi S.r.l.",
-    "cf_piva": "01114601006",
-    "comune": "Roma",
-    "provincia": "RM",
-}
+APPLICANT = applicant()
+COMPANY = company()
 
 
 def flags(fields: dict[str, Any]) -> list[str]:

@@ -6,13 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 from cli_support import Pec
+from support.dates import EPOCH
 
-from pec_ext.sandbox import Sandbox, record_only
+from pec_ext.sandbox import ManualClock, Sandbox, record_only
 
 
 @pytest.fixture
 def sb() -> Iterator[Sandbox]:
-    with Sandbox(balance=500.0, callback_sender=record_only) as sandbox:
+    with Sandbox(balance=500.0, callback_sender=record_only, clock=ManualClock(EPOCH)) as sandbox:
         yield sandbox
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import calendar
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 from cli_support import ADDRESS, APPLICANT, COMPANY, Pec, flags
 from pypdf import PdfReader
+from support.dates import DAY, at
 
 from pec_ext.cli import ExitCode, samples
 from pec_ext.cli.exit_codes import exit_code_for
@@ -311,7 +314,7 @@ def test_every_paid_command_needs_yes_without_a_terminal(
 def test_a_paid_command_asks_on_a_terminal(pec: Pec, sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     box_id = pec.active_box()
     balance = sb.balance
-    monkeypatch.setattr("pec_ext.cli.app.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("pec_ext.cli.options.stdin_is_terminal", lambda: True)
     declined = pec("boxes", "renew", box_id, input="n\n")
     assert declined.exit_code == ExitCode.DECLINED
     assert "Renew box" in declined.stderr
@@ -331,30 +334,54 @@ def test_price_preview_of_a_space_change_counts_the_units(pec: Pec, sb: Sandbox)
     assert sb.ledger[-1]["amount"] == pytest.approx(8.0)
 
 
+def _next_leap_year_start(day: dt.date) -> dt.date:
+    """The first 5 March from ``day`` on whose following year holds a 29 February (366 days)."""
+    year = day.year if day <= dt.date(day.year, 3, 5) else day.year + 1
+    while not calendar.isleap(year + 1):
+        year += 1
+    return dt.date(year, 3, 5)
+
+
+@pytest.mark.dates
 def test_expiring(pec: Pec, sb: Sandbox) -> None:
+    # "today" is a day whose next calendar year is 366 days long, wherever the suite's day falls
+    today = _next_leap_year_start(DAY)
+    sb.clock.set(at(today) - 90 * 86400)
     first = pec.active_box()
-    sb.clock.advance(90 * 86400)
+    sb.clock.set(at(today))
     second = pec.active_box("anna.bianchi@testcert.legalmail.it", "GOLD")
     pec.register("later@testcert.legalmail.it")  # not active: no expiry
+    a_year_on = dt.date(today.year + 1, today.month, today.day)
+    assert (a_year_on - today).days == 366
 
     assert pec.json("boxes", "expiring", "--within", "30d") == []
+    # the second box expires exactly one calendar year ahead, across 29 February: 1y reaches it
     rows = pec.json("boxes", "expiring", "--within", "1y", "--no-progress")
     assert [r["id"] for r in rows] == [first, second]
-    assert rows[0]["days_left"] < rows[1]["days_left"]
+    assert [r["data_scadenza"] for r in rows][1] == a_year_on.strftime("%d/%m/%Y")
+    assert [r["days_left"] for r in rows] == [365 - 90, 366]
     assert rows[0]["renewal_price"] == 8.0
     assert rows[1]["renewal_price"] == 25.0
     assert rows[0]["autorinnovo"] is False
+    # 365 days stop one day short of it
+    assert [r["id"] for r in pec.json("boxes", "expiring", "--within", "365d")] == [first]
+    assert [r["id"] for r in pec.json("boxes", "expiring", "--within", "11m")] == [first]
 
     result = pec.ok("boxes", "expiring", "--within", "13m", "--format", "csv")
     lines = result.stdout.splitlines()
     assert lines[0].startswith("id,casella_pec,tipo_casella,stato,data_scadenza,days_left")
     assert len(lines) == 3
     assert "boxes" in result.stderr  # the progress bar
+    table = pec.ok("boxes", "expiring", "--within", "1y", "--no-progress")
+    assert "2 box(es) expiring within 1 calendar year" in table.stdout + table.stderr
 
     in_a_year = pec.json("boxes", "expiring", "--within", "10d", "--as-of", "2100-01-01")
     assert len(in_a_year) == 2
     assert all(r["days_left"] < 0 for r in in_a_year)
-    assert pec("boxes", "expiring", "--within", "soon").exit_code == 2
+    refused = pec("boxes", "expiring", "--within", "soon")
+    assert refused.exit_code == 2
+    assert "'--within'" in refused.stderr
+    assert "30d, 8w, 6m, 1y" in refused.stderr
 
 
 # -- business register ---------------------------------------------------------------------------
@@ -419,6 +446,7 @@ def test_p7m_sample_is_a_cms_signed_data() -> None:
 # -- demo -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.dates
 def test_demo_runs_and_exits_zero(pec: Pec) -> None:
     result = pec.ok("demo")
     out = result.stdout
@@ -431,6 +459,7 @@ def test_demo_runs_and_exits_zero(pec: Pec) -> None:
     assert "EUR   8.00" in out
 
 
+@pytest.mark.dates
 def test_demo_json(pec: Pec) -> None:
     data = pec.json("demo", "--balance", "100")
     assert data["final_balance"] == pytest.approx(100 - data["total_cost"])
@@ -449,6 +478,7 @@ def test_demo_json(pec: Pec) -> None:
     assert "a real PDF" in form_step["detail"]
 
 
+@pytest.mark.dates
 def test_demo_without_credit_fails_with_the_api_error(pec: Pec) -> None:
     result = pec("demo", "--balance", "1")
     assert result.exit_code == ExitCode.API

@@ -105,6 +105,7 @@ def test_with_credentials_a_paid_command_shows_the_real_price_and_balance(server
     assert server.sandbox.balance == 77 - 9.5
 
 
+@pytest.mark.dates
 def test_demo_starts_with_a_least_privilege_token_and_ends_with_the_transactions(pec: Pec) -> None:
     data = pec.json("demo", "--balance", "100")
     first, second = data["steps"][:2]

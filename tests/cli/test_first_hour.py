@@ -19,7 +19,7 @@ from pec_ext.cli import ExitCode, cli, output, samples
 from pec_ext.cli.applicant import DESCRIPTIONS as APPLICANT_DESCRIPTIONS
 from pec_ext.enums import MEANINGS, SOTTOTIPI_BY_TIPO_CLIENTE
 from pec_ext.sandbox import Sandbox
-from pec_ext.validation.guards import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
+from pec_ext.validation.bodies import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
 
 TOKEN_HINTS = ("OPENAPI_PEC_TOKEN is not set", "--embedded", "pec sandbox serve")
 
@@ -311,7 +311,7 @@ def test_declining_exits_with_its_own_code(
 ) -> None:
     box_id = pec.active_box()
     balance, ledger = sb.balance, len(sb.ledger)
-    monkeypatch.setattr("pec_ext.cli.app.stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("pec_ext.cli.options.stdin_is_terminal", lambda: True)
     result = pec("boxes", "renew", box_id, input=answer)
     assert result.exit_code == ExitCode.DECLINED == 8
     assert "declined: nothing was sent" in result.stderr
@@ -378,6 +378,7 @@ def test_tables_show_dates_not_epoch_numbers(pec: Pec) -> None:
     assert isinstance(pec.json("boxes", "show", box_id)["timestamp"]["registrazione"], int)
 
 
+@pytest.mark.dates
 def test_demo_hides_the_space_of_an_inactive_box_and_ends_with_what_next(pec: Pec) -> None:
     out = pec.ok("demo").stdout
     registered = next(line for line in out.splitlines() if "register (BRONZE)" in line)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fault_server import FaultServer
 from fault_stats import TESTS, report
+from support.applicants import register_body
 
 from pec_ext import AsyncPecClient, Clock, PecClient
 from pec_ext.sandbox import Sandbox
@@ -28,24 +29,7 @@ FAST_BACKOFF = Clock(uniform=lambda low, high: _jitter.uniform(low, high / 500))
 
 
 def box_body(address: str, tipo: str = "STANDARD") -> dict[str, Any]:
-    return {
-        "casella_pec": address,
-        "tipo_casella": tipo,
-        "tipo_cliente": "PV",
-        "nome_richiedente": "mario",
-        "cognome_richiedente": "rossi",
-        "email": "mail@domain.com",
-        "telefono": "0548798569",
-        "codice_fiscale_richiedente": "RSSMRA82D11H501X",
-        "data_nascita_richiedente": "11/04/1982",
-        "sesso_richiedente": "M",
-        "nazione_nascita_richiedente": "IT",
-        "indirizzo_titolare": "via verdi 20",
-        "comune_titolare": "roma",
-        "cap_titolare": "00042",
-        "nazione_titolare": "IT",
-        "provincia_titolare": "RM",
-    }
+    return register_body(address, tipo)
 
 
 class Driver:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.applicants import register_body
 
 from pec_ext.sandbox import Sandbox
 from pec_ext.sandbox.pdf import render
@@ -149,25 +150,7 @@ def provision(db: Path, count: int, *, balance: float = 1_000_000.0, prefix: str
 
 
 def box_body(address: str, tipo: str = "STANDARD") -> dict[str, Any]:
-    return {
-        "casella_pec": address,
-        "tipo_casella": tipo,
-        "tipo_cliente": "PV",
-        "nome_richiedente": "mario",
-        "cognome_richiedente": "rossi",
-        "email": "mail@domain.com",
-        "telefono": "0548798569",
-        "codice_fiscale_richiedente": "RSSMRA82D11H501X",
-        "data_nascita_richiedente": "11/04/1982",
-        "sesso_richiedente": "M",
-        "nazione_nascita_richiedente": "IT",
-        "provincia_nascita_richiedente": "RM",
-        "indirizzo_titolare": "via verdi 20",
-        "comune_titolare": "roma",
-        "cap_titolare": "00042",
-        "nazione_titolare": "IT",
-        "provincia_titolare": "RM",
-    }
+    return register_body(address, tipo)
 
 
 def ledger(db: Path) -> list[dict[str, Any]]:

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 from fleet_support import PDF, box_body
+from support.dates import DAY, EPOCH
 
 from pec_ext import IdempotencyKeyBusyError, OutcomeUnknownError, PaymentRequiredError, ValidationError
 from pec_ext._pec.client import PecClient
 from pec_ext._pec.intents import add_space, register, renew
 from pec_ext.journal.base import Journal, JournalStore, State, canonical_json, fingerprint
-from pec_ext.sandbox import Sandbox
+from pec_ext.sandbox import ManualClock, Sandbox
 
 
 class Clock:
@@ -26,7 +27,7 @@ class Clock:
 
 @pytest.fixture
 def sandbox() -> Any:
-    with Sandbox(balance=10_000) as sandbox:
+    with Sandbox(balance=10_000, clock=ManualClock(EPOCH)) as sandbox:
         yield sandbox
 
 
@@ -180,7 +181,7 @@ def test_a_dead_registration_is_found_among_the_boxes(sandbox: Sandbox, store: J
     dead_claimer(
         store,
         "register:tre",
-        register(sandbox.client().settings, fields),
+        register(sandbox.client().settings, fields, today=DAY),
         state=State.SENDING,
         prestate=None,
         now=clock.now,
@@ -204,6 +205,22 @@ def test_a_refused_call_frees_the_key(sandbox: Sandbox, store: JournalStore) -> 
     assert charges(sandbox, "POST /pec") == 1
 
 
+@pytest.mark.dates
+@pytest.mark.parametrize("years", [-25, 0, 25])
+def test_an_entry_is_kept_for_its_retention_whatever_the_callers_clock(
+    store: JournalStore, years: int
+) -> None:
+    # the callers' clock years away from the store's (Redis keeps its own): the retention holds
+    now = EPOCH + years * 365.25 * 86400
+    store.claim("k", "fp", "op", "me", now, now + 10, now + 60)
+    entry = store.get("k")
+    assert entry is not None
+    assert entry.expires_at == now + 60
+    assert store.purge(now + 59) == 0
+    assert store.get("k") is not None
+
+
+@pytest.mark.dates
 def test_past_retention_a_key_is_a_new_intent(sandbox: Sandbox, store: JournalStore) -> None:
     clock = Clock(sandbox.clock.now())
     journal = Journal(store, clock=clock, lease=10, retention=60)
@@ -220,6 +237,7 @@ def test_past_retention_a_key_is_a_new_intent(sandbox: Sandbox, store: JournalSt
     assert (entry.owner, entry.attempts, entry.state) == ("me", 1, State.CLAIMED)
 
 
+@pytest.mark.dates
 def test_a_journal_purges_expired_entries_on_its_first_call(sandbox: Sandbox, store: JournalStore) -> None:
     clock = Clock(sandbox.clock.now())
     old = sandbox.client(journal=Journal(store, clock=clock, lease=10, retention=60))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import multiprocessing
 import threading
@@ -13,8 +15,9 @@ from typing import Any
 import pytest
 import redis
 from http_stack import httpx
+from support.dates import at, travel
 
-from pec_ext import PecClient, ValidationError
+from pec_ext import Clock, PecClient, ValidationError
 from pec_ext.integrations.ratelimit import FleetLimiter
 
 # A fresh server forks the workers: the test process may hold threads (Redis, Celery) and their locks.
@@ -132,3 +135,27 @@ async def test_the_async_hooks_share_the_pause(fresh_redis: str, api: Api) -> No
     async with httpx.AsyncClient(event_hooks=second.async_event_hooks()) as other:
         assert (await other.get(api.url + "/verifica_pec/y")).status_code == 200
     assert time.monotonic() - began >= 0.8  # it waited for the pause the first worker stored
+
+
+def test_the_limiter_waits_on_its_clock(fresh_redis: str) -> None:
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)  # the bucket refills on Redis's clock: this test's wait is real
+
+    own = limiter(fresh_redis, rate=10, burst=1, clock=Clock(sleep=sleep))
+    own.acquire()
+    own.acquire()
+    assert waits
+    assert 0.05 <= sum(waits) <= 0.2
+
+
+@pytest.mark.dates
+def test_a_retry_after_date_is_read_on_redis_clock(fresh_redis: str) -> None:
+    own = limiter(fresh_redis, rate=100, burst=10)
+    asked = email.utils.formatdate(own.server_time() + 5, usegmt=True)
+    # this machine's clock a decade off: the pause still lasts the 4-5 s the date asks
+    with travel(at(dt.date(2036, 2, 29))):
+        own.on_response(httpx.Response(429, headers={"Retry-After": asked}))
+    assert 3.5 < own.paused_for() <= 5.0

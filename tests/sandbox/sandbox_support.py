@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 from asn1crypto import cms
 from http_stack import httpx
+from support.applicants import ADDRESS, company, register_body
 
 from pec_ext.sandbox.pdf import render
 
@@ -45,50 +46,14 @@ def p7m_doc() -> str:
     return b64(info.dump())
 
 
-def box_body(
-    address: str = "mario.rossi@testcert.legalmail.it", tipo: str = "BRONZE", **extra: Any
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "casella_pec": address,
-        "tipo_casella": tipo,
-        "tipo_cliente": "PV",
-        "sottotipo_cliente": "",
-        "nome_richiedente": "mario",
-        "cognome_richiedente": "rossi",
-        "email": "mail@domain.com",
-        "telefono": "0548798569",
-        "codice_fiscale_richiedente": "RSSMRA82D11H501X",
-        "data_nascita_richiedente": "11/04/1982",
-        "sesso_richiedente": "M",
-        "nazione_nascita_richiedente": "it",
-        "provincia_nascita_richiedente": "RM",
-        "indirizzo_titolare": "via verdi 20",
-        "comune_titolare": "roma",
-        "cap_titolare": "00042",
-        "nazione_titolare": "it",
-        "provincia_titolare": "rm",
-    }
-    body.update(extra)
-    return body
+def box_body(address: str = ADDRESS, tipo: str = "BRONZE", **extra: Any) -> dict[str, Any]:
+    """The test applicant as a raw client may send it: blank optionals, codes in lower case."""
+    raw = {"sottotipo_cliente": "", "nazione_nascita_richiedente": "it", "nazione_titolare": "it"}
+    return register_body(address, tipo, **{"provincia_titolare": "rm", **raw, **extra})
 
 
 def comm_body(**extra: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "casella_pec": "azienda@pec.it",
-        "cf": "RSSMRA80A01L117D",
-        "nome": "mario",
-        "cognome": "rossi",
-        "qualifica": "LEGALE_RAPPRESENTANTE",
-        "email": "mail@domain.com",
-        "cellulare": "3400000018",
-        "ragione_sociale": "azienda test",
-        "cf_piva": "12345678910",
-        "comune": "roma",
-        "pec_amministratore": False,
-        "provincia": "RM",
-    }
-    body.update(extra)
-    return body
+    return company(**{"pec_amministratore": False, **extra})
 
 
 def assert_error(response: httpx.Response, status: int, code: int | None, message: str) -> None:

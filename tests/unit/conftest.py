@@ -28,6 +28,7 @@ from asn1crypto import cms, x509
 from http_stack import httpx
 from openapi_core import OpenAPI
 from openapi_core.datatypes import RequestParameters
+from support.applicants import company, register_body
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from pec_ext import AsyncPecClient, Clock, PecClient
@@ -340,46 +341,13 @@ COMM_ID = "60ad149c3a7168084f1d2b68"
 
 
 def register_fields(**changes: Any) -> dict[str, Any]:
-    """A valid registration in the sandbox environment (our own values, not the spec's)."""
-    fields: dict[str, Any] = {
-        "casella_pec": "giulia.verdi@testcert.legalmail.it",
-        "tipo_casella": "bronze",
-        "tipo_cliente": "PV",
-        "nome_richiedente": "Giulia",
-        "cognome_richiedente": "Verdi",
-        "email": "giulia@example.org",
-        "telefono": "0612345678",
-        "codice_fiscale_richiedente": "VRDGLI85M41H501Z",
-        "data_nascita_richiedente": "01/08/1985",
-        "sesso_richiedente": "F",
-        "nazione_nascita_richiedente": "IT",
-        "provincia_nascita_richiedente": "RM",
-        "indirizzo_titolare": "Via Appia 10",
-        "comune_titolare": "Roma",
-        "cap_titolare": "00179",
-        "nazione_titolare": "IT",
-        "provincia_titolare": "RM",
-    }
-    fields.update(changes)
-    return fields
+    """The test applicant's registration, its box type in lower case (the client normalizes it)."""
+    return register_body(tipo="bronze", **changes)
 
 
 def communication_fields(**changes: Any) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "casella_pec": "ufficio@pec.example.org",
-        "cf": "VRDGLI85M41H501Z",
-        "nome": "Giulia",
-        "cognome": "Verdi",
-        "qualifica": "titolare",
-        "email": "giulia@example.org",
-        "cellulare": "3331234567",
-        "ragione_sociale": "Verdi Srl",
-        "cf_piva": "12345678903",
-        "comune": "Roma",
-        "provincia": "RM",
-    }
-    fields.update(changes)
-    return fields
+    """The test company's communication, its qualifica in lower case (the client normalizes it)."""
+    return company(qualifica="titolare", **changes)
 
 
 USER_FIELDS = {

@@ -174,14 +174,14 @@ async def test_get_communication(pec, api, data):
 
 
 async def test_register_mailbox(pec, api, data):
-    box = await pec("register_mailbox", **data.register_fields())
+    fields = data.register_fields()
+    box = await pec("register_mailbox", **fields)
     (request,) = api.sent()
     assert (request.method, path_of(request)) == ("POST", "/pec")
     body = data.json_body(request)
     assert body["tipo_casella"] == "BRONZE"  # normalized from "bronze"
-    assert body["casella_pec"] == "giulia.verdi@testcert.legalmail.it"
-    assert body["codice_fiscale_richiedente"] == "VRDGLI85M41H501Z"
-    assert body["data_nascita_richiedente"] == "01/08/1985"
+    for key in ("casella_pec", "codice_fiscale_richiedente", "data_nascita_richiedente"):
+        assert body[key] == fields[key]
     assert request.headers["content-type"] == "application/json"
     assert isinstance(box, Casella)
     assert box.id == api.examples["register_mailbox"]["data"]["id"]
@@ -317,12 +317,13 @@ async def test_add_user(pec, api, data):
 
 
 async def test_communicate_pec(pec, api, data):
-    item = await pec("communicate_pec", **data.communication_fields())
+    fields = data.communication_fields()
+    item = await pec("communicate_pec", **fields)
     (request,) = api.sent()
     assert (request.method, path_of(request)) == ("POST", "/comunica_pec")
     body = data.json_body(request)
     assert body["qualifica"] == "TITOLARE"
-    assert body["casella_pec"] == "ufficio@pec.example.org"
+    assert body["casella_pec"] == fields["casella_pec"]
     assert isinstance(item, RichiestaComunicazionePec)
 
 

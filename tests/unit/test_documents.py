@@ -1,4 +1,5 @@
-"""pec_ext.documents.reading: real PDFs (pypdf), images (Pillow) and CMS SignedData (asn1crypto)."""
+"""pec_ext.documents: real PDFs (pypdf), images (Pillow) and CMS SignedData (asn1crypto), and the
+streamed upload of what the checks return."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import base64
 import datetime as dt
 import gc
 import io
+import json
 import os
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from asn1crypto import cms, keys, pem, x509
 from hypothesis import given, settings
@@ -20,7 +23,11 @@ from pypdf import PdfReader, PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject
 from validation_support import outcome, refusal
 
-from pec_ext.documents import reading as documents
+from pec_ext import documents
+from pec_ext._engine import wire
+from pec_ext._engine.stack import Stack
+from pec_ext._engine.steps import Call
+from pec_ext._pec.operations import OPERATIONS
 
 # --- builders -------------------------------------------------------------------------------
 
@@ -235,45 +242,64 @@ def test_merge_refuses_non_documents() -> None:
     assert "identity" in error.field
 
 
-def _decoded(items: list[str]) -> list[bytes]:
-    assert all(isinstance(item, str) and item.isascii() for item in items)
-    return [base64.b64decode(item, validate=True) for item in items]
-
-
 def test_activation_legalmail_types_take_pdfs(tmp_path: Path) -> None:
     path = tmp_path / "id.pdf"
     path.write_bytes(make_pdf(2))
-    result = _decoded(documents.prepare_activation_documents([PDF, path], "gold"))
-    assert result == [PDF, path.read_bytes()]
-    error = refusal(documents.prepare_activation_documents, [PDF, make_image("JPEG")], "GOLD")
+    assert documents.check_activation_documents([PDF, path], "gold") == [PDF, path.read_bytes()]
+    error = refusal(documents.check_activation_documents, [PDF, make_image("JPEG")], "GOLD")
     assert error.field == "documenti[1]"
     assert "JPEG" in str(error)
 
 
 @pytest.mark.parametrize("tipo", ["DOMICILIODIGITALE", "pecmassiva"])
 def test_activation_single_document_types(tipo: str) -> None:
-    (merged,) = _decoded(documents.prepare_activation_documents([make_pdf(1), make_image("JPEG")], tipo))
+    (merged,) = documents.check_activation_documents([make_pdf(1), make_image("JPEG")], tipo)
     assert len(PdfReader(io.BytesIO(merged)).pages) == 2
-    (single,) = _decoded(documents.prepare_activation_documents([PDF], tipo))
-    assert single == PDF
-    assert refusal(documents.prepare_activation_documents, [PDF, PDF, PDF], tipo).field == "documenti"
-    assert refusal(documents.prepare_activation_documents, [make_image("PNG")], tipo).field == "documenti[0]"
+    assert documents.check_activation_documents([PDF], tipo) == [PDF]
+    assert refusal(documents.check_activation_documents, [PDF, PDF, PDF], tipo).field == "documenti"
+    assert refusal(documents.check_activation_documents, [make_image("PNG")], tipo).field == "documenti[0]"
 
 
 def test_activation_refusals() -> None:
-    assert refusal(documents.prepare_activation_documents, [], "GOLD").field == "documenti"
-    assert refusal(documents.prepare_activation_documents, [PDF], "PLATINUM").field == "tipo_casella"
-    assert refusal(documents.prepare_activation_documents, 42, "GOLD").field == "documenti"
+    assert refusal(documents.check_activation_documents, [], "GOLD").field == "documenti"
+    assert refusal(documents.check_activation_documents, [PDF], "PLATINUM").field == "tipo_casella"
+    assert refusal(documents.check_activation_documents, 42, "GOLD").field == "documenti"
     # A single source instead of a list is taken as one document, not iterated.
-    assert len(documents.prepare_activation_documents(PDF, "GOLD")) == 1
+    assert documents.check_activation_documents(PDF, "GOLD") == [PDF]
 
 
 def test_conservazione_pdfs() -> None:
-    assert _decoded(documents.prepare_pdf_documents("documenti", [PDF])) == [PDF]
-    assert documents.encode_documents([b"\x00\x01"]) == ["AAE="]
+    assert documents.check_pdf_documents("documenti", [PDF]) == [PDF]
+    assert refusal(documents.check_pdf_documents, "documenti", [PDF, b"text"]).field == "documenti[1]"
 
 
-def test_activation_memory_stays_below_two_and_a_half_times_the_files(tmp_path: Path) -> None:
+# --- the upload: checked bytes, base64-encoded while the request is written -----------------------
+
+
+def _upload(checked: list[bytes]) -> Any:
+    """The request the client sends for ``checked`` (as its flows build it)."""
+    call = Call(
+        OPERATIONS["activate_mailbox"],
+        path_params={"id": "1"},
+        json={"documenti": wire.base64_bodies(checked)},
+    )
+    stack = Stack.of_module(httpx)
+    template = wire.Wire.of(
+        stack, "https://test.pec.openapi.it/", httpx.Headers(), "Bearer tok", httpx.Timeout(5.0)
+    )
+    return wire.build_request(template, call)
+
+
+def test_the_upload_carries_the_checked_bytes_as_base64() -> None:
+    checked = documents.check_activation_documents([PDF, make_pdf(2)], "GOLD")
+    body = json.loads(b"".join(_upload(checked).stream))
+    assert [base64.b64decode(item, validate=True) for item in body["documenti"]] == checked
+    assert json.loads(b"".join(_upload([b"\x00\x01"]).stream)) == {"documenti": ["AAE="]}
+
+
+def test_activation_memory_stays_close_to_the_files(tmp_path: Path) -> None:
+    """Two 25 MiB PDFs, checked and sent: the base64 text is never built whole, so the peak stays
+    near the files' own size (the checked bytes) instead of the 2.3x a whole-string encoding takes."""
     size = 25 * 1024 * 1024 - 64 * 1024
     paths = []
     for index in range(2):
@@ -286,12 +312,14 @@ def test_activation_memory_stays_below_two_and_a_half_times_the_files(tmp_path: 
     tracemalloc.start()
     try:
         baseline = tracemalloc.get_traced_memory()[0]
-        encoded = documents.prepare_activation_documents(paths, "GOLD")
+        request = _upload(documents.check_activation_documents(paths, "GOLD"))
+        sent = sum(len(chunk) for chunk in request.stream)
         peak = tracemalloc.get_traced_memory()[1] - baseline
     finally:
         tracemalloc.stop()
-    assert len(encoded) == 2
-    assert peak < 2.5 * total, f"peak {peak / total:.2f}x the files' size"
+    assert sent == int(request.headers["content-length"])
+    assert sent > total * 4 // 3
+    assert peak < 1.3 * total, f"peak {peak / total:.2f}x the files' size"
 
 
 # --- p7m ------------------------------------------------------------------------------------
@@ -315,7 +343,7 @@ def test_inspect_p7m_pem_and_base64() -> None:
     wrapped = base64.encodebytes(der)
     assert documents.inspect_p7m("d", wrapped).content_size == len(PDF)
     # The upload carries the DER, not the text armor.
-    assert _decoded(documents.prepare_p7m_documents([armored])) == [der]
+    assert documents.check_p7m_documents([armored]) == [der]
 
 
 def test_inspect_p7m_refuses_a_pdf() -> None:
@@ -341,11 +369,11 @@ def test_inspect_p7m_refusals(data: bytes, reason: str) -> None:
     assert reason in str(error)
 
 
-def test_prepare_p7m_documents(tmp_path: Path) -> None:
+def test_check_p7m_documents(tmp_path: Path) -> None:
     path = tmp_path / "procura.pdf.p7m"
     path.write_bytes(make_p7m(PDF))
-    assert _decoded(documents.prepare_p7m_documents([path])) == [path.read_bytes()]
-    assert refusal(documents.prepare_p7m_documents, [PDF]).field == "documenti[0]"
+    assert documents.check_p7m_documents([path]) == [path.read_bytes()]
+    assert refusal(documents.check_p7m_documents, [PDF]).field == "documenti[0]"
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -370,10 +398,10 @@ def test_byte_checks_are_total(data: bytes) -> None:
     sources=st.lists(st.none() | st.integers() | st.text(max_size=8) | _BYTES, max_size=3),
     tipo=st.sampled_from(["GOLD", "PECMASSIVA", "nope"]),
 )
-def test_prepare_is_total(sources: list[object], tipo: str) -> None:
+def test_document_checks_are_total(sources: list[object], tipo: str) -> None:
     for function, args in [
-        (documents.prepare_activation_documents, (sources, tipo)),
-        (documents.prepare_p7m_documents, (sources,)),
+        (documents.check_activation_documents, (sources, tipo)),
+        (documents.check_p7m_documents, (sources,)),
     ]:
         _result, error = outcome(function, *args)
         if error is not None:

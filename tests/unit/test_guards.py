@@ -1,4 +1,4 @@
-"""pec_ext.validation.guards: one example per rule, and properties that only ValidationError ever escapes."""
+"""pec_ext.validation (fields, bodies): one example per rule; only ValidationError ever escapes."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from validation_support import outcome, refusal
 
+from pec_api.models.body_post_comunica_pec import BodyPostComunicaPec
+from pec_api.models.body_post_multiutenza import BodyPostMultiutenza
+from pec_api.models.body_post_pec import BodyPostPec
 from pec_ext.enums import SottotipoCliente, TipoCasella, TipoCliente
 from pec_ext.errors import ValidationError
-from pec_ext.validation import guards
+from pec_ext.validation import bodies, fields
 
 _ROOT = Path(__file__).resolve().parents[2]
 _SPEC_CANDIDATES = (
@@ -83,19 +87,19 @@ def register_body(**changes: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("value", ["bronze", "BRONZE", " Bronze ", TipoCasella.BRONZE])
 def test_normalize_enum_any_case(value: object) -> None:
-    assert guards.normalize_enum("tipo_casella", value, TipoCasella) is TipoCasella.BRONZE
+    assert fields.normalize_enum("tipo_casella", value, TipoCasella) is TipoCasella.BRONZE
 
 
 @pytest.mark.parametrize("value", ["", None, "  "])
 def test_normalize_enum_optional_blank(value: object) -> None:
-    assert guards.normalize_enum("tipo_documento", value, TipoCasella, optional=True) is None
-    error = refusal(guards.normalize_enum, "tipo_casella", value, TipoCasella)
+    assert fields.normalize_enum("tipo_documento", value, TipoCasella, optional=True) is None
+    error = refusal(fields.normalize_enum, "tipo_casella", value, TipoCasella)
     assert error.reason == "required"
 
 
 @pytest.mark.parametrize("value", ["platinum", 1, b"GOLD", ["GOLD"], "GOLD\x00"])
 def test_normalize_enum_refuses_listing_allowed(value: object) -> None:
-    error = refusal(guards.normalize_enum, "tipo_casella", value, TipoCasella)
+    error = refusal(fields.normalize_enum, "tipo_casella", value, TipoCasella)
     assert error.field == "tipo_casella"
     assert "tipo_casella" in str(error)
     for member in TipoCasella:
@@ -118,7 +122,7 @@ def test_normalize_enum_refuses_listing_allowed(value: object) -> None:
     ],
 )
 def test_sottotipo_accepts(tipo: str, sotto: object, altro: object, expected: tuple[object, ...]) -> None:
-    assert guards.check_sottotipo(tipo, sotto, altro) == expected
+    assert fields.check_sottotipo(tipo, sotto, altro) == expected
 
 
 @pytest.mark.parametrize(
@@ -135,13 +139,13 @@ def test_sottotipo_accepts(tipo: str, sotto: object, altro: object, expected: tu
     ],
 )
 def test_sottotipo_refuses(tipo: str, sotto: object, altro: object, field: str) -> None:
-    error = refusal(guards.check_sottotipo, tipo, sotto, altro)
+    error = refusal(fields.check_sottotipo, tipo, sotto, altro)
     assert error.field == field
     assert error.allowed
 
 
 def test_sottotipo_error_lists_the_subtypes_of_the_type() -> None:
-    error = refusal(guards.check_sottotipo, "PS", "LC")
+    error = refusal(fields.check_sottotipo, "PS", "LC")
     assert error.allowed is not None
     assert set(str(error.allowed).split(", ")) == {"PC", "PR", "PN", "PT", "PA", "PL", "X"}
 
@@ -162,7 +166,7 @@ def test_sottotipo_error_lists_the_subtypes_of_the_type() -> None:
     ],
 )
 def test_box_address_accepts(address: str, tipo: str, env: str) -> None:
-    assert guards.check_box_address(address, tipo, env) == address.lower()
+    assert fields.check_box_address(address, tipo, env) == address.lower()
 
 
 @pytest.mark.parametrize(
@@ -178,10 +182,10 @@ def test_box_address_accepts(address: str, tipo: str, env: str) -> None:
     ],
 )
 def test_box_address_wrong_domain(address: str, tipo: str, env: str) -> None:
-    error = refusal(guards.check_box_address, address, tipo, env)
+    error = refusal(fields.check_box_address, address, tipo, env)
     assert error.field == "casella_pec"
     assert "@" in str(error.allowed)
-    assert guards.allowed_box_domains(tipo, env) in str(error.allowed)
+    assert fields.allowed_box_domains(tipo, env) in str(error.allowed)
 
 
 @pytest.mark.parametrize(
@@ -198,22 +202,22 @@ def test_box_address_wrong_domain(address: str, tipo: str, env: str) -> None:
     ],
 )
 def test_box_address_bad_syntax(address: object) -> None:
-    error = refusal(guards.check_box_address, address, "STANDARD", "production")
+    error = refusal(fields.check_box_address, address, "STANDARD", "production")
     assert error.field == "casella_pec"
 
 
 def test_box_address_own_domain_checks_only_syntax() -> None:
-    assert guards.check_box_address("info@pec.azienda.it", "GOLD", "production", own_domain=True) == (
+    assert fields.check_box_address("info@pec.azienda.it", "GOLD", "production", own_domain=True) == (
         "info@pec.azienda.it"
     )
-    assert guards.check_box_address("info@legalmail.it", "GOLD", "production", own_domain=True)
-    refusal(guards.check_box_address, "info@@pec.azienda.it", "GOLD", "production", own_domain=True)
+    assert fields.check_box_address("info@legalmail.it", "GOLD", "production", own_domain=True)
+    refusal(fields.check_box_address, "info@@pec.azienda.it", "GOLD", "production", own_domain=True)
     # Nobody owns the provider's other domains.
-    refusal(guards.check_box_address, "info@pecmassiva.com", "GOLD", "production", own_domain=True)
+    refusal(fields.check_box_address, "info@pecmassiva.com", "GOLD", "production", own_domain=True)
 
 
 def test_box_address_environment_checked() -> None:
-    error = refusal(guards.check_box_address, "a@legalmail.it", "GOLD", "staging")
+    error = refusal(fields.check_box_address, "a@legalmail.it", "GOLD", "staging")
     assert error.field == "environment"
     assert "sandbox" in str(error.allowed)
 
@@ -226,7 +230,7 @@ def test_box_address_environment_checked() -> None:
     [("STANDARD", "bronze"), ("standard", "GOLD"), ("BRONZE", "SILVER"), ("SILVER", "gold")],
 )
 def test_upgrade_accepts(current: str, new: str) -> None:
-    assert guards.check_upgrade(current, new) is TipoCasella(new.upper())
+    assert fields.check_upgrade(current, new) is TipoCasella(new.upper())
 
 
 @pytest.mark.parametrize(
@@ -242,36 +246,36 @@ def test_upgrade_accepts(current: str, new: str) -> None:
     ],
 )
 def test_upgrade_refuses(current: str, new: str, field: str) -> None:
-    error = refusal(guards.check_upgrade, current, new)
+    error = refusal(fields.check_upgrade, current, new)
     assert error.field == field
     assert error.allowed
 
 
 def test_upgrade_lists_the_higher_types() -> None:
-    assert refusal(guards.check_upgrade, "SILVER", "BRONZE").allowed == "GOLD"
+    assert refusal(fields.check_upgrade, "SILVER", "BRONZE").allowed == "GOLD"
 
 
 def test_service_allowed() -> None:
-    assert guards.check_service_allowed("gold", "multiutenza") is TipoCasella.GOLD
-    error = refusal(guards.check_service_allowed, "PECMASSIVA", "multiutenza")
+    assert fields.check_service_allowed("gold", "multiutenza") is TipoCasella.GOLD
+    error = refusal(fields.check_service_allowed, "PECMASSIVA", "multiutenza")
     assert "multiutenza" in str(error)
 
 
 @pytest.mark.parametrize("years", [1, 2, 10])
 def test_years_accepts(years: int) -> None:
-    assert guards.check_years(years) == years
+    assert fields.check_years(years) == years
 
 
 @pytest.mark.parametrize("years", [0, -1, True, False, 1.0, "1", None])
 def test_years_refuses(years: object) -> None:
-    error = refusal(guards.check_years, years)
+    error = refusal(fields.check_years, years)
     assert error.field == "anni"
     assert ">= 1" in str(error.allowed)
 
 
 def test_years_maximum() -> None:
-    assert guards.check_years(3, maximum=3) == 3
-    refusal(guards.check_years, 4, maximum=3)
+    assert fields.check_years(3, maximum=3) == 3
+    refusal(fields.check_years, 4, maximum=3)
 
 
 @pytest.mark.parametrize(
@@ -284,7 +288,7 @@ def test_years_maximum() -> None:
     ],
 )
 def test_date_accepts(value: object, expected: str) -> None:
-    assert guards.check_date("data", value) == expected
+    assert fields.check_date("data", value) == expected
 
 
 @pytest.mark.parametrize(
@@ -303,27 +307,27 @@ def test_date_accepts(value: object, expected: str) -> None:
     ],
 )
 def test_date_refuses(value: object) -> None:
-    error = refusal(guards.check_date, "data_nascita_richiedente", value)
+    error = refusal(fields.check_date, "data_nascita_richiedente", value)
     assert error.field == "data_nascita_richiedente"
     assert "dd/mm/yyyy" in str(error.allowed)
 
 
 def test_cap() -> None:
-    assert guards.check_cap("cap_titolare", " 00042 ") == "00042"
+    assert fields.check_cap("cap_titolare", " 00042 ") == "00042"
     for bad in ("0042", "000420", "OO042", 42, 42000, "", None):
-        error = refusal(guards.check_cap, "cap_titolare", bad)
+        error = refusal(fields.check_cap, "cap_titolare", bad)
         assert error.field == "cap_titolare"
         assert "five digits" in str(error.allowed)
 
 
 def test_email() -> None:
-    assert guards.check_email("email", " Mario.Rossi+pec@Example.COM ") == "Mario.Rossi+pec@example.com"
+    assert fields.check_email("email", " Mario.Rossi+pec@Example.COM ") == "Mario.Rossi+pec@example.com"
     for bad in ("mario", "mario@", "@example.com", "mario@example", "mario@ex ample.com", "a@b.c"):
-        assert refusal(guards.check_email, "email", bad).field == "email"
+        assert refusal(fields.check_email, "email", bad).field == "email"
 
 
 def test_callback() -> None:
-    assert guards.check_callback("callback", {"url": "https://x.it/cb", "method": "post"}) == {
+    assert fields.check_callback("callback", {"url": "https://x.it/cb", "method": "post"}) == {
         "url": "https://x.it/cb",
         "method": "POST",
     }
@@ -337,14 +341,14 @@ def test_callback() -> None:
         ({"url": "https://x.it", "uri": "typo"}, "callback"),
         ("https://x.it", "callback"),
     ]:
-        assert refusal(guards.check_callback, "callback", bad).field == field
+        assert refusal(fields.check_callback, "callback", bad).field == field
 
 
 # --- request bodies -------------------------------------------------------------------------
 
 
 def test_register_body_normalized() -> None:
-    body = guards.validate_register_body(register_body(), environment="production")
+    body = bodies.validate_register_body(register_body(), environment="production")
     assert body["tipo_casella"] == "GOLD"
     assert body["tipo_cliente"] == "PS"
     assert body["sottotipo_cliente"] == "PA"
@@ -359,19 +363,19 @@ def test_register_body_normalized() -> None:
 
 def test_register_spec_example_passes_relaxed_in_sandbox() -> None:
     example = _example("/pec")
-    body = guards.validate_register_body(example, environment="sandbox", strict_identifiers=False)
+    body = bodies.validate_register_body(example, environment="sandbox", strict_identifiers=False)
     assert body["tipo_casella"] == "BRONZE"
     # Unset optional values ("") are dropped, not sent.
     for key in ("sottotipo_cliente", "sottotipo_cliente_altro", "denominazione_titolare", "cf_piva_titolare"):
         assert key not in body
     # ... but its codice fiscale is not a real one.
-    error = refusal(guards.validate_register_body, example, environment="sandbox")
+    error = refusal(bodies.validate_register_body, example, environment="sandbox")
     assert error.field == "codice_fiscale_richiedente"
 
 
 def test_register_spec_example_refused_in_production() -> None:
     error = refusal(
-        guards.validate_register_body, _example("/pec"), environment="production", strict_identifiers=False
+        bodies.validate_register_body, _example("/pec"), environment="production", strict_identifiers=False
     )
     assert error.field == "casella_pec"
 
@@ -399,17 +403,31 @@ _REQUIRED = [
 @pytest.mark.parametrize("missing", _REQUIRED)
 @pytest.mark.parametrize("how", [..., None, ""])
 def test_register_required_fields(missing: str, how: object) -> None:
-    error = refusal(guards.validate_register_body, register_body(**{missing: how}), environment="production")
+    error = refusal(bodies.validate_register_body, register_body(**{missing: how}), environment="production")
     assert error.field == missing
 
 
+@pytest.mark.parametrize(
+    ("known", "model"),
+    [
+        (bodies.REGISTER_FIELDS, BodyPostPec),
+        (bodies.COMMUNICATION_FIELDS, BodyPostComunicaPec),
+        (bodies.USER_FIELDS, BodyPostMultiutenza),
+    ],
+)
+def test_each_body_s_fields_are_the_spec_s(known: tuple[str, ...], model: type) -> None:
+    """The one list of a body's fields (its TypedDict in pec_ext.types) is the spec's body, whole."""
+    assert set(known) == {f.name for f in attrs.fields(model)} - {"additional_properties"}
+    assert len(set(known)) == len(known)
+
+
 def test_register_required_is_what_the_guard_refuses_to_do_without() -> None:
-    assert set(guards.REGISTER_REQUIRED) == set(_REQUIRED)
+    assert set(bodies.REGISTER_REQUIRED) == set(_REQUIRED)
     full = register_body()
-    for key in guards.REGISTER_FIELDS:
+    for key in bodies.REGISTER_FIELDS:
         without = {k: v for k, v in full.items() if k != key}
-        error = outcome(guards.validate_register_body, without, environment="production")[1]
-        assert (error is not None) == (key in guards.REGISTER_REQUIRED), key
+        error = outcome(bodies.validate_register_body, without, environment="production")[1]
+        assert (error is not None) == (key in bodies.REGISTER_REQUIRED), key
 
 
 @pytest.mark.parametrize(
@@ -424,7 +442,7 @@ def test_register_required_is_what_the_guard_refuses_to_do_without() -> None:
     ],
 )
 def test_registration_refusal_follows_the_box_domains(address: str, env: str, expected: str | None) -> None:
-    why = guards.registration_refusal(address, env)
+    why = fields.registration_refusal(address, env)
     if expected is None:
         assert why is None
         return
@@ -432,7 +450,7 @@ def test_registration_refusal_follows_the_box_domains(address: str, env: str, ex
     assert expected in why
     # what it says is what register does: every type is refused for that address
     for tipo in TipoCasella:
-        assert refusal(guards.check_box_address, address, tipo, env).field == "casella_pec"
+        assert refusal(fields.check_box_address, address, tipo, env).field == "casella_pec"
 
 
 def test_register_required_list_matches_spec() -> None:
@@ -444,6 +462,7 @@ def test_register_required_list_matches_spec() -> None:
     pytest.skip("the upstream spec is not beside the repo")
 
 
+@pytest.mark.dates
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -467,7 +486,7 @@ def test_register_required_list_matches_spec() -> None:
     ],
 )
 def test_register_refusals(changes: dict[str, Any], field: str) -> None:
-    error = refusal(guards.validate_register_body, register_body(**changes), environment="production")
+    error = refusal(bodies.validate_register_body, register_body(**changes), environment="production")
     assert error.field == field
     assert field in str(error)
 
@@ -481,7 +500,7 @@ def test_register_reports_every_bad_field_at_once() -> None:
         telefonno="0612345678",
     )
     del body["email"]
-    error = refusal(guards.validate_register_body, body, environment="production")
+    error = refusal(bodies.validate_register_body, body, environment="production")
     assert set(error.fields) == {
         "body",
         "tipo_casella",
@@ -503,7 +522,7 @@ def test_register_reports_every_bad_field_at_once() -> None:
 
 
 def test_one_bad_field_is_a_plain_single_field_error() -> None:
-    error = refusal(guards.validate_register_body, register_body(cap_titolare="42"), environment="production")
+    error = refusal(bodies.validate_register_body, register_body(cap_titolare="42"), environment="production")
     assert error.errors == (error,)
     assert error.fields == ("cap_titolare",)
     assert str(error) == "cap_titolare: '42' is not valid (allowed: five digits, e.g. 00042)"
@@ -520,18 +539,18 @@ def test_combine_flattens_and_keeps_a_single_error() -> None:
 
 def test_communication_and_user_bodies_report_every_bad_field() -> None:
     comm = refusal(
-        guards.validate_communication_body,
+        bodies.validate_communication_body,
         {"casella_pec": "x", "qualifica": "boss", "nome": "Mario"},
         strict_identifiers=False,
     )
     assert {"casella_pec", "qualifica", "cf", "cognome", "email"} <= set(comm.fields)
     assert "nome" not in comm.fields
-    user = refusal(guards.validate_user_body, {"nome": "Anna", "email_gestione_password": "nope"})
+    user = refusal(bodies.validate_user_body, {"nome": "Anna", "email_gestione_password": "nope"})
     assert user.fields == ("cognome", "descrizione", "email_gestione_password")
 
 
 def test_register_foreign_holder_cap() -> None:
-    body = guards.validate_register_body(
+    body = bodies.validate_register_body(
         register_body(nazione_titolare="FR", cap_titolare="75001 Paris", provincia_titolare="EE"),
         environment="production",
     )
@@ -540,25 +559,25 @@ def test_register_foreign_holder_cap() -> None:
 
 def test_register_own_domain() -> None:
     body = register_body(casella_pec="info@pec.azienda.it")
-    refusal(guards.validate_register_body, body, environment="production")
-    out = guards.validate_register_body(body, environment="production", own_domain=True)
+    refusal(bodies.validate_register_body, body, environment="production")
+    out = bodies.validate_register_body(body, environment="production", own_domain=True)
     assert out["casella_pec"] == "info@pec.azienda.it"
 
 
 def test_register_body_is_not_a_mapping() -> None:
-    assert refusal(guards.validate_register_body, ["casella_pec"], environment="sandbox").field == "body"
+    assert refusal(bodies.validate_register_body, ["casella_pec"], environment="sandbox").field == "body"
 
 
 def test_communication_body() -> None:
     example = _example("/comunica_pec")
-    body = guards.validate_communication_body(
+    body = bodies.validate_communication_body(
         {**example, "qualifica": "legale_rappresentante"}, strict_identifiers=False
     )
     assert body["qualifica"] == "LEGALE_RAPPRESENTANTE"
     assert body["pec_amministratore"] is False
     # The example's partita IVA has a wrong check digit.
-    assert refusal(guards.validate_communication_body, example).field == "cf_piva"
-    ok = guards.validate_communication_body({**example, "cf_piva": "01114601006"})
+    assert refusal(bodies.validate_communication_body, example).field == "cf_piva"
+    ok = bodies.validate_communication_body({**example, "cf_piva": "01114601006"})
     assert ok["cf"] == "RSSMRA80A01L117D"
 
 
@@ -576,15 +595,15 @@ def test_communication_body() -> None:
 )
 def test_communication_refusals(changes: dict[str, Any], field: str) -> None:
     body = {**_example("/comunica_pec"), "cf_piva": "01114601006", **changes}
-    assert refusal(guards.validate_communication_body, body).field == field
+    assert refusal(bodies.validate_communication_body, body).field == field
 
 
 def test_user_body() -> None:
     example = _example("/pec/{id}/multiutenza")
-    assert guards.validate_user_body(example) == example
+    assert bodies.validate_user_body(example) == example
     for key in example:
-        assert refusal(guards.validate_user_body, {**example, key: ""}).field == key
-    assert refusal(guards.validate_user_body, {**example, "email_gestione_password": "x"}).field == (
+        assert refusal(bodies.validate_user_body, {**example, key: ""}).field == key
+    assert refusal(bodies.validate_user_body, {**example, "email_gestione_password": "x"}).field == (
         "email_gestione_password"
     )
 
@@ -607,7 +626,7 @@ def _check_error(error: ValidationError | None, fields: set[str] | None = None) 
 
 @given(value=ANYTHING, optional=st.booleans())
 def test_normalize_enum_total(value: object, optional: bool) -> None:
-    result, error = outcome(guards.normalize_enum, "f", value, TipoCasella, optional=optional)
+    result, error = outcome(fields.normalize_enum, "f", value, TipoCasella, optional=optional)
     _check_error(error, {"f"})
     if error is None:
         assert result is None or isinstance(result, TipoCasella)
@@ -615,33 +634,33 @@ def test_normalize_enum_total(value: object, optional: bool) -> None:
 
 @given(a=ANYTHING, b=ANYTHING, c=ANYTHING)
 def test_sottotipo_total(a: object, b: object, c: object) -> None:
-    _result, error = outcome(guards.check_sottotipo, a, b, c)
+    _result, error = outcome(fields.check_sottotipo, a, b, c)
     _check_error(error, {"tipo_cliente", "sottotipo_cliente", "sottotipo_cliente_altro"})
 
 
 @given(address=ANYTHING | st.emails(), tipo=ANYTHING | st.sampled_from(list(TipoCasella)), own=st.booleans())
 def test_box_address_total(address: object, tipo: object, own: bool) -> None:
-    _result, error = outcome(guards.check_box_address, address, tipo, "sandbox", own)
+    _result, error = outcome(fields.check_box_address, address, tipo, "sandbox", own)
     _check_error(error)
 
 
 @given(a=ANYTHING, b=ANYTHING)
 def test_upgrade_total(a: object, b: object) -> None:
-    _result, error = outcome(guards.check_upgrade, a, b)
+    _result, error = outcome(fields.check_upgrade, a, b)
     _check_error(error)
 
 
 @given(value=ANYTHING)
 def test_single_value_guards_total(value: object) -> None:
     for function, args in [
-        (guards.check_years, (value,)),
-        (guards.check_date, ("d", value)),
-        (guards.check_cap, ("c", value)),
-        (guards.check_email, ("e", value)),
-        (guards.check_text, ("t", value)),
-        (guards.check_callback, ("callback", value)),
-        (guards.check_environment, (value,)),
-        (guards.check_service_allowed, (value, "x")),
+        (fields.check_years, (value,)),
+        (fields.check_date, ("d", value)),
+        (fields.check_cap, ("c", value)),
+        (fields.check_email, ("e", value)),
+        (fields.check_text, ("t", value)),
+        (fields.check_callback, ("callback", value)),
+        (fields.check_environment, (value,)),
+        (fields.check_service_allowed, (value, "x")),
     ]:
         _result, error = outcome(function, *args)
         _check_error(error)
@@ -669,7 +688,7 @@ _BODY_KEYS = st.sampled_from(
 )
 def test_register_body_total(changes: dict[str, Any], env: str, strict: bool, own: bool) -> None:
     result, error = outcome(
-        guards.validate_register_body,
+        bodies.validate_register_body,
         register_body(**changes),
         environment=env,
         strict_identifiers=strict,
@@ -684,9 +703,9 @@ def test_register_body_total(changes: dict[str, Any], env: str, strict: bool, ow
 @given(body=ANYTHING)
 def test_bodies_total_on_garbage(body: object) -> None:
     for function, kwargs in [
-        (guards.validate_register_body, {"environment": "sandbox"}),
-        (guards.validate_communication_body, {}),
-        (guards.validate_user_body, {}),
+        (bodies.validate_register_body, {"environment": "sandbox"}),
+        (bodies.validate_communication_body, {}),
+        (bodies.validate_user_body, {}),
     ]:
         _result, error = outcome(function, body, **kwargs)
         _check_error(error)
@@ -711,5 +730,5 @@ def test_communication_body_total(changes: dict[str, Any]) -> None:
         "comune": "roma",
         "provincia": "RM",
     }
-    _result, error = outcome(guards.validate_communication_body, {**base, **changes})
+    _result, error = outcome(bodies.validate_communication_body, {**base, **changes})
     _check_error(error)

@@ -11,6 +11,7 @@ from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXC
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from support.applicants import register_body
 
 from pec_ext import AsyncPecClient, PecClient
 from pec_ext.sandbox import Sandbox
@@ -40,24 +41,7 @@ def method_of(span: Any) -> str:
 
 
 def register(client: Any) -> Any:
-    return client.register_mailbox(
-        casella_pec="traced@testcert.legalmail.it",
-        tipo_casella="BRONZE",
-        tipo_cliente="PV",
-        nome_richiedente="Mario",
-        cognome_richiedente="Rossi",
-        email="mario@example.com",
-        telefono="0612345678",
-        codice_fiscale_richiedente="RSSMRA80A01H501U",
-        data_nascita_richiedente="01/01/1980",
-        sesso_richiedente="M",
-        nazione_nascita_richiedente="IT",
-        indirizzo_titolare="Via Roma 1",
-        comune_titolare="Roma",
-        cap_titolare="00100",
-        nazione_titolare="IT",
-        provincia_titolare="RM",
-    )
+    return client.register_mailbox(**register_body("traced@testcert.legalmail.it"))
 
 
 @LIBRARIES

@@ -1,9 +1,8 @@
-"""Input guards: pure checks run before any request is sent.
+"""Field checks: pure checks of single values, run before any request is sent.
 
-Each guard returns the normalized value or raises :class:`~pec_ext.errors.ValidationError`
-naming the field, the value and what is allowed. The body validators check every field and raise
-once, with all the refusals in ``errors``. Nothing here performs I/O, and no input, however
-odd (``None``, bytes, nested containers, huge integers), makes a guard raise anything else.
+Each check returns the normalized value or raises :class:`~pec_ext.errors.ValidationError`
+naming the field, the value and what is allowed. Nothing here performs I/O, and no input, however
+odd (``None``, bytes, nested containers, huge integers), makes a check raise anything else.
 
 Choices the spec leaves open, and how they are settled here:
 
@@ -11,26 +10,23 @@ Choices the spec leaves open, and how they are settled here:
   ``tipo_cliente`` (``TipologieCliente``). ``sottotipo_cliente_altro`` describes the subtype
   ``X`` (ALTRO): it is required when the subtype is ``X`` and refused, when not empty, with any
   other subtype or with none, since the server would otherwise store a description of nothing.
-* Optional fields set to ``""`` or ``None`` are dropped from the body sent.
-* Unknown keys in a body are refused: a misspelt optional field would otherwise be silently
-  ignored by the server.
 * ``cap_titolare`` must be five digits when ``nazione_titolare`` is Italy (``IT``); for a foreign
   holder it only has to be non-empty, since foreign postal codes have other shapes.
-* The birth date must be in the past, and an identity document's issue date must not follow its
-  expiry date.
+* The birth date must be in the past.
 * Box addresses are returned lower-cased: Legalmail box names are case-insensitive.
+
+The request bodies built from these fields are checked in :mod:`pec_ext.validation.bodies`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import json
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Literal, ParamSpec, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 from urllib.parse import urlsplit
 
 from pec_ext.config import Environment
@@ -39,27 +35,22 @@ from pec_ext.enums import (
     SOTTOTIPI_BY_TIPO_CLIENTE,
     TYPE_RANK,
     CallbackMethod,
-    Qualifica,
-    SessoRichiedente,
     SottotipoCliente,
     TipoCasella,
     TipoCliente,
-    TipoDocumento,
     lookup_member,
 )
-from pec_ext.errors import ValidationError
-from pec_ext.validation.identifiers import check_cf_or_piva, check_codice_fiscale, invalid
+from pec_ext.validation.identifiers import invalid
 
 __all__ = [
     "BOX_DOMAINS",
     "MAX_TEXT_LENGTH",
-    "REGISTER_DATES",
-    "REGISTER_ENUMS",
-    "REGISTER_FIELDS",
-    "REGISTER_REQUIRED",
     "Environment",
     "allowed_box_domains",
+    "as_mapping",
     "box_domains",
+    "check_birth_date",
+    "check_bool",
     "check_box_address",
     "check_callback",
     "check_cap",
@@ -71,17 +62,13 @@ __all__ = [
     "check_text",
     "check_upgrade",
     "check_years",
-    "invalid",
     "normalize_enum",
+    "parse_date",
+    "refuse_unknown_keys",
     "registration_refusal",
-    "validate_communication_body",
-    "validate_register_body",
-    "validate_user_body",
 ]
 
 E = TypeVar("E", bound=Enum)
-T = TypeVar("T")
-P = ParamSpec("P")
 
 MAX_TEXT_LENGTH = 255
 """Longest free-text value accepted; longer input is almost certainly a mistake (a pasted file)."""
@@ -105,7 +92,6 @@ _DOMAIN_RE = re.compile(rf"(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 _EMAIL_FORMAT = "an e-mail address like name@example.com"
 _DATE_RE = re.compile(r"[0-9]{2}/[0-9]{2}/[0-9]{4}")
 _CAP_RE = re.compile(r"[0-9]{5}")
-
 
 # --- single values --------------------------------------------------------------------------
 
@@ -317,7 +303,8 @@ def check_date(field: str, value: object) -> str:
     return text
 
 
-def _parse_date(text: str) -> _dt.date:
+def parse_date(text: str) -> _dt.date:
+    """A ``dd/mm/yyyy`` string that :func:`check_date` accepted, as a date."""
     return _dt.date(int(text[6:]), int(text[3:5]), int(text[:2]))
 
 
@@ -385,8 +372,8 @@ def check_sottotipo(
 def check_callback(field: str, value: object) -> dict[str, Any]:
     """A ``Callback`` object: ``url`` (http/https) required, ``method`` POST/JSON, ``field``, ``data``."""
     keys = ("url", "method", "field", "data")
-    callback = _as_mapping(field, value)
-    _refuse_unknown_keys(field, callback, keys)
+    callback = as_mapping(field, value)
+    refuse_unknown_keys(field, callback, keys)
     url = check_text(f"{field}.url", callback.get("url"), max_length=2048)
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
@@ -410,101 +397,8 @@ def check_callback(field: str, value: object) -> dict[str, Any]:
     return out
 
 
-# --- request bodies -------------------------------------------------------------------------
-
-_REGISTER_KEYS = (
-    "casella_pec",
-    "tipo_casella",
-    "tipo_cliente",
-    "sottotipo_cliente",
-    "sottotipo_cliente_altro",
-    "nome_richiedente",
-    "cognome_richiedente",
-    "email",
-    "telefono",
-    "cellulare",
-    "codice_fiscale_richiedente",
-    "data_nascita_richiedente",
-    "sesso_richiedente",
-    "nazione_nascita_richiedente",
-    "comune_nascita_richiedente",
-    "provincia_nascita_richiedente",
-    "denominazione_titolare",
-    "cf_piva_titolare",
-    "indirizzo_titolare",
-    "comune_titolare",
-    "cap_titolare",
-    "nazione_titolare",
-    "provincia_titolare",
-    "callback",
-    "autorinnovo",
-    "tipo_documento",
-    "numero_documento",
-    "data_scadenza_documento",
-    "documento_rilasciato_da",
-    "data_rilascio_documento",
-)
-_REGISTER_REQUIRED_TEXT = (
-    "nome_richiedente",
-    "cognome_richiedente",
-    "telefono",
-    "nazione_nascita_richiedente",
-    "indirizzo_titolare",
-    "comune_titolare",
-    "nazione_titolare",
-    "provincia_titolare",
-)
-REGISTER_FIELDS = _REGISTER_KEYS
-"""Every field of a ``POST /pec`` body, in the spec's order."""
-REGISTER_REQUIRED = (
-    "casella_pec",
-    "tipo_casella",
-    "tipo_cliente",
-    *_REGISTER_REQUIRED_TEXT,
-    "email",
-    "codice_fiscale_richiedente",
-    "data_nascita_richiedente",
-    "sesso_richiedente",
-    "cap_titolare",
-)
-"""The fields :func:`validate_register_body` refuses to do without (the rest are optional)."""
-REGISTER_ENUMS: Mapping[str, type[Enum]] = {
-    "tipo_casella": TipoCasella,
-    "tipo_cliente": TipoCliente,
-    "sottotipo_cliente": SottotipoCliente,
-    "sesso_richiedente": SessoRichiedente,
-    "tipo_documento": TipoDocumento,
-}
-"""The fields that take one value of a closed set (any letter case), and the set."""
-REGISTER_DATES = ("data_nascita_richiedente", "data_scadenza_documento", "data_rilascio_documento")
-"""The date fields (``dd/mm/yyyy``): the applicant's birth date first, then the document's."""
-_REGISTER_OPTIONAL_TEXT = (
-    "cellulare",
-    "comune_nascita_richiedente",
-    "provincia_nascita_richiedente",
-    "denominazione_titolare",
-    "numero_documento",
-    "documento_rilasciato_da",
-)
-_COMMUNICATION_KEYS = (
-    "casella_pec",
-    "cf",
-    "nome",
-    "cognome",
-    "qualifica",
-    "email",
-    "cellulare",
-    "ragione_sociale",
-    "cf_piva",
-    "comune",
-    "pec_amministratore",
-    "provincia",
-    "callback",
-)
-_USER_KEYS = ("nome", "cognome", "descrizione", "email_gestione_password")
-
-
-def _as_mapping(field: str, value: object) -> Mapping[str, Any]:
+def as_mapping(field: str, value: object) -> Mapping[str, Any]:
+    """``value`` itself, once it is known to be a mapping with string keys."""
     if not isinstance(value, Mapping):
         raise invalid(field, value, "a mapping (dict) of field names to values", reason="must be a mapping")
     for key in value:
@@ -513,210 +407,25 @@ def _as_mapping(field: str, value: object) -> Mapping[str, Any]:
     return value
 
 
-def _refuse_unknown_keys(field: str, body: Mapping[str, Any], known: tuple[str, ...]) -> None:
+def refuse_unknown_keys(field: str, body: Mapping[str, Any], known: tuple[str, ...]) -> None:
+    """Refuse the first key of ``body`` that is not ``known``."""
     unknown = sorted(key for key in body if key not in known)
     if unknown:
         raise invalid(field, unknown[0], known, reason="unknown field")
 
 
-class _Errors:
-    """The refusals of a body's fields, collected so that all of them are reported at once."""
-
-    def __init__(self) -> None:
-        self.found: list[ValidationError] = []
-
-    def add(self, error: ValidationError) -> None:
-        self.found.append(error)
-
-    def check(self, guard: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T | None:
-        """``guard(*args, **kwargs)``, or None when it refuses (the refusal is kept)."""
-        try:
-            return guard(*args, **kwargs)
-        except ValidationError as exc:
-            self.found.append(exc)
-            return None
-
-    def unknown_keys(self, body: Mapping[str, Any], known: tuple[str, ...]) -> None:
-        """One refusal for all unknown keys, so the list of known ones is shown once."""
-        unknown = sorted(key for key in body if key not in known)
-        if not unknown:
-            return
-        hints = [
-            f"{key!r} -> {close[0]}?"
-            for key in unknown
-            if (close := difflib.get_close_matches(key, known, 1))
-        ]
-        reason = "unknown field" + ("s" if len(unknown) > 1 else "")
-        if hints:
-            reason += " (did you mean " + ", ".join(hints) + ")"
-        self.found.append(invalid("body", unknown[0] if len(unknown) == 1 else unknown, known, reason=reason))
-
-    def raise_if_any(self) -> None:
-        if self.found:
-            raise ValidationError.combine(self.found)
-
-
-def _blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _check_birth_date(field: str, value: object) -> str:
+def check_birth_date(field: str, value: object, today: _dt.date) -> str:
+    """A date of birth: a real date (:func:`check_date`) before ``today`` (the client's day)."""
     birth = check_date(field, value)
-    if _parse_date(birth) >= _dt.date.today():
-        raise invalid(field, value, "a date in the past (dd/mm/yyyy)")
+    if parse_date(birth) >= today:
+        raise invalid(field, value, f"a date in the past, before {today:%d/%m/%Y} (dd/mm/yyyy)")
     return birth
 
 
-def _check_bool(field: str, value: object) -> bool | None:
+def check_bool(field: str, value: object) -> bool | None:
+    """``True``, ``False``, or ``None`` (not given); anything else, truthy or not, is refused."""
     if value is None:
         return None
     if not isinstance(value, bool):
         raise invalid(field, value, [True, False], reason="must be a boolean")
     return value
-
-
-def validate_register_body(
-    body: Mapping[str, Any],
-    *,
-    environment: object,
-    strict_identifiers: bool = True,
-    own_domain: bool = False,
-) -> dict[str, Any]:
-    """Check and normalize a ``POST /pec`` body; returns the body to send.
-
-    Enums come back upper case as the API spells them, optional fields left blank are dropped,
-    dates are ``dd/mm/yyyy``, identifiers compact. ``strict_identifiers=False`` relaxes the
-    codice fiscale / partita IVA checks to format only (see :mod:`pec_ext.validation.identifiers`). Every bad
-    field is reported at once, in one :class:`~pec_ext.errors.ValidationError` (``.errors``).
-    """
-    data = _as_mapping("body", body)
-    env = check_environment(environment)
-    errors = _Errors()
-    errors.unknown_keys(data, _REGISTER_KEYS)
-    fields: dict[str, Any] = {}
-
-    tipo_casella = errors.check(normalize_enum, "tipo_casella", data.get("tipo_casella"), TipoCasella)
-    if tipo_casella is None:
-        # without a type the required domain is unknown: check the address's shape only
-        errors.check(check_email, "casella_pec", data.get("casella_pec"))
-    else:
-        fields["casella_pec"] = errors.check(
-            check_box_address, data.get("casella_pec"), tipo_casella, env, own_domain
-        )
-        fields["tipo_casella"] = tipo_casella.value
-    customer = errors.check(
-        check_sottotipo,
-        data.get("tipo_cliente"),
-        data.get("sottotipo_cliente"),
-        data.get("sottotipo_cliente_altro"),
-    )
-    if customer is not None:
-        tipo, sottotipo, altro = customer
-        fields["tipo_cliente"] = tipo.value
-        fields["sottotipo_cliente"] = sottotipo.value if sottotipo else None
-        fields["sottotipo_cliente_altro"] = altro
-
-    for key in _REGISTER_REQUIRED_TEXT:
-        fields[key] = errors.check(check_text, key, data.get(key))
-    for key in _REGISTER_OPTIONAL_TEXT:
-        fields[key] = errors.check(check_text, key, data.get(key), optional=True) or None
-
-    fields["email"] = errors.check(check_email, "email", data.get("email"))
-    fields["codice_fiscale_richiedente"] = errors.check(
-        check_codice_fiscale,
-        "codice_fiscale_richiedente",
-        data.get("codice_fiscale_richiedente"),
-        strict=strict_identifiers,
-    )
-    birth = REGISTER_DATES[0]
-    fields[birth] = errors.check(_check_birth_date, birth, data.get(birth))
-    sesso = errors.check(normalize_enum, "sesso_richiedente", data.get("sesso_richiedente"), SessoRichiedente)
-    fields["sesso_richiedente"] = sesso.value if sesso else None
-
-    cf_piva = data.get("cf_piva_titolare")
-    if not _blank(cf_piva):
-        fields["cf_piva_titolare"] = errors.check(
-            check_cf_or_piva, "cf_piva_titolare", cf_piva, strict=strict_identifiers
-        )
-
-    if str(fields["nazione_titolare"]).upper() in ("IT", "ITA", "ITALIA", "ITALY"):
-        fields["cap_titolare"] = errors.check(check_cap, "cap_titolare", data.get("cap_titolare"))
-    else:
-        fields["cap_titolare"] = errors.check(
-            check_text, "cap_titolare", data.get("cap_titolare"), max_length=16
-        )
-
-    documento = errors.check(
-        normalize_enum, "tipo_documento", data.get("tipo_documento"), TipoDocumento, optional=True
-    )
-    fields["tipo_documento"] = documento.value if documento else None
-    for key in REGISTER_DATES[1:]:
-        value = data.get(key)
-        fields[key] = None if _blank(value) else errors.check(check_date, key, value)
-    issued, expires = fields["data_rilascio_documento"], fields["data_scadenza_documento"]
-    if issued and expires and _parse_date(issued) > _parse_date(expires):
-        errors.add(
-            invalid(
-                "data_rilascio_documento",
-                data.get("data_rilascio_documento"),
-                f"a date not after data_scadenza_documento ({expires})",
-            )
-        )
-
-    fields["autorinnovo"] = errors.check(_check_bool, "autorinnovo", data.get("autorinnovo"))
-    callback = data.get("callback")
-    fields["callback"] = None if callback is None else errors.check(check_callback, "callback", callback)
-
-    errors.raise_if_any()
-    return {key: fields[key] for key in _REGISTER_KEYS if fields.get(key) is not None}
-
-
-def validate_communication_body(
-    body: Mapping[str, Any], *, strict_identifiers: bool = True
-) -> dict[str, Any]:
-    """Check and normalize a ``POST /comunica_pec`` body; returns the body to send.
-
-    ``casella_pec`` may be on any domain (it is the company's existing box), ``qualifica`` is
-    accepted in any case, ``cf`` must be a codice fiscale and ``cf_piva`` a codice fiscale or a
-    partita IVA.
-    """
-    data = _as_mapping("body", body)
-    errors = _Errors()
-    errors.unknown_keys(data, _COMMUNICATION_KEYS)
-    fields: dict[str, Any] = {
-        "casella_pec": errors.check(check_email, "casella_pec", data.get("casella_pec")),
-        "cf": errors.check(check_codice_fiscale, "cf", data.get("cf"), strict=strict_identifiers),
-        "nome": errors.check(check_text, "nome", data.get("nome")),
-        "cognome": errors.check(check_text, "cognome", data.get("cognome")),
-        "qualifica": errors.check(normalize_enum, "qualifica", data.get("qualifica"), Qualifica),
-        "email": errors.check(check_email, "email", data.get("email")),
-        "cellulare": errors.check(check_text, "cellulare", data.get("cellulare")),
-        "ragione_sociale": errors.check(check_text, "ragione_sociale", data.get("ragione_sociale")),
-        "cf_piva": errors.check(check_cf_or_piva, "cf_piva", data.get("cf_piva"), strict=strict_identifiers),
-        "comune": errors.check(check_text, "comune", data.get("comune")),
-        "pec_amministratore": errors.check(_check_bool, "pec_amministratore", data.get("pec_amministratore")),
-        "provincia": errors.check(check_text, "provincia", data.get("provincia")),
-    }
-    if fields["qualifica"] is not None:
-        fields["qualifica"] = fields["qualifica"].value
-    callback = data.get("callback")
-    fields["callback"] = None if callback is None else errors.check(check_callback, "callback", callback)
-    errors.raise_if_any()
-    return {key: fields[key] for key in _COMMUNICATION_KEYS if fields.get(key) is not None}
-
-
-def validate_user_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    """Check and normalize a ``POST /pec/{id}/multiutenza`` body; returns the body to send."""
-    data = _as_mapping("body", body)
-    errors = _Errors()
-    errors.unknown_keys(data, _USER_KEYS)
-    user = {
-        "nome": errors.check(check_text, "nome", data.get("nome")),
-        "cognome": errors.check(check_text, "cognome", data.get("cognome")),
-        "descrizione": errors.check(check_text, "descrizione", data.get("descrizione")),
-        "email_gestione_password": errors.check(
-            check_email, "email_gestione_password", data.get("email_gestione_password")
-        ),
-    }
-    errors.raise_if_any()
-    return {key: str(value) for key, value in user.items()}
