@@ -23,9 +23,9 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from cli_support import APPLICANT
+from http_stack import httpx
 
 from pec_ext.cli import ExitCode
 from pec_ext.sandbox.pdf import render

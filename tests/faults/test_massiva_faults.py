@@ -12,9 +12,9 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from fault_server import Action, FaultServer
+from http_stack import httpx
 
 from pec_ext.errors import OutcomeUnknownError, UnauthorizedError
 from pec_ext.massiva import AsyncMassivaClient, MassivaClient

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 from celery_support import pool_children, queue_is_drained, start_worker, wait_for_pools
 from fleet_support import PDF, PYTHON, ROOT, box_body, env, kill, server_process
+from http_stack import httpx
 
 from pec_ext.integrations.ratelimit import FleetLimiter
 from pec_ext.massiva import MassivaClient

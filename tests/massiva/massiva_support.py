@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import httpx
+from http_stack import httpx
 
 from pec_ext.massiva import AsyncMassivaClient, MassivaClient
 from pec_ext.sandbox import (

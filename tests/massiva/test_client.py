@@ -11,8 +11,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from http_stack import httpx
 from massiva_support import MODES, SENDER, async_massiva_client, massiva_client
 
 from pec_ext.errors import UnauthorizedError, ValidationError, WaitTimeoutError

@@ -4,6 +4,7 @@ lazy import, and an event loop that an upload of attachments does not stall."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import subprocess
 import sys
 import tracemalloc
@@ -11,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from http_stack import httpx
 from massiva_support import SENDER, activate_box, async_massiva_client, massiva_client
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -26,6 +27,8 @@ from pec_ext.massiva import AsyncMassivaClient, MassivaClient
 from pec_ext.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
+INSTRUMENTORS = {"httpx": HTTPXClientInstrumentor, "httpx2": HTTPX2ClientInstrumentor}
+LIBRARIES = pytest.mark.parametrize("library", sorted(INSTRUMENTORS))
 TOKEN = "otel-token-SECRET-2b9e"
 
 
@@ -91,11 +94,15 @@ def attributes_text(exporter: InMemorySpanExporter) -> str:
     return repr([dict(span.attributes or {}) for span in exporter.get_finished_spans()])
 
 
-def test_spans_carry_neither_the_password_nor_the_token(sb: Sandbox, spans: InMemorySpanExporter) -> None:
+@LIBRARIES
+def test_spans_carry_neither_the_password_nor_the_token(
+    sb: Sandbox, spans: InMemorySpanExporter, library: str
+) -> None:
     _, password = sb.massiva_credentials(SENDER)
-    http = httpx.Client(transport=sb.transport())
-    HTTPXClientInstrumentor().instrument_client(http, tracer_provider=spans.provider)  # type: ignore[attr-defined]
-    with massiva_client(sb, token=TOKEN, http_client=http) as pec:
+    module = importlib.import_module(library)
+    http = module.Client(transport=sb.transport(library))
+    INSTRUMENTORS[library]().instrument_client(http, tracer_provider=spans.provider)  # type: ignore[attr-defined]
+    with massiva_client(sb, token=TOKEN, http_client=http, transport=None) as pec:
         sending = pec.send("mario@example.it", "Fattura 52", "x")
         pec.receipts(sending.code)
         list(pec.inbox())
@@ -106,13 +113,15 @@ def test_spans_carry_neither_the_password_nor_the_token(sb: Sandbox, spans: InMe
     http.close()
 
 
+@LIBRARIES
 async def test_async_spans_carry_neither_the_password_nor_the_token(
-    sb: Sandbox, spans: InMemorySpanExporter
+    sb: Sandbox, spans: InMemorySpanExporter, library: str
 ) -> None:
     _, password = sb.massiva_credentials(SENDER)
-    http = httpx.AsyncClient(transport=sb.transport())
-    HTTPXClientInstrumentor().instrument_client(http, tracer_provider=spans.provider)  # type: ignore[attr-defined]
-    async with async_massiva_client(sb, token=TOKEN, http_client=http) as pec:
+    module = importlib.import_module(library)
+    http = module.AsyncClient(transport=sb.transport(library))
+    INSTRUMENTORS[library]().instrument_client(http, tracer_provider=spans.provider)  # type: ignore[attr-defined]
+    async with async_massiva_client(sb, token=TOKEN, http_client=http, transport=None) as pec:
         await pec.send("mario@example.it", "Fattura 53", "x")
         await pec.quota()
     assert len(spans.get_finished_spans()) == 3
