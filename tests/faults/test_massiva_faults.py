@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +18,8 @@ from fault_server import Action, FaultServer
 from http_stack import httpx
 
 from pec_ext.errors import OutcomeUnknownError, UnauthorizedError
+from pec_ext.journal.base import Journal
+from pec_ext.journal.sqlite import SqliteJournalStore
 from pec_ext.massiva import AsyncMassivaClient, MassivaClient
 from pec_ext.sandbox import ManualClock, Sandbox, record_only
 from pec_ext.sandbox.pdf import render
@@ -65,8 +68,8 @@ def server(sandbox: Sandbox) -> Iterator[FaultServer]:
         yield srv
 
 
-def send(mode: str, server: FaultServer, sandbox: Sandbox, **overrides: Any) -> Any:
-    """One send through the fault server: the Sending, or the exception raised."""
+def send(mode: str, server: FaultServer, sandbox: Sandbox, key: str | None = None, **overrides: Any) -> Any:
+    """One send through the fault server (under ``key`` when given): the Sending, or the exception."""
     username, password = sandbox.massiva_credentials(SENDER)
     options: dict[str, Any] = {
         "token": TOKEN,
@@ -81,14 +84,14 @@ def send(mode: str, server: FaultServer, sandbox: Sandbox, **overrides: Any) -> 
     if mode == "sync":
         with MassivaClient(**options) as pec:
             try:
-                return pec.send(*args)
+                return pec.send(*args, idempotency_key=key)
             except Exception as exc:
                 return exc
 
     async def go() -> Any:
         async with AsyncMassivaClient(**options) as pec:
             try:
-                return await pec.send(*args)
+                return await pec.send(*args, idempotency_key=key)
             except Exception as exc:
                 return exc
 
@@ -165,3 +168,22 @@ def test_rejected_credentials_are_a_typed_error_without_the_password(
     assert result.status_code == 401
     assert secret not in str(result) + repr(result)
     assert sandbox.massiva_sent() == []
+
+
+def test_with_the_journal_an_unknown_outcome_is_settled_by_the_next_call(
+    mode: str, server: FaultServer, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Lost before the provider took it: unknown at first (never resent); the same key, once the
+    lease has run out, finds no acceptance in the inbox and sends it, once."""
+    server.script("POST", SEND_PATH, Action("drop", apply=False))
+    with Journal(SqliteJournalStore(tmp_path / "journal.sqlite"), lease=0.5, wait=5) as journal:
+        keyed = {"journal": journal}
+        first = send(mode, server, sandbox, "invoice:2026/0042", **keyed)
+        assert isinstance(first, OutcomeUnknownError), first
+        assert sandbox.massiva_sent() == []
+        second = send(mode, server, sandbox, "invoice:2026/0042", **keyed)
+        assert not isinstance(second, Exception), second
+        third = send(mode, server, sandbox, "invoice:2026/0042", **keyed)
+    assert third == second
+    assert [s["code"] for s in sandbox.massiva_sent()] == [second.code]
+    assert server.count("POST", SEND_PATH) == 2
