@@ -275,7 +275,10 @@ def test_rejected_credentials_and_the_password_in_no_output(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_raw_response_and_repr_never_show_the_password(sb: Sandbox, mode: str) -> None:
+def test_raw_response_and_repr_never_show_the_password(
+    sb: Sandbox, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     _, password = sb.massiva_credentials(SENDER)
     pec = Both(mode, sb)
     view = pec.client.with_raw_response
@@ -287,6 +290,8 @@ def test_raw_response_and_repr_never_show_the_password(sb: Sandbox, mode: str) -
     assert raw.status_code == 201
     assert raw.parse().code.isdigit()
     assert password not in repr(raw) + repr(raw.parse()) + repr(pec.client)
+    assert "POST" in caplog.text  # the calls were logged (at DEBUG), the password never
+    assert password not in caplog.text
 
 
 def test_credentials_from_the_environment(sb: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
