@@ -97,6 +97,7 @@ BEHAVIOUR_SUITES = [
     "tests/account",
     "tests/callbacks",
     "tests/cli",
+    "tests/massiva",
 ]
 
 

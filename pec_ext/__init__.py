@@ -46,6 +46,7 @@ __all__ = [
     "ApiError",
     "AppliedNotRecordedError",
     "AsyncAccountClient",
+    "AsyncMassivaClient",
     "AsyncPecClient",
     "BadRequestError",
     "CallbackReceiver",
@@ -57,6 +58,7 @@ __all__ = [
     "InvalidResponseError",
     "Journal",
     "JournalUnavailableError",
+    "MassivaClient",
     "NotAcceptableError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -79,12 +81,14 @@ __all__ = [
 
 
 # Imported on first use, so that `import pec_ext` stays fast: the account side (token cache, file
-# lock), the journal and the callback receiver.
+# lock), the journal, the callback receiver and the PEC Massiva (sending) client.
 _LAZY = {
     "AccountClient": "pec_ext.account.client",
     "AsyncAccountClient": "pec_ext.account.client",
     "Journal": "pec_ext.journal.base",
     "CallbackReceiver": "pec_ext.callbacks.receiver",
+    "MassivaClient": "pec_ext.massiva.client",
+    "AsyncMassivaClient": "pec_ext.massiva.client",
 }
 
 

@@ -40,12 +40,21 @@ TIMEOUT_ENV: Final = "PEC_TIMEOUT"
 RATE_LIMIT_ENV: Final = "PEC_RATE_LIMIT"
 REDIS_URL_ENV: Final = "PEC_REDIS_URL"
 ACCOUNT_ENV: Final = "PEC_ACCOUNT"
+MASSIVA_USERNAME_ENV: Final = "OPENAPI_PECMASSIVA_USERNAME"
+MASSIVA_PASSWORD_ENV: Final = "OPENAPI_PECMASSIVA_PASSWORD"  # noqa: S105 - the variable's name
+MASSIVA_BASE_URL_ENV: Final = "OPENAPI_PECMASSIVA_BASE_URL"
 
 BASE_URLS: Mapping[Environment, str] = {
     "production": "https://pec.openapi.it",
     "sandbox": "https://test.pec.openapi.it",
 }
 DEFAULT_ENVIRONMENT: Environment = "sandbox"
+MASSIVA_BASE_URLS: Mapping[Environment, str] = {
+    "production": "https://ws.pecmassiva.com",
+    "sandbox": "https://test.ws.pecmassiva.com",
+}
+# Where a server of your own (``pec sandbox serve``) answers for PEC Massiva, below its base URL.
+MASSIVA_PATH_ON_OWN_SERVER: Final = "/pecmassiva"
 DEFAULT_JOURNAL_URL: Final = "pec-journal.sqlite"
 DEFAULT_RATE_ACCOUNT: Final = "default"
 
@@ -119,6 +128,24 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     Variable(REDIS_URL_ENV, "the Redis the fleet-wide rate limit counts in", "none", "Celery"),
     Variable(
         ACCOUNT_ENV, "the name the fleet-wide rate limit counts under", f"`{DEFAULT_RATE_ACCOUNT}`", "Celery"
+    ),
+    Variable(
+        MASSIVA_USERNAME_ENV,
+        "the PECMASSIVA box that sends certified mail: its address",
+        "none",
+        "massiva, CLI (`pec send`), Celery (`pec.send`)",
+    ),
+    Variable(
+        MASSIVA_PASSWORD_ENV,
+        "that box's password (never printed)",
+        "none",
+        "massiva, CLI (`pec send`), Celery (`pec.send`)",
+    ),
+    Variable(
+        MASSIVA_BASE_URL_ENV,
+        "a PEC Massiva server of your own",
+        f"`$OPENAPI_PEC_BASE_URL{MASSIVA_PATH_ON_OWN_SERVER}` when that is set, else the environment's URL",
+        "massiva, CLI, Celery",
     ),
 )
 
@@ -241,8 +268,53 @@ def embedded_db(*, env: Env | None = None) -> str | None:
 
 def secrets(*, env: Env | None = None) -> list[str]:
     """The secret values set in the environment, which no output may show (long enough to mask)."""
-    values = (_read(name, env) for name in (TOKEN_ENV, API_KEY_ENV, CALLBACK_SECRET_ENV))
+    names = (TOKEN_ENV, API_KEY_ENV, CALLBACK_SECRET_ENV, MASSIVA_PASSWORD_ENV)
+    values = (_read(name, env) for name in names)
     return [value for value in values if len(value) >= 4]
+
+
+def massiva_base_url(value: str | None, environment: Environment, *, env: Env | None = None) -> str:
+    """``value``, else ``OPENAPI_PECMASSIVA_BASE_URL``, else ``OPENAPI_PEC_BASE_URL`` + ``/pecmassiva``
+    (a server of your own answers for both APIs, as ``pec sandbox serve`` does), else the
+    environment's URL."""
+    chosen = value if value is not None else _read(MASSIVA_BASE_URL_ENV, env)
+    source = "base_url" if value is not None else MASSIVA_BASE_URL_ENV
+    if not chosen:
+        own = _read(BASE_URL_ENV, env)
+        if not own:
+            return MASSIVA_BASE_URLS[environment]
+        chosen, source = own.rstrip("/") + MASSIVA_PATH_ON_OWN_SERVER, BASE_URL_ENV
+    if not isinstance(chosen, str) or not chosen.startswith(("http://", "https://")):
+        raise ValidationError(source, chosen, "an http:// or https:// URL")
+    return chosen
+
+
+def massiva_credentials(
+    username: str | None = None, password: str | None = None, *, env: Env | None = None
+) -> tuple[str, str]:
+    """The PECMASSIVA box's username (its address) and password: the arguments, else
+    ``OPENAPI_PECMASSIVA_USERNAME`` / ``OPENAPI_PECMASSIVA_PASSWORD``. The password is never echoed."""
+    user = username if username is not None else _read(MASSIVA_USERNAME_ENV, env)
+    # Blanks around a password may be part of it: read as set.
+    secret = (
+        password
+        if password is not None
+        else (os.environ if env is None else env).get(MASSIVA_PASSWORD_ENV, "")
+    )
+    if not isinstance(user, str) or not user.strip():
+        raise ValidationError(
+            "username",
+            "",
+            f"the box's address, e.g. invii@pec.example.it: pass username= or set {MASSIVA_USERNAME_ENV}",
+        )
+    if not isinstance(secret, str) or not secret:
+        raise ValidationError(
+            "password", "", f"the box's password: pass password= or set {MASSIVA_PASSWORD_ENV}"
+        )
+    if not all(" " <= char < "\x7f" for char in secret):
+        # Sent in a header too: never echoed, and the HTTP layer would quote it in its own error.
+        raise ValidationError("password", "***", "printable ASCII (it travels in the x-password header)")
+    return _printable("username", user.strip()), secret
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from .domain import domain
 from .exit_codes import exit_code_for, help_epilog
 from .options import cfg_of
 from .sandbox import sandbox_group
+from .send import bulk_send_command, inbox_command, quota_command, receipts_command, send_command
 
 
 class PecGroup(click.Group):
@@ -137,8 +138,13 @@ for command in (
     wallet_command,
     prices_command,
     callbacks_group,
+    send_command,
+    receipts_command,
+    inbox_command,
+    quota_command,
 ):
     cli.add_command(command)
+bulk.add_command(bulk_send_command)
 
 
 # The console scripts' names (pyproject [project.scripts]): one command under both.

@@ -1,5 +1,8 @@
 """``pec demo``: a box's whole lifecycle against the embedded sandbox, step by step, with costs.
 
+It then sends certified mail: a PECMASSIVA box is registered and activated, sends one message
+(to a good address and to the sandbox's non-delivery test domain) and shows its receipts.
+
 No token and no network: the sandbox runs in-process and ``PecClient`` talks to it through an
 httpx transport. It begins as a real integration should: the account (the sandbox's OAuth
 emulation) makes a token with exactly the scopes the demo's operations need, and shows the wallet;
@@ -19,6 +22,7 @@ import click
 
 from pec_ext.account.scopes import pec_scopes
 from pec_ext.enums import ACTIVE_BOX_STATES
+from pec_ext.massiva import MassivaClient, Receipt
 from pec_ext.types import CommunicationFields, RegisterFields
 
 from . import output
@@ -55,6 +59,14 @@ COMPANY: CommunicationFields = {
     "comune": "Roma",
     "provincia": "RM",
 }
+SENDING_BOX = "invii@testcert.legalmail.it"
+# The second address is at the sandbox's non-delivery test domain (NONDELIVERY_DOMAIN).
+SENDING_TO = ("mario.rossi@example.it", "nessuno@nondelivery.test")
+# The PEC Massiva API's scopes the demo's token gets too (method + first path segment).
+MASSIVA_SCOPES = tuple(
+    f"{method}:test.ws.pecmassiva.com/{segment}"
+    for method, segment in (("POST", "send"), ("GET", "send"), ("GET", "inbox"))
+)
 # Virtual time: the sandbox-bound client waits on the sandbox clock, which processes due work.
 WAIT_TIMEOUT, WAIT_POLL = 3600.0, 30.0
 NEXT_STEPS = (
@@ -136,7 +148,7 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
         t = Transcript(sb, as_json=as_json)
         if not as_json:
             t.console.print(f"[bold]pec demo[/bold]: embedded sandbox, box {address}\n")
-        scopes = pec_scopes("sandbox", DEMO_OPERATIONS)
+        scopes = [*pec_scopes("sandbox", DEMO_OPERATIONS), *MASSIVA_SCOPES]
         token = t.step(
             "least-privilege token",
             lambda: _same(
@@ -147,6 +159,7 @@ def run(*, balance: float, address: str, as_json: bool) -> None:
         t.step("wallet", lambda: _same(account.wallet(), lambda w: f"EUR {w.credit:.2f}"))
         with sb.client(token=token.token, strict_identifiers=True) as pec:
             _lifecycle(t, sb, pec, address)
+            _sending(t, sb, pec, token.token)
         _finish(t, sb, account.transactions())
 
 
@@ -252,6 +265,63 @@ def _lifecycle(t: Transcript, sb: Any, pec: Any, address: str) -> None:
         ),
     )
     t.step("revoke", lambda: _with(pec.revoke_mailbox(box_id)))
+
+
+def _sending(t: Transcript, sb: Any, pec: Any, token: str) -> None:
+    """A PECMASSIVA box sends one certified message; its receipts, as they arrive."""
+    from . import samples  # as in _lifecycle: signing loads the document libraries
+
+    name = f"{APPLICANT['nome_richiedente']} {APPLICANT['cognome_richiedente']}"
+    box = t.step(
+        "register (PECMASSIVA)",
+        lambda: _with(pec.register_mailbox(APPLICANT, casella_pec=SENDING_BOX, tipo_casella="PECMASSIVA")),
+    )
+    form = pec.download_activation_form(box.id)
+    identity = samples.identity_document_pdf(name, str(APPLICANT["codice_fiscale_richiedente"]))
+    t.step(
+        "activate (signed form + identity)",
+        lambda: _with(pec.activate_mailbox(box.id, [samples.sign_form(form, name, "Roma"), identity])),
+    )
+    t.step(
+        "processing",
+        lambda: _processed(sb, lambda: pec.wait_for_mailbox(box.id, timeout=WAIT_TIMEOUT, poll=WAIT_POLL)),
+    )
+    from pec_ext.sandbox import MASSIVA_BASE_URL  # loaded with the simulator (see run)
+
+    username, password = sb.massiva_credentials(box.id)
+    with MassivaClient(
+        token,
+        username=username,
+        password=password,
+        base_url=MASSIVA_BASE_URL,
+        transport=sb.transport(),
+        clock=sb.virtual_clock(),
+    ) as massiva:
+        sending = t.step(
+            "send certified mail",
+            lambda: _same(
+                massiva.send(list(SENDING_TO), "Benvenuto", "Gentile cliente, la casella è attiva."),
+                lambda s: f"code {s.code}, to {', '.join(s.recipients)}",
+            ),
+        )
+        seen: list[Receipt] = []
+        report = t.step(
+            "receipts",
+            lambda: _same(
+                massiva.wait_for_delivery(
+                    sending.code, timeout=WAIT_TIMEOUT, poll=WAIT_POLL, on_receipt=seen.append
+                ),
+                lambda r: "; ".join(f"{address}: {status.value}" for address, status in r.recipients.items()),
+            ),
+        )
+    if not t.as_json:
+        for receipt in report.receipts:
+            when = receipt.time.strftime("%H:%M:%S") if receipt.time else ""
+            t.console.print(
+                f"      {when}  {receipt.kind.value.upper():<20} {', '.join(receipt.recipients)}",
+                highlight=False,
+                markup=False,
+            )
 
 
 def _with(record: Any, describe: Callable[[Any], str] | None = None) -> tuple[Any, str]:

@@ -65,6 +65,14 @@ JSON_SHAPES = {
     '"price key", "EUR"}]}',
     "callbacks_listen": 'one object per line and event: {"kind", "id", "stato", "claimed_stato", "data", '
     '"record"}',
+    "send_command": 'an object {"sending": {"code", "recipients", "subject", "sent", "reconciled"}, '
+    '"report": the delivery report as pec receipts prints it (with --wait), else null}',
+    "receipts_command": 'an object {"code", "accepted", "complete", "recipients": {address: status}, '
+    '"receipts": [{"kind", "recipients", "time", "subject"}]}',
+    "inbox_command": 'a list of messages {"id", "time", "kind", "subject", "recipients", "code"}',
+    "quota_command": 'an object {"usage_mb", "limit_mb", "free_mb"}',
+    "bulk_send_command": 'an object {"summary": {"rows", "delivered", "not_delivered", "pending", "failed", '
+    '"unknown"}, "rows": [{"row", "to", "subject", "code", "status", "detail"}]}',
 }
 """What ``--json`` prints on stdout, by command function: one shape each, whatever the data.
 

@@ -14,7 +14,12 @@ task                   idempotency key
 ``pec.renew``          ``renew:<box id>:<expiry being renewed, YYYY-MM-DD>``
 ``pec.add_space``      ``add_space:<box id>:<your order reference>``
 ``pec.upgrade``        ``upgrade:<box id>:<target type>``
+``pec.send``           yours, a business key (``invoice:2026/0042``)
 ====================== ====================================================
+
+``pec.send`` sends one certified message from the PECMASSIVA box of ``OPENAPI_PECMASSIVA_USERNAME``
+/ ``OPENAPI_PECMASSIVA_PASSWORD`` (see :mod:`pec_ext.massiva`): once per key, whichever worker runs
+it and however many times Celery delivers it.
 
 ``pec.register_file`` (a CSV of applicants) and ``pec.renew_expiring`` (the boxes that expire
 within N days) fan out one task per item.
@@ -53,6 +58,7 @@ from pec_ext._pec.intents import encode_box, expiry_date, renewal_key
 from pec_ext.errors import IdempotencyKeyBusyError, ValidationError
 from pec_ext.journal.base import DEFAULT_LEASE_SECONDS, LEASE_MARGIN_SECONDS, Journal
 from pec_ext.journal.stores import open_store
+from pec_ext.massiva.client import MassivaClient
 
 if TYPE_CHECKING:
     from pec_api.models.casella import Casella
@@ -95,20 +101,36 @@ def default_client(journal: Journal) -> PecClient:
     )
 
 
+def default_massiva_client(journal: Journal) -> MassivaClient:
+    """The sending client: credentials, token and URLs from the worker's environment (``pec_ext.config``)."""
+    timeout = config.worker_settings().timeout
+    return MassivaClient(timeout=timeout or DEFAULT_TIMEOUT_SECONDS, journal=journal)
+
+
 def default_journal() -> Journal:
     settings = config.worker_settings()
     return Journal(open_store(settings.journal_url), lease=settings.journal_lease or DEFAULT_LEASE_SECONDS)
 
 
-_factories: dict[str, Callable[..., Any]] = {"client": default_client, "journal": default_journal}
+_factories: dict[str, Callable[..., Any]] = {
+    "client": default_client,
+    "journal": default_journal,
+    "massiva": default_massiva_client,
+}
 
 
 def configure(
-    *, client: Callable[[Journal], PecClient] | None = None, journal: Callable[[], Journal] | None = None
+    *,
+    client: Callable[[Journal], PecClient] | None = None,
+    journal: Callable[[], Journal] | None = None,
+    massiva: Callable[[Journal], MassivaClient] | None = None,
 ) -> None:
-    """Replace how a worker process makes its journal, and its client given the journal."""
+    """Replace how a worker process makes its journal, and its clients given the journal."""
     if client is not None:
         _factories["client"] = client
+    if massiva is not None:
+        _factories["massiva"] = massiva
+        PecTask._massiva = None
     if journal is not None:
         _factories["journal"] = journal
     PecTask._client = None
@@ -123,6 +145,8 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
     max_retries = 50
     _client: PecClient | None = None
     _pid = 0
+    _massiva: MassivaClient | None = None
+    _massiva_pid = 0
 
     @property
     def pec(self) -> PecClient:
@@ -132,6 +156,14 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
             PecTask._client = _factories["client"](_factories["journal"]())
             PecTask._pid = os.getpid()
         return PecTask._client
+
+    @property
+    def massiva(self) -> MassivaClient:
+        """This worker process's sending client, with its own journal."""
+        if PecTask._massiva is None or PecTask._massiva_pid != os.getpid():
+            PecTask._massiva = _factories["massiva"](_factories["journal"]())
+            PecTask._massiva_pid = os.getpid()
+        return PecTask._massiva
 
     def journaled(self, action: Callable[[PecClient], Any]) -> dict[str, Any]:
         """Run ``action``; when another worker holds the key, retry after its lease."""
@@ -236,6 +268,26 @@ def upgrade(self: PecTask, box_id: str, tipo_casella: str) -> dict[str, Any]:
         return pec.change_type(box_id, target, idempotency_key=key)
 
     return self.journaled(upgrade_if_needed)
+
+
+@shared_task(base=PecTask, bind=True, name="pec.send")
+def send(
+    self: PecTask,
+    key: str,
+    to: str | list[str],
+    subject: str,
+    body: str = "",
+    attachment_paths: list[str] | None = None,
+) -> dict[str, Any]:
+    """Send one certified message, once per business ``key`` (e.g. ``invoice:2026/0042``)."""
+    try:
+        sending = self.massiva.send(
+            to, subject, body, attachments=attachment_paths or None, idempotency_key=key
+        )
+    except IdempotencyKeyBusyError as busy:
+        countdown = min(max(busy.lease_until - self.massiva.options.journal.clock(), 0.5), 60.0)
+        raise self.retry(exc=busy, countdown=countdown) from busy
+    return sending.to_json()
 
 
 @shared_task(base=PecTask, bind=True, name="pec.register_file")

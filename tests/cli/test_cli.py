@@ -466,7 +466,14 @@ def test_demo_json(pec: Pec) -> None:
     assert data["total_cost"] == pytest.approx(sum(e["amount"] for e in data["ledger"]))
     titles = [s["title"] for s in data["steps"]]
     assert titles[:3] == ["least-privilege token", "wallet", "domain check"]
-    assert titles[-1] == "revoke"
+    # the box's lifecycle ends with its revocation; then a PECMASSIVA box sends certified mail
+    assert titles[titles.index("revoke") + 1 :] == [
+        "register (PECMASSIVA)",
+        "activate (signed form + identity)",
+        "processing",
+        "send certified mail",
+        "receipts",
+    ]
     form_step = next(s for s in data["steps"] if s["title"] == "download activation form")
     assert "a real PDF" in form_step["detail"]
 
