@@ -4,26 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from support.dates import travel
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "spec"))
-
-import http_stack  # noqa: E402
-
-import pipeline  # noqa: E402
+import pipeline
+from tests.support import http_stack
+from tests.support.dates import travel
 
 # Clients made without http_client=, here and in subprocesses, use the library under test.
 os.environ["OPENAPI_PEC_HTTP"] = http_stack.NAME
 
-# pytester runs small test files through the installed pec_sandbox plugin (tests/sandbox)
-pytest_plugins = ("pytester",)
+# pytester runs small test files through the installed pec_sandbox plugin (tests/sandbox);
+# the client's fake API and the journal stores are fixtures of several folders (tests/support)
+pytest_plugins = (
+    "pytester",
+    "tests.support.fake_api",
+    "tests.support.journal_stores",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from http_stack import httpx
-from support.applicants import applicant
-from support.dates import EPOCH
 
 from pec_ext.account.client import AccountClient, AsyncAccountClient
 from pec_ext.account.scopes import ScopeWarning, pec_scopes
@@ -24,6 +21,9 @@ from pec_ext.errors import (
     ValidationError,
 )
 from pec_ext.sandbox import DEFAULT_PRICES, ManualClock, Sandbox, record_only
+from tests.support.applicants import applicant
+from tests.support.dates import EPOCH
+from tests.support.http_stack import httpx
 
 APPLICANT = applicant()
 READ_OPS = ["list_mailboxes", "get_mailbox"]

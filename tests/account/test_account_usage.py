@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_stack import httpx
-from support.applicants import applicant
 
 from pec_ext.account import AccountClient, AsyncAccountClient
 from pec_ext.account._operations import ACCOUNT_OPERATIONS
@@ -25,6 +23,8 @@ from pec_ext.account.token_cache import TokenCache
 from pec_ext.errors import NotFoundError, ValidationError
 from pec_ext.sandbox import DEFAULT_PRICES, ManualClock, Sandbox, record_only
 from pec_ext.sandbox.usage import SUBSCRIPTION_PLANS
+from tests.support.applicants import applicant
+from tests.support.http_stack import httpx
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a fixed virtual start
 DOMAIN = "test.pec.openapi.it"

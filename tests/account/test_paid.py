@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from http_stack import httpx
 
 from pec_ext._engine.operation import PriceKind
 from pec_ext._engine.steps import Call
@@ -26,6 +25,7 @@ from pec_ext.cli import cli
 from pec_ext.errors import InsufficientBalanceError, ValidationError
 from pec_ext.journal import Journal, SqliteJournalStore
 from pec_ext.sandbox import Sandbox, record_only
+from tests.support.http_stack import httpx
 
 READING = PriceKind("renew", unit="year", detail="tipo_casella")
 

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from http_stack import httpx
-from support.dates import EPOCH
 
 from pec_ext.sandbox import ManualClock, Sandbox, record_only
-
-# the request bodies and documents of the sandbox tests, the applicant of the command-line tests
-for helpers in ("sandbox", "cli"):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / helpers))
+from tests.support.dates import EPOCH
+from tests.support.http_stack import httpx
 
 
 @pytest.fixture

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import pytest
-from callback_support import SECRET, activate, register_box, signed
-from cli_support import APPLICANT, flags
 from click.testing import CliRunner
-from http_stack import httpx
 
 from pec_ext.callbacks.events import TOKEN_FIELD, verify_token
 from pec_ext.cli import cli
 from pec_ext.cli.config import Config
 from pec_ext.sandbox import Sandbox, SandboxServer
+from tests.support.callbacks import SECRET, activate, register_box, signed
+from tests.support.cli import APPLICANT, flags
+from tests.support.http_stack import httpx
 
 
 def _lines(stream: IO[str]) -> queue.Queue[str]:

@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from callback_support import RECEIVER_URL, SECRET, Recorder, activate, wsgi_sender
-from http_stack import httpx
-from sandbox_support import box_body, comm_body
 
 from pec_ext.callbacks.events import TOKEN_FIELD, verify_token
 from pec_ext.callbacks.receiver import CallbackReceiver
 from pec_ext.callbacks.store import MemoryTransitionStore
 from pec_ext.errors import ValidationError
 from pec_ext.sandbox import Sandbox
+from tests.support.callbacks import RECEIVER_URL, SECRET, Recorder, activate, wsgi_sender
+from tests.support.http_stack import httpx
+from tests.support.sandbox import box_body, comm_body
 
 
 def _stored_callback(sb: Sandbox, kind: str, record_id: str) -> dict[str, Any]:

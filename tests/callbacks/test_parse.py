@@ -6,8 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from callback_support import SECRET, activate, advance, create_comm, register_box, signed
-from http_stack import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +15,8 @@ from pec_ext.callbacks.events import MAX_CALLBACK_BYTES, TOKEN_FIELD, RecordKind
 from pec_ext.enums import StatoCasella, StatoComunicazione, TipoCasella
 from pec_ext.errors import MalformedCallbackError
 from pec_ext.sandbox import Sandbox
+from tests.support.callbacks import SECRET, activate, advance, create_comm, register_box, signed
+from tests.support.http_stack import httpx
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from callback_support import (
+
+from pec_ext.callbacks.events import TOKEN_FIELD, make_token, parse
+from pec_ext.callbacks.receiver import CallbackReceiver
+from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore
+from pec_ext.enums import StatoCasella
+from pec_ext.errors import ValidationError
+from pec_ext.sandbox import Sandbox
+from tests.support.callbacks import (
     OTHER_SECRET,
     RECEIVER_URL,
     SECRET,
@@ -25,14 +32,7 @@ from callback_support import (
     signed,
     wsgi_sender,
 )
-from http_stack import httpx
-
-from pec_ext.callbacks.events import TOKEN_FIELD, make_token, parse
-from pec_ext.callbacks.receiver import CallbackReceiver
-from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore
-from pec_ext.enums import StatoCasella
-from pec_ext.errors import ValidationError
-from pec_ext.sandbox import Sandbox
+from tests.support.http_stack import httpx
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"

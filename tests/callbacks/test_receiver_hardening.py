@@ -23,13 +23,13 @@ from typing import Any
 
 import httpx
 import pytest
-from callback_support import RECEIVER_URL, SECRET, Recorder, activate, register_box, signed
 
 from pec_ext import PecClient
 from pec_ext.callbacks.events import TOKEN_FIELD, CallbackEvent, parse
 from pec_ext.callbacks.receiver import CallbackReceiver
 from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore
 from pec_ext.sandbox import Sandbox, SandboxServer
+from tests.support.callbacks import RECEIVER_URL, SECRET, Recorder, activate, register_box, signed
 
 JSON = "application/json"
 HERE = Path(__file__).resolve().parent

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from callback_support import OTHER_SECRET, RECEIVER_URL, SECRET
 
 from pec_ext.callbacks.events import TOKEN_FIELD, make_token, sign_callback, verify_token
 from pec_ext.errors import ForgedCallbackError, ValidationError
+from tests.support.callbacks import OTHER_SECRET, RECEIVER_URL, SECRET
 
 
 def test_sign_callback_adds_a_token_and_keeps_the_callers_data() -> None:

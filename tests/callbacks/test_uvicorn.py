@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from callback_support import (
+
+from pec_ext.callbacks.events import parse
+from pec_ext.sandbox import Sandbox, SandboxServer
+from tests.support.callbacks import (
     RECEIVER_URL,
     activate,
     advance,
@@ -30,10 +33,7 @@ from callback_support import (
     revoke,
     signed,
 )
-from http_stack import httpx
-
-from pec_ext.callbacks.events import parse
-from pec_ext.sandbox import Sandbox, SandboxServer
+from tests.support.http_stack import httpx
 
 pytest.importorskip("uvicorn")
 

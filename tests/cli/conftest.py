@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from cli_support import Pec
-from support.dates import EPOCH
 
 from pec_ext.sandbox import ManualClock, Sandbox, record_only
+from tests.support.cli import Pec
+from tests.support.dates import EPOCH
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_support import ADDRESS, APPLICANT, COMPANY, Pec, flags
 from pypdf import PdfReader
-from support.dates import DAY, at
 
 from pec_ext.cli import ExitCode, samples
 from pec_ext.cli.exit_codes import exit_code_for
 from pec_ext.errors import OutcomeUnknownError, RequestTimeoutError
 from pec_ext.sandbox import Sandbox
+from tests.support.cli import ADDRESS, APPLICANT, COMPANY, Pec, flags
+from tests.support.dates import DAY, at
 
 
 def test_help_documents_exit_codes(pec: Pec) -> None:

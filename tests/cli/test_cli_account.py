@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from cli_support import ADDRESS, APPLICANT, Pec, flags
 from click.testing import CliRunner, Result
 
 from pec_ext.cli import cli
 from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, SandboxServer, record_only
+from tests.support.cli import ADDRESS, APPLICANT, Pec, flags
 
 ACCOUNT_ENV = {"OPENAPI_EMAIL": "ops@example.com", "OPENAPI_API_KEY": "cli-SECRET-api-key"}
 

@@ -10,12 +10,12 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from cli_support import ADDRESS, APPLICANT, SECRET_TOKEN, flags
 from click.testing import CliRunner, Result
-from http_stack import httpx
 
 from pec_ext.cli import ExitCode, cli
 from pec_ext.sandbox import Sandbox, SandboxServer, record_only
+from tests.support.cli import ADDRESS, APPLICANT, SECRET_TOKEN, flags
+from tests.support.http_stack import httpx
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 import pytest
-from cli_support import ADDRESS, APPLICANT, COMPANY, Pec, flags
 from click.testing import CliRunner, Result
 
 from pec_ext.cli import ExitCode, cli, output, samples
@@ -20,6 +19,7 @@ from pec_ext.cli.applicant import DESCRIPTIONS as APPLICANT_DESCRIPTIONS
 from pec_ext.enums import MEANINGS, SOTTOTIPI_BY_TIPO_CLIENTE
 from pec_ext.sandbox import Sandbox
 from pec_ext.validation.bodies import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
+from tests.support.cli import ADDRESS, APPLICANT, COMPANY, Pec, flags
 
 TOKEN_HINTS = ("OPENAPI_PEC_TOKEN is not set", "--embedded", "pec sandbox serve")
 

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import APPLICANT
 from click.testing import CliRunner, Result
 
 from pec_ext.cli import ExitCode, cli
 from pec_ext.cli.config import Config
 from pec_ext.sandbox import ManualClock, Sandbox, record_only
 from pec_ext.sandbox.pdf import render
+from tests.support.cli import APPLICANT
 
 SENDER = "invii@testcert.legalmail.it"
 

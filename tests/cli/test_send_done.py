@@ -24,11 +24,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import APPLICANT
-from http_stack import httpx
 
 from pec_ext.cli import ExitCode
 from pec_ext.sandbox.pdf import render
+from tests.support.cli import APPLICANT
+from tests.support.http_stack import httpx
 
 SENDER = "invii@testcert.legalmail.it"
 TOKEN = "tok-SEND-SECRET-91b2"

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from contract_support import Prism, PrismSession, PrismUnavailable, is_ci
 
+from contract.machinery import Prism, PrismSession, PrismUnavailable, is_ci
 from pec_ext.sandbox import ManualClock, Sandbox, SandboxServer, record_only
 
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 import pytest
-from contract_support import Prism, PrismUnavailable, Recorder, is_ci, request_violations
 
 import pipeline
+from contract.machinery import Prism, PrismUnavailable, Recorder, is_ci, request_violations
 from pec_ext.massiva import DeliveryStatus, MassivaClient, ReceiptKind
 
 pytestmark = pytest.mark.prism

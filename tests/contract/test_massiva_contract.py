@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
-import contract_support as cs
-import massiva_contract
+from contract import machinery as cs
+from contract import massiva as massiva_contract
 
 
 def test_the_emulation_matches_the_baseline_and_every_overlay_action_is_referenced() -> None:

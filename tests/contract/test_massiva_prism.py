@@ -13,7 +13,9 @@ from typing import Any
 
 import httpx
 import pytest
-from contract_support import (
+
+import pipeline
+from contract.machinery import (
     PreferTransport,
     Prism,
     PrismUnavailable,
@@ -21,8 +23,6 @@ from contract_support import (
     is_ci,
     request_violations,
 )
-
-import pipeline
 from pecmassiva_api.api.inbox import delete_inbox_message, get_inbox_message, get_quota, list_inbox
 from pecmassiva_api.api.pec import delete_receipts, list_receipts, send_message
 from pecmassiva_api.client import AuthenticatedClient

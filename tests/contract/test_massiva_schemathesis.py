@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from massiva_contract import activated_box
 from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 from schemathesis.config import SchemathesisConfig
 
 import pipeline
+from contract.massiva import activated_box
 from pec_ext.sandbox import ManualClock, Sandbox, SandboxServer, record_only
 
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 
-import contract_support as cs
-import oauth_contract
+from contract import machinery as cs
+from contract import oauth as oauth_contract
 
 
 def test_the_emulation_matches_the_baseline_and_every_operation_it_serves_is_observed() -> None:

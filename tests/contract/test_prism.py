@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from contract_support import (
+
+from contract.machinery import (
     EMPTY_LIST_ERRORS,
     OBJECT_ID,
     PDF_METHODS,
@@ -22,7 +23,6 @@ from contract_support import (
     method_calls,
     request_violations,
 )
-
 from pec_ext import errors
 
 pytestmark = pytest.mark.prism

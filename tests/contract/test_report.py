@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import contract_support as cs
 import pytest
-import report
 
+from contract import machinery as cs
+from contract import report
 from pec_ext.sandbox import SandboxServer
 
 NO_PRISM = ["--no-prism"]  # Prism is covered by test_prism.py; these tests stay fast

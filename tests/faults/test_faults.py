@@ -13,9 +13,6 @@ import time
 from typing import Any
 
 import pytest
-from conftest import TOKEN, Driver, box_body
-from fault_server import Action, FaultServer
-from fault_stats import add, record
 
 from pec_ext import (
     InvalidResponseError,
@@ -28,6 +25,9 @@ from pec_ext import (
     UnauthorizedError,
 )
 from pec_ext.sandbox.pdf import render
+from tests.support.fault_server import Action, FaultServer
+from tests.support.fault_stats import add, record
+from tests.support.faults import TOKEN, Driver, box_body
 
 BOX = r"/pec/[^/]+"
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"  # noqa: E501

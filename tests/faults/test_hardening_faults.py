@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import sqlite3
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import TOKEN, Driver, box_body
-from fault_server import Action, FaultServer
-from fault_stats import add, record
-from test_faults import BOX, evasa_box
 
 from pec_ext import AppliedNotRecordedError, RateLimitError, RequestTimeoutError
 from pec_ext.callbacks.events import TOKEN_FIELD, sign_callback
@@ -31,9 +26,11 @@ from pec_ext.callbacks.store import MemoryTransitionStore
 from pec_ext.journal.base import Journal
 from pec_ext.journal.sqlite import SqliteJournalStore
 from pec_ext.sandbox import Sandbox, record_only
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "fleet"))
-from fleet_support import redis_server
+from tests.faults.test_faults import BOX, evasa_box
+from tests.support.fault_server import Action, FaultServer
+from tests.support.fault_stats import add, record
+from tests.support.faults import TOKEN, Driver, box_body
+from tests.support.fleet import redis_server
 
 RENEWAL = BOX + "/rinnovo"
 

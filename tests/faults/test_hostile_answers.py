@@ -6,12 +6,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from conftest import box_body
-from fault_server import Action, FaultServer
-from fault_stats import add, record
-from test_faults import BOX, check_no_double_registration, evasa_box, live_boxes
-
 from pec_ext import InvalidResponseError, PecError
+from tests.faults.test_faults import BOX, check_no_double_registration, evasa_box, live_boxes
+from tests.support.fault_server import Action, FaultServer
+from tests.support.fault_stats import add, record
+from tests.support.faults import box_body
 
 HOSTILE_RETRY_AFTER = [
     "Mon, 01 Jan 99999999999999999999 00:00:00 GMT",

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fault_server import Action, FaultServer
-from http_stack import httpx
 
 from pec_ext.errors import OutcomeUnknownError, UnauthorizedError
 from pec_ext.journal.base import Journal
@@ -23,6 +21,8 @@ from pec_ext.journal.sqlite import SqliteJournalStore
 from pec_ext.massiva import AsyncMassivaClient, MassivaClient
 from pec_ext.sandbox import ManualClock, Sandbox, record_only
 from pec_ext.sandbox.pdf import render
+from tests.support.fault_server import Action, FaultServer
+from tests.support.http_stack import httpx
 
 SENDER = "invii@testcert.legalmail.it"
 SEND_PATH = r"/pecmassiva/send$"

@@ -16,13 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from conftest import TOKEN, Driver, box_body
-from fault_server import FaultServer
-from fault_stats import add, record
-from http_stack import httpx
-
 from pec_ext import ServiceUnavailableError
 from pec_ext.sandbox import Sandbox
+from tests.support.fault_server import FaultServer
+from tests.support.fault_stats import add, record
+from tests.support.faults import TOKEN, Driver, box_body
+from tests.support.http_stack import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,10 +7,11 @@ import io
 from typing import Any
 
 import pytest
-from conftest import TOKEN, box_body
-from fault_server import Action, FaultServer
-from fault_stats import add, record
 from pypdf import PdfWriter
+
+from tests.support.fault_server import Action, FaultServer
+from tests.support.fault_stats import add, record
+from tests.support.faults import TOKEN, box_body
 
 PADDING = 1_500_000  # above the 1 MiB from which pec_ext streams a JSON body
 

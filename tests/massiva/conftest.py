@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from massiva_support import START, activate_box
 
 from pec_ext.sandbox import SANDBOX_BASE_URL, ManualClock, Sandbox, record_only
+from tests.support.massiva import START, activate_box
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_stack import httpx
-from massiva_support import MODES, SENDER, async_massiva_client, massiva_client
 
 from pec_ext.errors import UnauthorizedError, ValidationError, WaitTimeoutError
 from pec_ext.massiva import DeliveryStatus, ReceiptKind
 from pec_ext.massiva import outgoing as outgoing_module
 from pec_ext.sandbox import Sandbox
+from tests.support.http_stack import httpx
+from tests.support.massiva import MODES, SENDER, async_massiva_client, massiva_client
 
 
 class Both:

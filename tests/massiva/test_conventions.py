@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from http_stack import httpx
-from massiva_support import SENDER, activate_box, async_massiva_client, massiva_client
 from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor, HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -25,6 +23,8 @@ from pec_ext.journal.base import Journal
 from pec_ext.journal.sqlite import SqliteJournalStore
 from pec_ext.massiva import AsyncMassivaClient, MassivaClient
 from pec_ext.sandbox import Sandbox
+from tests.support.http_stack import httpx
+from tests.support.massiva import SENDER, activate_box, async_massiva_client, massiva_client
 
 ROOT = Path(__file__).resolve().parents[2]
 INSTRUMENTORS = {"httpx": HTTPXClientInstrumentor, "httpx2": HTTPX2ClientInstrumentor}

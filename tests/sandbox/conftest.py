@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from http_stack import httpx
 
 from pec_ext.sandbox import Sandbox
 from pec_ext.sandbox.pytest_plugin import pec_sandbox
+from tests.support.http_stack import httpx
 
 __all__ = ["pec_sandbox"]
 

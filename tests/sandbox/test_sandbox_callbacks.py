@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from http_stack import httpx
-from sandbox_support import box_body, comm_body, p7m_doc, pdf_doc
-
 from pec_ext.sandbox import Sandbox
+from tests.support.http_stack import httpx
+from tests.support.sandbox import box_body, comm_body, p7m_doc, pdf_doc
 
 
 def test_form_and_json_callbacks_reach_the_sender() -> None:

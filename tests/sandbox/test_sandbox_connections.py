@@ -14,10 +14,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from http_stack import httpx
 
 from pec_ext.sandbox import Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.app import Request, Response
+from tests.support.http_stack import httpx
 
 CAP = 16
 TRICKLERS = 300

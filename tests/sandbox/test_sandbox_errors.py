@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from http_stack import httpx
-from sandbox_support import assert_error, box_body, comm_body, p7m_doc, pdf_doc
 
 from pec_ext.sandbox import Sandbox
+from tests.support.http_stack import httpx
+from tests.support.sandbox import assert_error, box_body, comm_body, p7m_doc, pdf_doc
 
 UNKNOWN = "0123456789abcdef01234567"
 USER = {"nome": "a", "cognome": "b", "descrizione": "c", "email_gestione_password": "a@b.it"}

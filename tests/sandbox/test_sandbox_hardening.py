@@ -22,12 +22,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from http_stack import httpx
-from sandbox_support import box_body, pdf_doc
 
 from pec_ext.sandbox import ManualClock, Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.__main__ import build_parser
 from pec_ext.sandbox.persistence import CorruptStateError
+from tests.support.http_stack import httpx
+from tests.support.sandbox import box_body, pdf_doc
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADERS = {"Authorization": "Bearer t"}

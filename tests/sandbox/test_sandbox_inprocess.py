@@ -8,11 +8,11 @@ import io
 from pathlib import Path
 
 import pytest
-from http_stack import httpx
-from sandbox_support import assert_ok, box_body, pdf_doc
 
 from pec_ext.sandbox import Sandbox
 from pec_ext.sandbox.pytest_plugin import FIXTURE_EPOCH
+from tests.support.http_stack import httpx
+from tests.support.sandbox import assert_ok, box_body, pdf_doc
 
 
 async def test_async_client_drives_the_same_state(pec_sandbox: Sandbox) -> None:

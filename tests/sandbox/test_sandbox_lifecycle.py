@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 
 import pypdf
-from http_stack import httpx
-from sandbox_support import (
+
+from pec_ext.sandbox import ManualClock, Sandbox, record_only
+from pec_ext.sandbox.pytest_plugin import FIXTURE_EPOCH
+from tests.support.http_stack import httpx
+from tests.support.sandbox import (
     assert_ok,
     box_body,
     comm_body,
@@ -14,9 +17,6 @@ from sandbox_support import (
     p7m_doc,
     pdf_doc,
 )
-
-from pec_ext.sandbox import ManualClock, Sandbox, record_only
-from pec_ext.sandbox.pytest_plugin import FIXTURE_EPOCH
 
 DAY = 86_400
 

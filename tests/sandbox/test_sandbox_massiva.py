@@ -14,11 +14,11 @@ from urllib.parse import unquote_plus
 
 import jsonschema
 import pytest
-from http_stack import httpx
-from sandbox_support import box_body, pdf_doc
 
 from pec_ext.sandbox import MASSIVA_PRICES, ManualClock, Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.massiva import DEFAULT_DELIVERY_DELAY, derived_password
+from tests.support.http_stack import httpx
+from tests.support.sandbox import box_body, pdf_doc
 
 START = 1_700_000_000
 BEARER = {"Authorization": "Bearer test-token"}

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from http_stack import httpx
-from sandbox_support import box_body
 
 from pec_ext.sandbox import DEFAULT_PRICES, ManualClock, Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.oauth import scope_id
+from tests.support.http_stack import httpx
+from tests.support.sandbox import box_body
 
 BASE = "https://sandbox.pec.invalid"
 READ = ["GET:test.pec.openapi.it/pec"]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from http_stack import httpx
-from sandbox_support import box_body, comm_body, pdf_doc
-
 from pec_ext.sandbox import ManualClock, Sandbox, record_only
+from tests.support.http_stack import httpx
+from tests.support.sandbox import box_body, comm_body, pdf_doc
 
 
 def open_sandbox(path: Path, **kwargs: object) -> tuple[Sandbox, httpx.Client]:

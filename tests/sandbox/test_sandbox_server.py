@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from http_stack import httpx
-from sandbox_support import assert_ok, box_body, pdf_doc
 
 from pec_ext.sandbox import Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.__main__ import build_parser
+from tests.support.http_stack import httpx
+from tests.support.sandbox import assert_ok, box_body, pdf_doc
 
 HEADERS = {"Authorization": "Bearer t"}
 

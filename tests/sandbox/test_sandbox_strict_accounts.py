@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from http_stack import httpx
-from sandbox_support import box_body
 
 from pec_ext.sandbox import Sandbox, record_only
 from pec_ext.sandbox.__main__ import build_parser
+from tests.support.http_stack import httpx
+from tests.support.sandbox import box_body
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVERS = {

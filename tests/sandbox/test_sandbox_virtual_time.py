@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from http_stack import httpx
-from sandbox_support import box_body
 
 from pec_ext import WaitTimeoutError
 from pec_ext.sandbox import ManualClock, Sandbox
 from pec_ext.sandbox.pdf import render
+from tests.support.http_stack import httpx
+from tests.support.sandbox import box_body
 
 PDF = render("Modulo", ["documento di prova"])
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from http_stack import httpx
-from sandbox_support import assert_error, box_body, comm_body, pdf_doc
 
 from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, record_only
+from tests.support.http_stack import httpx
+from tests.support.sandbox import assert_error, box_body, comm_body, pdf_doc
 
 
 def client(sb: Sandbox, token: str | None = "t") -> httpx.Client:
