@@ -109,11 +109,8 @@ def tests_httpx2(session: nox.Session) -> None:
     """Run the behaviour suites on httpx2 instead of httpx (PEC_TEST_HTTP=httpx2)."""
     session.install("-e", ".[test,codegen,redis,celery,httpx2]")
     session.run("python", PIPELINE, "spec")
-    env = {name: os.environ.get(name, "") for name in ("PEC_SPEC_SOURCE", "OAUTH_SPEC_SOURCE")}
-    env["PEC_TEST_HTTP"] = "httpx2"
-    # One run per folder: several import helpers from their own conftest by bare name.
-    for suite in session.posargs or BEHAVIOUR_SUITES:
-        session.run("pytest", suite, env=env)
+    env = {**_spec_sources(), "PEC_TEST_HTTP": "httpx2"}
+    session.run("pytest", *(session.posargs or BEHAVIOUR_SUITES), env=env)
 
 
 @nox.session
