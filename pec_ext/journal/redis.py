@@ -1,18 +1,21 @@
 """The journal in Redis: one store for a fleet of machines (``pip install openapi-pec[redis]``).
 
-Each entry is a hash. Claiming (with the pre-state), taking over an expired lease, renewing it and
-recording the outcome are Lua scripts, so each is one atomic step on the server and one round trip
-(a journaled call makes two: the claim, and ``done``) (a compare-and-set on the
-owner: a caller whose lease was taken over cannot overwrite the new owner's record). Entries
-carry a Redis expiry at the end of their retention, so Redis purges them itself.
+Each entry is one JSON document under its key. A new key is claimed with ``SET NX PX``: one
+native command, atomic, and the entry's expiry set in the same step. A key already present, a
+takeover of an expired lease and every later record are Lua scripts, each one atomic step on the
+server and one round trip; a journaled call makes two (the claim with its pre-state, and
+``done``). Every record after the claim is a compare-and-set on the owner: a caller whose lease
+was taken over cannot overwrite the new owner's record. Entries carry a Redis expiry at the end of
+their retention, so Redis purges them itself.
 
 Times come from the callers' clocks: keep the machines' clocks in sync (NTP); the lease (minutes)
-dwarfs ordinary skew.
+dwarfs ordinary skew. They are kept as decimal text, so that no float is rounded on the way.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from pec_ext.journal.base import EXPIRY_MARGIN_SECONDS, Entry, State
@@ -22,73 +25,89 @@ if TYPE_CHECKING:
 
 DEFAULT_PREFIX = "pec:journal:"
 
-# ARGV: fingerprint, operation, owner, now, lease_until, expires_at, prestate ('' for none),
-# state, margin. One round trip claims the key and records its pre-state.
-_CLAIM = """
-local function entry()
-  return redis.call('HGETALL', KEYS[1])
+# Shared by the scripts: read an entry and write it back with an expiry in milliseconds.
+_ENTRY = """
+local function load(key)
+  local document = redis.call('GET', key)
+  if not document then return nil end
+  return cjson.decode(document)
 end
+local function save(key, entry, ttl)
+  redis.call('SET', key, cjson.encode(entry), 'PX', math.max(1, ttl))
+end
+"""
+
+# ARGV: fingerprint, operation, owner, now, lease_until, expires_at, prestate ('' for none),
+# state, margin. Run when ``SET NX`` found the key: an expired entry is replaced, an expired lease
+# taken over; otherwise the entry is returned unchanged.
+_CLAIM = (
+    _ENTRY
+    + """
+local now, lease_until = tonumber(ARGV[4]), tonumber(ARGV[5])
 -- Expiries relative to the callers' now, not Redis's: a clock set elsewhere keeps the whole
 -- retention; and never before the lease ends plus the margin.
-local function keep_until(lease_until, now)
-  local floor = tonumber(lease_until) + tonumber(ARGV[9])
-  local until_ = math.max(tonumber(redis.call('HGET', KEYS[1], 'expires_at')), floor)
-  redis.call('HSET', KEYS[1], 'expires_at', string.format('%.6f', until_))
-  redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((until_ - now) * 1000)))
+local function keep(entry, expires_at)
+  local until_ = math.max(expires_at, lease_until + tonumber(ARGV[9]))
+  entry.expires_at = string.format('%.6f', until_)
+  save(KEYS[1], entry, math.ceil((until_ - now) * 1000))
+  return cjson.encode(entry)
 end
-local fp, op, owner = ARGV[1], ARGV[2], ARGV[3]
-local now, lease_until, expires_at = tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local stored = redis.call('HMGET', KEYS[1], 'fingerprint', 'state', 'lease_until', 'expires_at')
-if not stored[1] or tonumber(stored[4]) <= now then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[1], 'fingerprint', fp, 'operation', op, 'owner', owner, 'state', ARGV[8],
-             'lease_until', lease_until, 'attempts', 1, 'created_at', ARGV[4], 'expires_at', expires_at)
-  if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'prestate', ARGV[7]) end
-  keep_until(lease_until, now)
-  return entry()
+local entry = load(KEYS[1])
+if not entry or tonumber(entry.expires_at) <= now then
+  entry = {fingerprint = ARGV[1], operation = ARGV[2], owner = ARGV[3], state = ARGV[8],
+           lease_until = ARGV[5], attempts = 1, created_at = ARGV[4]}
+  if ARGV[7] ~= '' then entry.prestate = ARGV[7] end
+  return keep(entry, tonumber(ARGV[6]))
 end
-if stored[1] ~= fp or stored[2] == 'done' or tonumber(stored[3]) > now then
-  return entry()
+if entry.fingerprint ~= ARGV[1] or entry.state == 'done' or tonumber(entry.lease_until) > now then
+  return cjson.encode(entry)
 end
-redis.call('HSET', KEYS[1], 'owner', owner, 'lease_until', lease_until)
-redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-local kept = math.max(tonumber(stored[4]), tonumber(expires_at))
-redis.call('HSET', KEYS[1], 'expires_at', string.format('%.6f', kept))
-keep_until(lease_until, now)
-return entry()
+entry.owner, entry.lease_until, entry.attempts = ARGV[3], ARGV[5], entry.attempts + 1
+return keep(entry, math.max(tonumber(entry.expires_at), tonumber(ARGV[6])))
 """
+)
 
-_UPDATE = """
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
+# ARGV: owner, state, lease_until, prestate ('' keeps it), result ('' keeps it), margin.
+_UPDATE = (
+    _ENTRY
+    + """
+local entry = load(KEYS[1])
+if not entry or entry.owner ~= ARGV[1] then
   return 0
 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'lease_until', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'prestate', ARGV[4]) end
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'result', ARGV[5]) end
-local floor = tonumber(ARGV[3]) + tonumber(ARGV[6])
-local expires_at = tonumber(redis.call('HGET', KEYS[1], 'expires_at'))
+entry.state, entry.lease_until = ARGV[2], ARGV[3]
+if ARGV[4] ~= '' then entry.prestate = ARGV[4] end
+if ARGV[5] ~= '' then entry.result = ARGV[5] end
+local ttl = math.max(redis.call('PTTL', KEYS[1]), 1)
+local floor, expires_at = tonumber(ARGV[3]) + tonumber(ARGV[6]), tonumber(entry.expires_at)
 if floor > expires_at then
   -- moved on by as much as the entry's end moves, relative like every expiry here
-  redis.call('HSET', KEYS[1], 'expires_at', string.format('%.6f', floor))
-  local left = math.max(redis.call('PTTL', KEYS[1]), 0)
-  redis.call('PEXPIRE', KEYS[1], left + math.ceil((floor - expires_at) * 1000))
+  entry.expires_at = string.format('%.6f', floor)
+  ttl = ttl + math.ceil((floor - expires_at) * 1000)
 end
+save(KEYS[1], entry, ttl)
 return 1
 """
+)
 
-_RELEASE = """
-if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
+_RELEASE = (
+    _ENTRY
+    + """
+local entry = load(KEYS[1])
+if not entry or entry.owner ~= ARGV[1] then
   return 0
 end
 return redis.call('DEL', KEYS[1])
 """
+)
 
 
-def _entry(key: str, flat: list[Any]) -> Entry:
-    fields = {
-        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-        for k, v in zip(flat[::2], flat[1::2], strict=True)
-    }
+def _seconds(value: Any) -> str:
+    return repr(float(value))
+
+
+def _entry(key: str, document: str | bytes) -> Entry:
+    fields = json.loads(document)
     prestate, result = fields.get("prestate"), fields.get("result")
     return Entry(
         key=key,
@@ -133,10 +152,38 @@ class RedisJournalStore:
         prestate: str | None = None,
         state: State = State.CLAIMED,
     ) -> Entry:
-        args = [fingerprint, operation, owner, repr(now), repr(lease_until), repr(expires_at)]
-        args += [prestate or "", State(state).value, repr(EXPIRY_MARGIN_SECONDS)]
-        flat = self._claim(keys=[self.prefix + key], args=args)
-        return _entry(key, flat)
+        state = State(state)
+        until = max(expires_at, lease_until + EXPIRY_MARGIN_SECONDS)
+        document: dict[str, Any] = {
+            "fingerprint": fingerprint,
+            "operation": operation,
+            "owner": owner,
+            "state": state.value,
+            "lease_until": _seconds(lease_until),
+            "attempts": 1,
+            "created_at": _seconds(now),
+            "expires_at": _seconds(until),
+        }
+        if prestate is not None:
+            document["prestate"] = prestate
+        ttl = max(1, math.ceil((until - now) * 1000))
+        # A new key (the common case): one native command, atomic, with its expiry.
+        if self.redis.set(self.prefix + key, json.dumps(document), nx=True, px=ttl):
+            return Entry(
+                key=key,
+                fingerprint=fingerprint,
+                operation=operation,
+                owner=owner,
+                state=state,
+                lease_until=float(lease_until),
+                attempts=1,
+                created_at=float(now),
+                expires_at=float(until),
+                prestate=None if prestate is None else json.loads(prestate),
+            )
+        args = [fingerprint, operation, owner, _seconds(now), _seconds(lease_until), _seconds(expires_at)]
+        args += [prestate or "", state.value, _seconds(EXPIRY_MARGIN_SECONDS)]
+        return _entry(key, self._claim(keys=[self.prefix + key], args=args))
 
     def update(
         self,
@@ -151,18 +198,16 @@ class RedisJournalStore:
     ) -> bool:
         # Redis acknowledges a write once it holds it (in memory, and in its append-only file as
         # its own ``appendfsync`` says): ``durable`` asks nothing more of it.
-        args = [owner, State(state).value, repr(lease_until), prestate or "", result or ""]
-        args.append(repr(EXPIRY_MARGIN_SECONDS))
+        args = [owner, State(state).value, _seconds(lease_until), prestate or "", result or ""]
+        args.append(_seconds(EXPIRY_MARGIN_SECONDS))
         return bool(self._update(keys=[self.prefix + key], args=args))
 
     def release(self, key: str, owner: str) -> bool:
         return bool(self._release(keys=[self.prefix + key], args=[owner]))
 
     def get(self, key: str) -> Entry | None:
-        fields: Any = self.redis.hgetall(self.prefix + key)
-        if not fields:
-            return None
-        return _entry(key, [item for pair in fields.items() for item in pair])
+        document = self.redis.get(self.prefix + key)
+        return None if document is None else _entry(key, document)
 
     def entries(self) -> list[Entry]:
         """Every entry under the prefix (for reports and tests)."""

@@ -4,9 +4,10 @@ WAL lets readers proceed while one process writes; a claim runs in ``BEGIN IMMED
 two processes cannot both see the key free; ``busy_timeout`` makes the others wait for the
 write lock instead of failing. ``synchronous=FULL`` (the default here) makes a claim durable
 across a power loss, not only across a killed process, before the request is sent: the one fsync
-of a call. Writes that may be lost (``done``, a release, ``uncertain``: the next caller reconciles
-an entry left ``sending``) are committed at ``synchronous=NORMAL``, without waiting for the disk;
-the next durable commit of the WAL carries them to it.
+of a call. A new key's claim is one ``INSERT`` (its own transaction); only a key already present
+takes the longer path. Writes that may be lost (``done``, a release, ``uncertain``: the next caller
+reconciles an entry left ``sending``) go through a second connection at ``synchronous=NORMAL``,
+without waiting for the disk; the next durable commit of the WAL carries them to it.
 
 Not for a network filesystem (NFS, SMB): SQLite's locks are not reliable there. Use Redis for a
 fleet of machines.
@@ -44,6 +45,11 @@ _SELECT = (
     "SELECT key, fingerprint, operation, owner, state, lease_until, attempts, created_at, expires_at, "
     "prestate, result FROM journal"
 )
+_INSERT_NEW = (
+    "INSERT INTO journal (key, fingerprint, operation, owner, state, lease_until, attempts, "
+    "created_at, expires_at, prestate, result) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, NULL) "
+    "ON CONFLICT (key) DO NOTHING"
+)
 _INSERT = (
     "INSERT OR REPLACE INTO journal (key, fingerprint, operation, owner, state, lease_until, attempts, "
     "created_at, expires_at, prestate, result) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, NULL)"
@@ -80,22 +86,32 @@ class SqliteJournalStore:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self.synchronous = synchronous
+        # One lock for both connections: a writer waits here, not in SQLite's sleeping busy handler.
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._lossy_conn: sqlite3.Connection | None = None
         self._pid = 0
         self._connection()  # fail early on a bad path
 
-    def _connection(self) -> sqlite3.Connection:
+    def _open(self, synchronous: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        self._initialise(conn)
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        return conn
+
+    def _connection(self, *, durable: bool = True) -> sqlite3.Connection:
         # A connection must not cross a fork (Celery's prefork pool): reopen in the child.
         if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            self._initialise(conn)
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+            self._conn, self._lossy_conn, self._pid = self._open(self.synchronous), None, os.getpid()
+        # ":memory:" is a database per connection (and never reaches a disk): one connection.
+        if durable or self.synchronous == "NORMAL" or str(self.path) == ":memory:":
+            return self._conn
+        if self._lossy_conn is None:
+            self._lossy_conn = self._open("NORMAL")
+        return self._lossy_conn
 
     def _initialise(self, conn: sqlite3.Connection) -> None:
         # Switching a new file to WAL while other processes open it answers "locked" at once,
@@ -114,14 +130,7 @@ class SqliteJournalStore:
 
     def _write(self, sql: str, args: tuple[Any, ...], *, durable: bool = True) -> int:
         with self._lock:
-            conn = self._connection()
-            if durable or self.synchronous == "NORMAL":
-                return conn.execute(sql, args).rowcount
-            conn.execute("PRAGMA synchronous=NORMAL")
-            try:
-                return conn.execute(sql, args).rowcount
-            finally:
-                conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            return self._connection(durable=durable).execute(sql, args).rowcount
 
     def claim(
         self,
@@ -136,26 +145,29 @@ class SqliteJournalStore:
         state: State = State.CLAIMED,
     ) -> Entry:
         expires_at = max(expires_at, lease_until + EXPIRY_MARGIN_SECONDS)
+        state = State(state)
+        fresh = (key, fingerprint, operation, owner, state.value, lease_until, now, expires_at, prestate)
         with self._lock:
             conn = self._connection()
+            # A new key (the common case): one statement, its own durable transaction.
+            if conn.execute(_INSERT_NEW, fresh).rowcount == 1:
+                return Entry(
+                    key=key,
+                    fingerprint=fingerprint,
+                    operation=operation,
+                    owner=owner,
+                    state=state,
+                    lease_until=lease_until,
+                    attempts=1,
+                    created_at=now,
+                    expires_at=expires_at,
+                    prestate=None if prestate is None else json.loads(prestate),
+                )
             conn.execute("BEGIN IMMEDIATE")
             try:
                 row = conn.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
                 if row is None or row[8] <= now:
-                    conn.execute(
-                        _INSERT,
-                        (
-                            key,
-                            fingerprint,
-                            operation,
-                            owner,
-                            State(state).value,
-                            lease_until,
-                            now,
-                            expires_at,
-                            prestate,
-                        ),
-                    )
+                    conn.execute(_INSERT, fresh)
                     conn.execute("COMMIT")
                     # What was just written: no second read inside the one durable transaction.
                     return Entry(
@@ -163,7 +175,7 @@ class SqliteJournalStore:
                         fingerprint=fingerprint,
                         operation=operation,
                         owner=owner,
-                        state=State(state),
+                        state=state,
                         lease_until=lease_until,
                         attempts=1,
                         created_at=now,
@@ -235,6 +247,8 @@ class SqliteJournalStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            if self._pid == os.getpid():
+                for conn in (self._conn, self._lossy_conn):
+                    if conn is not None:
+                        conn.close()
+            self._conn = self._lossy_conn = None

@@ -34,11 +34,7 @@ def victim(store: Any, children: list[int], rng: random.Random) -> int:
     """Preferably a process in the middle of a paid call: its journal entry says ``sending``."""
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
-        names = list(store.redis.scan_iter(match=store.prefix + "*", count=1000))
-        pipe = store.redis.pipeline(transaction=False)
-        for name in names:
-            pipe.hmget(name, "state", "owner")
-        sending = [int(owner.split(b":")[1]) for state, owner in pipe.execute() if state == b"sending"]
+        sending = [int(entry.owner.split(":")[1]) for entry in store.entries() if entry.state is State.SENDING]
         busy = [pid for pid in sending if pid in children]
         if busy:
             return rng.choice(busy)
