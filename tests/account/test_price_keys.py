@@ -58,7 +58,9 @@ def test_a_space_field_s_key_is_the_one_the_wallet_check_charges() -> None:
 
 
 def test_a_kind_of_one_price_is_its_key_and_a_free_operation_has_none() -> None:
-    assert price_key("add_user") == price_key("add_user", "GOLD") == OPERATIONS["add_user"].price.kind  # type: ignore[union-attr]
+    per_user = OPERATIONS["add_user"].price
+    assert per_user is not None
+    assert price_key("add_user") == price_key("add_user", "GOLD") == per_user.kind
     assert price_key("renew_mailbox") is None  # several prices, none named
     with pytest.raises(ValidationError, match="operation: 'get_mailbox'"):
         price_key("get_mailbox", "GOLD")

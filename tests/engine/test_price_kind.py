@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from pec_api.types import UNSET
-
 from pec_ext._engine.operation import PriceKind
 from pec_ext.enums import TipoCasella
-
 
 
 def test_a_kind_with_one_price_is_its_own_key_whatever_the_detail() -> None:
