@@ -26,6 +26,20 @@ class PriceKind:
     kind: str
     unit: str
     detail: str | None = None
+    # How a detail value is written in a key: box types in upper case, as the price lists have them.
+    spell_detail: Callable[[str], str] = str
+
+    def key(self, detail: object = None) -> str | None:
+        """The price key of a call whose :attr:`detail` argument is ``detail``: the one place keys are made.
+
+        ``kind`` for a kind with one price (``detail`` is ignored); for a kind with several, None when
+        ``detail`` is not a string (missing, unset): the call does not say which of them it pays.
+        """
+        if self.detail is None:
+            return self.kind
+        if not isinstance(detail, str) or not detail:
+            return None
+        return f"{self.kind}.{self.spell_detail(detail)}"
 
 
 @dataclass(frozen=True)

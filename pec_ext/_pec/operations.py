@@ -38,7 +38,9 @@ def _op(
     )
 
 
-_BOX_TYPE: Final = "tipo_casella"
+def _per_box_type(kind: str, unit: str) -> PriceKind:
+    """A kind priced per box type: ``<kind>.GOLD``, the type as the price lists write it."""
+    return PriceKind(kind, unit=unit, detail="tipo_casella", spell_detail=str.upper)
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -60,7 +62,7 @@ OPERATIONS: dict[str, Operation] = {
             "POST",
             "/pec",
             idempotent=False,
-            price=PriceKind("register", unit="box (first year)", detail=_BOX_TYPE),
+            price=_per_box_type("register", "box (first year)"),
         ),
         _op("get_mailbox", "GET", "/pec/{id}", idempotent=True),
         _op("revoke_mailbox", "DELETE", "/pec/{id}", idempotent=False),
@@ -87,7 +89,7 @@ OPERATIONS: dict[str, Operation] = {
             "PATCH",
             "/pec/{id}/trasformazione",
             idempotent=False,
-            price=PriceKind("transform", unit="move up to the type", detail=_BOX_TYPE),
+            price=_per_box_type("transform", "move up to the type"),
         ),
         # A GET, but a paid one: renewing twice charges twice.
         _op(
@@ -95,7 +97,7 @@ OPERATIONS: dict[str, Operation] = {
             "GET",
             "/pec/{id}/rinnovo",
             idempotent=False,
-            price=PriceKind("renew", unit="year", detail=_BOX_TYPE),
+            price=_per_box_type("renew", "year"),
         ),
         _op(
             "add_user",

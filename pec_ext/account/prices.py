@@ -38,6 +38,7 @@ __all__ = [
     "operation_for_key",
     "paid_operation",
     "paid_scopes",
+    "price_key",
     "price_kinds",
     "price_table",
     "price_table_flow",
@@ -92,6 +93,17 @@ def paid_operation(name: str) -> Operation:
     if operation is None or not operation.paid:
         raise ValidationError("operation", name, paid_operations(), "not a paid operation")
     return operation
+
+
+def price_key(operation: str, detail: object = None) -> str | None:
+    """The price key the paid ``operation`` charges for ``detail`` (a box type, a space field).
+
+    The key is the operation's (:meth:`PriceKind.key <pec_ext._engine.operation.PriceKind.key>`),
+    the same the wallet check reads from the call: ``price_key("renew_mailbox", "gold")`` is
+    ``renew.GOLD``. None when the operation has several prices and ``detail`` does not say which.
+    """
+    price = paid_operation(operation).price
+    return None if price is None else price.key(detail)
 
 
 def quote(

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pec_ext._engine.clock import Clock
+from pec_ext._engine.operation import PriceKind
 from pec_ext._engine.steps import Call, Flow
 from pec_ext.account import _flows as flows
 from pec_ext.account.prices import PriceCache, cached_prices
@@ -39,7 +40,7 @@ class Charge:
     key: str | None
     units: int = 1
     lower_bound: bool = False
-    extra: tuple[tuple[str, int], ...] = ()
+    extra: tuple[tuple[str | None, int], ...] = ()
     """Further (key, units) the same call pays (a space change of several fields)."""
 
 
@@ -57,30 +58,27 @@ def charge_of(call: Call) -> Charge | None:
         units = int(years) if years.isdigit() and int(years) > 0 else 1
         return Charge(operation.name, kind, None, units, lower_bound=True)
     if kind == "space":
-        return _space_charge(operation.name, fields)
-    if price.detail is not None:
-        detail = fields.get(price.detail)
-        return Charge(
-            operation.name, kind, f"{kind}.{str(detail).upper()}" if isinstance(detail, str) else None
-        )
-    return Charge(operation.name, kind, kind)
+        return _space_charge(operation.name, price, fields)
+    detail = fields.get(price.detail) if price.detail is not None else None
+    return Charge(operation.name, kind, price.key(detail))
 
 
-def _space_charge(operation: str, fields: Mapping[str, Any]) -> Charge | None:
-    parts = []
+def _space_charge(operation: str, price: PriceKind, fields: Mapping[str, Any]) -> Charge | None:
+    # The detail of a space price is the field itself, each changed field a key of its own.
+    parts: list[tuple[str | None, int]] = []
     lower = False
     for name, step in SPACE_STEPS.items():
         value = fields.get(name)
         if isinstance(value, str) and value.startswith("+") and value[1:].isdigit():
-            parts.append((f"space.{name}", max(1, math.ceil(int(value[1:]) / step))))
+            parts.append((price.key(name), max(1, math.ceil(int(value[1:]) / step))))
         elif value is not None:
             # An absolute size: what it adds depends on the box's current size.
-            parts.append((f"space.{name}", 1))
+            parts.append((price.key(name), 1))
             lower = True
     if not parts:
         return None
     (key, units), *rest = parts
-    return Charge(operation, "space", key, units, lower_bound=lower, extra=tuple(rest))
+    return Charge(operation, price.kind, key, units, lower_bound=lower, extra=tuple(rest))
 
 
 def amount(charge: Charge, prices: Mapping[str, float]) -> float | None:

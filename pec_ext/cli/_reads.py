@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pec_ext.account.prices import price_key
 from pec_ext.cli import output
 from pec_ext.cli.exit_codes import ExitCode, exit_code_for
 from pec_ext.errors import PecError
@@ -146,7 +147,7 @@ def expiring(
             "stato": summary.stato,
             "data_scadenza": summary.data_scadenza,
             "days_left": (when - today).days if when else None,
-            "renewal_price": plist.price(f"renew.{summary.tipo_casella}"),
+            "renewal_price": plist.price(price_key("renew_mailbox", summary.tipo_casella)),
             "autorinnovo": None,
             "error": None,
         }

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from pec_ext.account.prices import price_key
 from pec_ext.enums import TYPE_RANK, TipoCasella
 from pec_ext.validation.bodies import validate_register_body
 from pec_ext.validation.fields import check_upgrade, check_years, normalize_enum
@@ -105,7 +106,7 @@ def boxes_register(
         today=cfg.clock().today(),
     )
     tipo = body["tipo_casella"]
-    item = (f"register.{tipo}", f"registration of a {tipo} box (first year)", 1)
+    item = (price_key("register_mailbox", tipo), f"registration of a {tipo} box (first year)", 1)
     with cfg.client() as pec:  # the token is looked for before anyone is asked to pay
         confirm_paid(cfg, yes, [item], f"Register {body['casella_pec']}")
         box = pec.register_mailbox(body, own_domain=own_domain)
@@ -174,7 +175,7 @@ def boxes_space(
         current = pec.get_mailbox(box_id).to_dict()
         added = space_added(check_space_body(body, box=current), current)
         items = [
-            (f"space.{field}", f"{field}: {mb:+d} MB", mb // SPACE_STEPS[field])
+            (price_key("change_space", field), f"{field}: {mb:+d} MB", mb // SPACE_STEPS[field])
             for field, mb in added.items()
         ]
         confirm_paid(cfg, yes, items, f"Change the spaces of box {box_id}")
@@ -198,7 +199,7 @@ def boxes_upgrade(cfg: Config, box_id: str, tipo: str, yes: bool) -> None:
     with cfg.client() as pec:
         current = pec.get_mailbox(box_id).tipo_casella
         target = check_upgrade(current, tipo).value
-        item = (f"transform.{target}", f"type change {current} -> {target}", 1)
+        item = (price_key("change_type", target), f"type change {current} -> {target}", 1)
         confirm_paid(cfg, yes, [item], f"Upgrade box {box_id} to {target}")
         box = pec.change_type(box_id, tipo)
     show_box(cfg, box, f"box {box_id}: now {box.tipo_casella}")
@@ -217,7 +218,7 @@ def boxes_conservazione(
     """Activate the conservazione service with the signed form (PDF; paid)."""
     step = SPACE_STEPS["spazio_conservazione"]
     reserved = step if space is None else check_size("spazio_conservazione", space)
-    item = ("conservazione", f"conservazione service, {reserved} MB", reserved // step)
+    item = (price_key("activate_conservation"), f"conservazione service, {reserved} MB", reserved // step)
     confirm_paid(cfg, yes, [item], f"Activate conservazione on box {box_id}")
     with cfg.client() as pec:
         box = pec.activate_conservation(box_id, list(documents), space=space)
@@ -237,7 +238,7 @@ def boxes_renew(cfg: Config, box_id: str, anni: int, yes: bool) -> None:
     years = check_years(anni)
     with cfg.client() as pec:
         tipo = pec.get_mailbox(box_id).tipo_casella
-        item = (f"renew.{tipo}", f"renewal of a {tipo} box, anni={years}", years)
+        item = (price_key("renew_mailbox", tipo), f"renewal of a {tipo} box, anni={years}", years)
         confirm_paid(cfg, yes, [item], f"Renew box {box_id} for {years} year(s) (anni={years})")
         box = pec.renew_mailbox(box_id, anni=anni)
     show_box(cfg, box, f"box {box_id}: renewed until {box.data_scadenza}")

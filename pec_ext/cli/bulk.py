@@ -21,7 +21,8 @@ import click
 
 from pec_ext._pec.client import PecClient
 from pec_ext._pec.intents import expiry_date, renewal_key
-from pec_ext.enums import TYPE_RANK, TipoCasella
+from pec_ext.account.prices import price_key
+from pec_ext.enums import TYPE_RANK
 from pec_ext.errors import OutcomeUnknownError, PecError, ValidationError
 from pec_ext.journal.base import Journal, JournalStore, State
 from pec_ext.journal.stores import open_store
@@ -41,7 +42,7 @@ INTERRUPTED_EXIT = 130
 class Job:
     item: str  # what the report shows: the address or the box id
     key: str
-    price_key: str
+    price_key: str | None  # None: the item does not say which price it pays (a box of unknown type)
     send: Callable[[PecClient], Any]
 
 
@@ -113,7 +114,8 @@ def bulk_register(
 
     def job(body: dict[str, Any]) -> Job:
         key = f"register:{body['casella_pec'].lower()}"
-        return Job(body["casella_pec"], key, f"register.{body['tipo_casella']}", _register(key, body))
+        price = price_key("register_mailbox", body["tipo_casella"])
+        return Job(body["casella_pec"], key, price, _register(key, body))
 
     jobs = [job(body) for body in _register_rows(cfg, applicants)]
     _run(cfg, jobs, journal_url, lease, progress, yes, "register")
@@ -142,7 +144,8 @@ def bulk_renew(
         if isinstance(box.id, str) and when is not None and when <= horizon and str(box.stato) == "evasa":
             key = renewal_key(box.id, when)
             item = f"{box.casella_pec} ({box.data_scadenza})"
-            jobs.append(Job(item, key, f"renew.{box.tipo_casella}", _renew(key, box.id, anni)))
+            price = price_key("renew_mailbox", box.tipo_casella)
+            jobs.append(Job(item, key, price, _renew(key, box.id, anni)))
     _run(cfg, jobs, journal_url, lease, progress, yes, "renew", units=anni)
 
 
@@ -163,9 +166,9 @@ def bulk_upgrade(
     ids = read_lines(boxes)
     if not ids:
         raise click.UsageError(f"{boxes}: no box ids")
-    price_key = f"transform.{TipoCasella(tipo).value}"
+    price = price_key("change_type", tipo)
     jobs = [
-        Job(box_id, f"upgrade:{box_id}:{tipo}", price_key, _upgrade(f"upgrade:{box_id}:{tipo}", box_id, tipo))
+        Job(box_id, f"upgrade:{box_id}:{tipo}", price, _upgrade(f"upgrade:{box_id}:{tipo}", box_id, tipo))
         for box_id in dict.fromkeys(ids)
     ]
     _run(cfg, jobs, journal_url, lease, progress, yes, "upgrade")
@@ -207,7 +210,10 @@ def _run(
     pending = [job for job in jobs if (e := store.get(job.key)) is None or e.state is not State.DONE]
     if pending:
         per_price = Counter(job.price_key for job in pending)
-        items = [(key, f"{count} x {label} ({key})", count * units) for key, count in per_price.items()]
+        items = [
+            (key, f"{count} x {label} ({key or 'price unknown'})", count * units)
+            for key, count in per_price.items()
+        ]
         done_before = len(jobs) - len(pending)
         resumed = f" ({done_before} already done)" if done_before else ""
         confirm_paid(cfg, yes, items, f"{label.capitalize()} {len(pending)} item(s){resumed}")

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from pec_ext.account.prices import price_key
 from pec_ext.validation.bodies import COMMUNICATION_FIELDS, validate_communication_body
 
 from .config import Config
@@ -56,7 +57,8 @@ def comunica_create(
         callback_url,
     )
     body = validate_communication_body(fields, strict_identifiers=cfg.effective_strict_identifiers)
-    cost = ("comunica_pec", f"communication of {body['casella_pec']} to the business register", 1)
+    what = f"communication of {body['casella_pec']} to the business register"
+    cost = (price_key("communicate_pec"), what, 1)
     with cfg.client() as pec:  # the token is looked for before anyone is asked to pay
         confirm_paid(cfg, yes, [cost], f"Communicate {body['casella_pec']}")
         item = pec.communicate_pec(body)

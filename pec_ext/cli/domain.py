@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from pec_ext.account.prices import price_key
+
 from . import output
 from .config import Config
 from .options import confirm_paid, json_option, pass_cfg, yes_option
@@ -21,7 +23,7 @@ def domain() -> None:
 @pass_cfg
 def domain_check(cfg: Config, dominio: str, yes: bool) -> None:
     """Check whether a domain can send and receive PEC (paid)."""
-    confirm_paid(cfg, yes, [("domini_pec", f"domain check of {dominio}", 1)], f"Check {dominio}")
+    confirm_paid(cfg, yes, [(price_key("check_domain"), f"domain check of {dominio}", 1)], f"Check {dominio}")
     with cfg.client() as pec:
         eligible = pec.is_domain_eligible(dominio)
     if cfg.json:

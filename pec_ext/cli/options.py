@@ -91,15 +91,18 @@ def confirm_or_refuse(yes: bool, question: str) -> None:
         raise click.exceptions.Exit(int(ExitCode.DECLINED))
 
 
-def confirm_paid(cfg: Config, yes: bool, items: list[tuple[str, str, int]], action: str) -> None:
+def confirm_paid(cfg: Config, yes: bool, items: list[tuple[str | None, str, int]], action: str) -> None:
     """Show what a paid call will cost, then ask; without a terminal, go on only with ``--yes``."""
     total = price_preview(cfg, items)
     price = "an unknown amount" if total is None else f"EUR {total:.2f}"
     confirm_or_refuse(yes, f"{action} on {cfg.describe_target()} for {price}?")
 
 
-def price_preview(cfg: Config, items: list[tuple[str, str, int]]) -> float | None:
-    """Print what ``items`` (key, description, units) will cost, on stderr; returns the total."""
+def price_preview(cfg: Config, items: list[tuple[str | None, str, int]]) -> float | None:
+    """Print what ``items`` (price key, description, units) will cost, on stderr; returns the total.
+
+    A key of None (the call does not say which price it pays) is shown as unknown.
+    """
     from rich.table import Table  # rich is imported when drawn: start-up stays cheap (see output)
 
     plist = cfg.price_list()

@@ -36,8 +36,9 @@ class PriceList:
     balance: float | None = None
     """The wallet's balance when known (the embedded sandbox); the real API does not tell it."""
 
-    def price(self, key: str, units: int = 1) -> float | None:
-        value = self.table.get(key)
+    def price(self, key: str | None, units: int = 1) -> float | None:
+        """EUR for ``units`` of ``key``; None when the list does not price it (or no key says which)."""
+        value = None if key is None else self.table.get(key)
         return None if value is None else round(value * units, 2)
 
 

@@ -96,7 +96,7 @@ def massiva_client(
 def confirm_sending(cfg: Config, yes: bool, recipients: int, messages: int = 1) -> None:
     """A sending is paid per recipient: show the price and ask; without a terminal, only ``--yes``."""
     what = f"{messages} message(s) to {recipients} recipient(s)"
-    confirm_paid(cfg, yes, [(SEND_PRICE.kind, what, recipients)], f"Send {what}")
+    confirm_paid(cfg, yes, [(SEND_PRICE.key(), what, recipients)], f"Send {what}")
 
 
 def receipt_row(receipt: Receipt) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from pec_ext.account.prices import price_key
 from pec_ext.validation.bodies import validate_user_body
 
 from . import output
@@ -28,7 +29,7 @@ def boxes_users() -> None:
 def boxes_users_add(cfg: Config, /, box_id: str, yes: bool, **fields: str) -> None:
     """Add a user to a box (paid)."""
     user = validate_user_body(fields)
-    item = ("multiutenza", f"extra user {user['email_gestione_password']}", 1)
+    item = (price_key("add_user"), f"extra user {user['email_gestione_password']}", 1)
     confirm_paid(cfg, yes, [item], f"Add a user to box {box_id}")
     with cfg.client() as pec:
         box = pec.add_user(box_id, **fields)
