@@ -102,12 +102,20 @@ class SqliteJournalStore:
         conn.execute(f"PRAGMA synchronous={synchronous}")
         return conn
 
+    def _one_connection(self) -> bool:
+        # ":memory:" is a database per connection (and never reaches a disk).
+        return self.synchronous == "NORMAL" or str(self.path) == ":memory:"
+
     def _connection(self, *, durable: bool = True) -> sqlite3.Connection:
         # A connection must not cross a fork (Celery's prefork pool): reopen in the child.
         if self._conn is None or self._pid != os.getpid():
-            self._conn, self._lossy_conn, self._pid = self._open(self.synchronous), None, os.getpid()
-        # ":memory:" is a database per connection (and never reaches a disk): one connection.
-        if durable or self.synchronous == "NORMAL" or str(self.path) == ":memory:":
+            conn = self._open(self.synchronous)
+            if not self._one_connection():
+                # Checkpoints (copying the WAL into the database, with fsyncs) are left to the
+                # lossy connection, whose writes (``done``) are off the calls' critical path.
+                conn.execute("PRAGMA wal_autocheckpoint=0")
+            self._conn, self._lossy_conn, self._pid = conn, None, os.getpid()
+        if durable or self._one_connection():
             return self._conn
         if self._lossy_conn is None:
             self._lossy_conn = self._open("NORMAL")

@@ -320,3 +320,19 @@ def test_an_activation_with_a_key_is_sent_once(sandbox: Sandbox, store: JournalS
     form.write_bytes(PDF + b"%changed")
     with pytest.raises(ValidationError):  # other documents: another request
         pec.activate_mailbox(box.id, [form, PDF], idempotency_key=f"activate:{box.id}")
+
+
+def test_the_sqlite_wal_is_checkpointed_off_the_claims(tmp_path: Path) -> None:
+    """Claims never checkpoint (their connection has it off); the lossy writes do, so the WAL
+    stays bounded however many calls a long-lived journal makes."""
+    from pec_ext.journal.sqlite import SqliteJournalStore
+
+    path = tmp_path / "journal.sqlite"
+    store = SqliteJournalStore(path)
+    wal = Path(f"{path}-wal")
+    for n in range(1500):
+        store.claim(f"k{n}", "fp", "renew_mailbox", "me", 1.0, 100.0, 10**9, '{"x":1}', State.SENDING)
+        assert store.update(f"k{n}", "me", State.DONE, 0.0, None, '{"ok":true}', durable=False)
+    pages = wal.stat().st_size / 4096
+    assert pages < 1500, pages  # the autocheckpoint threshold is 1000 pages
+    store.close()
