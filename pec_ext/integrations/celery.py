@@ -43,6 +43,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -62,6 +63,8 @@ from pec_ext.massiva.client import MassivaClient
 
 if TYPE_CHECKING:
     from pec_api.models.casella import Casella
+
+logger = logging.getLogger("pec_ext.integrations.celery")
 
 # A renewal moves the expiry a year on; a window this short cannot select a renewed box again.
 MAX_RENEW_WINDOW_DAYS = 300
@@ -168,11 +171,24 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
     def journaled(self, action: Callable[[PecClient], Any]) -> dict[str, Any]:
         """Run ``action``; when another worker holds the key, retry after its lease."""
         try:
-            return encode_box(action(self.pec))
+            result = encode_box(action(self.pec))
         except IdempotencyKeyBusyError as busy:
             # The lease is kept on the journal's clock, shared by the workers; not on this one's.
             countdown = min(max(busy.lease_until - self.pec.options.journal.clock(), 0.5), 60.0)
             raise self.retry(exc=busy, countdown=countdown) from busy
+        _recorded_before_ack(self.pec.options.journal)
+        return result
+
+
+def _recorded_before_ack(journal: object) -> None:
+    """Wait for the journal's records of the task's call: the task is acknowledged once it
+    returns, and the journal should say ``done`` whenever the broker says the task is over."""
+    if isinstance(journal, Journal):
+        try:
+            journal.flush()
+        except TimeoutError:
+            # The call was applied; a record still pending is reconciled by the key's next caller.
+            logger.warning("the journal's record is still pending after the task", exc_info=True)
 
 
 def _recorded(pec: PecClient, key: str) -> bool:
@@ -287,6 +303,7 @@ def send(
     except IdempotencyKeyBusyError as busy:
         countdown = min(max(busy.lease_until - self.massiva.options.journal.clock(), 0.5), 60.0)
         raise self.retry(exc=busy, countdown=countdown) from busy
+    _recorded_before_ack(self.massiva.options.journal)
     return sending.to_json()
 
 
