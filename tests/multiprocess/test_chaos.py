@@ -34,7 +34,8 @@ def victim(store: Any, children: list[int], rng: random.Random) -> int:
     """Preferably a process in the middle of a paid call: its journal entry says ``sending``."""
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
-        sending = [int(entry.owner.split(":")[1]) for entry in store.entries() if entry.state is State.SENDING]
+        entries = store.entries()
+        sending = [int(entry.owner.split(":")[1]) for entry in entries if entry.state is State.SENDING]
         busy = [pid for pid in sending if pid in children]
         if busy:
             return rng.choice(busy)
