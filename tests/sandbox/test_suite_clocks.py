@@ -9,6 +9,7 @@ file's list says why.
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def _has_clock(call: ast.Call) -> bool:
 
 def _starts_a_server_process(node: ast.List | ast.Tuple) -> bool:
     words = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-    pairs = set(zip(words, words[1:], strict=False))
+    pairs = set(itertools.pairwise(words))
     return ("-m", "pec_ext.sandbox") in pairs or ("sandbox", "serve") in pairs
 
 
@@ -68,9 +69,9 @@ def on_real_time(source: str) -> tuple[list[int], list[int]]:
                 isinstance(parent, ast.ClassDef) and parent.name in subclasses and node in ast.walk(parent)
                 for parent in ast.walk(tree)
             )
-            if (callee == "Sandbox" or init_of_subclass) and not _has_clock(node):
-                made.append(node.lineno)
-            elif callee in SERVERS and not node.args and all(k.arg != "sandbox" for k in node.keywords):
+            unclocked = (callee == "Sandbox" or init_of_subclass) and not _has_clock(node)
+            defaulted = callee in SERVERS and not node.args and all(k.arg != "sandbox" for k in node.keywords)
+            if unclocked or defaulted:
                 made.append(node.lineno)
         elif isinstance(node, ast.List | ast.Tuple) and _starts_a_server_process(node):
             processes.append(node.lineno)
