@@ -26,7 +26,8 @@ within N days) fan out one task per item.
 
 The tasks use :class:`PecTask`: ``acks_late`` and ``reject_on_worker_lost`` (a task whose worker
 was killed goes back to the queue instead of being lost; the journal makes the re-run safe), and
-a retry, later, when another worker holds the key's lease. An unknown outcome is not retried: it
+a retry when another worker holds the key's lease, scheduled for the end of that lease plus
+``LEASE_MARGIN_SECONDS`` (:func:`retry_countdown`). An unknown outcome is not retried: it
 fails the task with :class:`~pec_ext.errors.OutcomeUnknownError` for a person to look at.
 
 Configuration comes from the environment of the worker (or :func:`configure`), read by
@@ -47,7 +48,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from celery import Task, shared_task
 
@@ -139,6 +140,17 @@ def configure(
     PecTask._client = None
 
 
+def retry_countdown(lease_until: float, now: float) -> float:
+    """Seconds from ``now`` until a task that found its key busy runs again: at the end of the
+    lease (``lease_until``, Unix seconds on the journal's clock) plus ``LEASE_MARGIN_SECONDS``.
+
+    Never before the lease ends, so the retry does not find the key busy again and spend a
+    retry; the margin covers the skew between the clocks of the worker that holds the lease and
+    the one that retries. A lease already over (by more than the margin) retries at once.
+    """
+    return max(lease_until + LEASE_MARGIN_SECONDS - now, 0.0)
+
+
 class PecTask(Task):  # type: ignore[misc]  # celery is untyped
     """Base class of the tasks: late acknowledgement, one client and journal per worker process."""
 
@@ -173,11 +185,18 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
         try:
             result = encode_box(action(self.pec))
         except IdempotencyKeyBusyError as busy:
-            # The lease is kept on the journal's clock, shared by the workers; not on this one's.
-            countdown = min(max(busy.lease_until - self.pec.options.journal.clock(), 0.5), 60.0)
-            raise self.retry(exc=busy, countdown=countdown) from busy
+            self.retry_after_lease(busy, self.pec.options.journal)
         _recorded_before_ack(self.pec.options.journal)
         return result
+
+    def retry_after_lease(self, busy: IdempotencyKeyBusyError, journal: Journal | None) -> NoReturn:
+        """Retry this task once the lease that made the key ``busy`` has run out (see
+        :func:`retry_countdown`)."""
+        if journal is None:  # only a journal's lease makes a key busy
+            raise busy
+        # The lease is kept on the journal's clock, shared by the workers; not on this one's.
+        countdown = retry_countdown(busy.lease_until, journal.clock())
+        raise self.retry(exc=busy, countdown=countdown) from busy
 
 
 def _recorded_before_ack(journal: object) -> None:
@@ -301,8 +320,7 @@ def send(
             to, subject, body, attachments=attachment_paths or None, idempotency_key=key
         )
     except IdempotencyKeyBusyError as busy:
-        countdown = min(max(busy.lease_until - self.massiva.options.journal.clock(), 0.5), 60.0)
-        raise self.retry(exc=busy, countdown=countdown) from busy
+        self.retry_after_lease(busy, self.massiva.options.journal)
     _recorded_before_ack(self.massiva.options.journal)
     return sending.to_json()
 

@@ -24,7 +24,8 @@ from pec_ext.account.wallet_check import Charge, charge_of
 from pec_ext.cli import cli
 from pec_ext.errors import InsufficientBalanceError, ValidationError
 from pec_ext.journal import Journal, SqliteJournalStore
-from pec_ext.sandbox import Sandbox, record_only
+from pec_ext.sandbox import record_only
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 
 READING = PriceKind("renew", unit="year", detail="tipo_casella")
@@ -85,7 +86,7 @@ def test_the_charge_comes_from_the_calls_operation_not_its_path() -> None:
 
 @pytest.mark.usefixtures("list_mailboxes_paid")
 def test_the_wallet_check_refuses_what_the_table_marks_paid(tmp_path: Path) -> None:
-    sb = Sandbox(balance=1, strict_tokens=True, callback_sender=record_only)
+    sb = sandbox_on_day(balance=1, strict_tokens=True, callback_sender=record_only)
     sent: list[str] = []
     inner = sb.transport()
 
@@ -116,7 +117,7 @@ def test_the_cli_lists_the_tables_paid_operations() -> None:
 
 
 def test_a_client_wide_key_refuses_a_paid_call_the_journal_cannot_cover(tmp_path: Path) -> None:
-    sb = Sandbox(balance=100, callback_sender=record_only)
+    sb = sandbox_on_day(balance=100, callback_sender=record_only)
     keyed = sb.client().with_options(
         journal=Journal(SqliteJournalStore(tmp_path / "j.sqlite")), idempotency_key="k"
     )
@@ -133,7 +134,7 @@ def test_a_client_wide_key_refuses_a_paid_call_the_journal_cannot_cover(tmp_path
 
 def test_the_key_guard_follows_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(OPERATIONS, "check_domain", replace(OPERATIONS["check_domain"], price=None))
-    sb = Sandbox(balance=100, callback_sender=record_only)
+    sb = sandbox_on_day(balance=100, callback_sender=record_only)
     keyed = sb.client().with_options(
         journal=Journal(SqliteJournalStore(tmp_path / "j.sqlite")), idempotency_key="k"
     )

@@ -31,6 +31,7 @@ CLIENT = textwrap.dedent(
 
 @pytest.fixture
 def server_url() -> Iterator[str]:
+    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     process = subprocess.Popen(
         [sys.executable, "-m", "pec_ext.sandbox", "--port", "0"],
         stdout=subprocess.PIPE,

@@ -21,9 +21,10 @@ from click.testing import CliRunner
 from pec_ext.callbacks.events import TOKEN_FIELD, verify_token
 from pec_ext.cli import cli
 from pec_ext.cli.config import Config
-from pec_ext.sandbox import Sandbox, SandboxServer
+from pec_ext.sandbox import SandboxServer
 from tests.support.callbacks import SECRET, activate, register_box, signed
 from tests.support.cli import APPLICANT, flags
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 
 
@@ -47,7 +48,7 @@ class Listener:
 
 @pytest.fixture
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer(Sandbox(balance=500.0, callback_backoff=0.1)) as srv:
+    with SandboxServer(sandbox_on_day(balance=500.0, callback_backoff=0.1)) as srv:
         yield srv
         srv.sandbox.close()
 
@@ -149,7 +150,7 @@ def test_sign_refuses_a_short_secret_with_the_validation_exit_code() -> None:
 
 
 def test_with_the_secret_set_a_registered_callback_carries_a_token() -> None:
-    with Sandbox(balance=100.0) as sb:
+    with sandbox_on_day(balance=100.0) as sb:
         fields = {"casella_pec": "mario.rossi@testcert.legalmail.it", "tipo_casella": "BRONZE", **APPLICANT}
         args = [
             "--json",

@@ -14,6 +14,7 @@ from pec_ext.callbacks.store import MemoryTransitionStore
 from pec_ext.errors import ValidationError
 from pec_ext.sandbox import Sandbox
 from tests.support.callbacks import RECEIVER_URL, SECRET, Recorder, activate, wsgi_sender
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 from tests.support.sandbox import box_body, comm_body
 
@@ -70,7 +71,7 @@ def test_a_secret_never_shows_in_the_clients_repr(sb: Sandbox) -> None:
 def test_a_box_registered_by_the_client_is_received_and_confirmed(tmp_path: Path) -> None:
     recorder = Recorder()
     holder: dict[str, Any] = {}
-    sb = Sandbox(callback_sender=lambda request: holder["send"](request), callback_backoff=0)
+    sb = sandbox_on_day(callback_sender=lambda request: holder["send"](request), callback_backoff=0)
     receiver = CallbackReceiver(SECRET, sb.client(), on_mailbox=recorder, store=MemoryTransitionStore())
     holder["send"] = wsgi_sender(receiver.wsgi_app())
     with sb.client(callback_secret=SECRET) as pec:

@@ -32,6 +32,7 @@ from tests.support.callbacks import (
     signed,
     wsgi_sender,
 )
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 
 JSON = "application/json"
@@ -45,7 +46,7 @@ class Wired:
         self.boxes = Recorder(fail)
         self.comms = Recorder()
         self.receiver: CallbackReceiver | None = None
-        self.sb = Sandbox(callback_sender=self._send, callback_backoff=0)
+        self.sb = sandbox_on_day(callback_sender=self._send, callback_backoff=0)
         self.receiver = CallbackReceiver(
             SECRET,
             self.sb.client(),

@@ -30,6 +30,7 @@ from pec_ext.callbacks.receiver import CallbackReceiver
 from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore
 from pec_ext.sandbox import Sandbox, SandboxServer
 from tests.support.callbacks import RECEIVER_URL, SECRET, Recorder, activate, register_box, signed
+from tests.support.dates import sandbox_on_day
 
 JSON = "application/json"
 HERE = Path(__file__).resolve().parent
@@ -175,7 +176,7 @@ def test_a_receiver_killed_mid_handler_and_restarted_handles_the_event_within_th
 ) -> None:
     pytest.importorskip("uvicorn")
     # a provider's schedule: five attempts, 5 s timeout each, backoff 1 s doubling
-    server = SandboxServer(Sandbox(balance=500.0, callback_backoff=1.0)).start()
+    server = SandboxServer(sandbox_on_day(balance=500.0, callback_backoff=1.0)).start()
     store, log = tmp_path / "handled.sqlite", tmp_path / "handled.jsonl"
     env = {
         **os.environ,

@@ -33,6 +33,7 @@ from tests.support.callbacks import (
     revoke,
     signed,
 )
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 
 pytest.importorskip("uvicorn")
@@ -100,7 +101,7 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 2
 
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
-    server = SandboxServer(Sandbox(balance=500.0, callback_backoff=0.1)).start()
+    server = SandboxServer(sandbox_on_day(balance=500.0, callback_backoff=0.1)).start()
     procs: list[subprocess.Popen[bytes]] = []
     log, store = tmp_path / "handled.jsonl", tmp_path / "handled.sqlite"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pec_ext.sandbox import Sandbox
+from tests.support.dates import sandbox_on_day
 from tests.support.fleet import PYTHON, box_body, env, kill, ledger, provision, sandbox_server, slow_proxy
 
 APPLICANTS = 12
@@ -93,7 +93,7 @@ def test_bulk_register_resumes_after_an_interruption_without_paying_twice(
 def test_bulk_renew_and_upgrade_run_again_pay_nothing(tmp_path: Path) -> None:
     db = tmp_path / "sandbox.sqlite"
     ids = provision(db, 3, balance=1000)
-    with Sandbox(db_path=db) as sandbox:
+    with sandbox_on_day(db_path=db) as sandbox:
         sandbox.advance(300 * 86400)  # the boxes now expire within 90 days
     (tmp_path / "boxes.txt").write_text("\n".join(ids) + "\n")
     embedded = ["--embedded-db", str(db)]

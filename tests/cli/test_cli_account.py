@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 from pec_ext.cli import cli
 from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, SandboxServer, record_only
 from tests.support.cli import ADDRESS, APPLICANT, Pec, flags
+from tests.support.dates import sandbox_on_day
 
 ACCOUNT_ENV = {"OPENAPI_EMAIL": "ops@example.com", "OPENAPI_API_KEY": "cli-SECRET-api-key"}
 
@@ -65,7 +66,7 @@ def test_prices_are_the_accounts_on_the_embedded_sandbox(pec: Pec) -> None:
 @pytest.fixture
 def server() -> Iterator[SandboxServer]:
     with (
-        Sandbox(balance=77, prices={"register.BRONZE": 9.5}, callback_sender=record_only) as sb,
+        sandbox_on_day(balance=77, prices={"register.BRONZE": 9.5}, callback_sender=record_only) as sb,
         SandboxServer(sb) as srv,
     ):
         yield srv

@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pec_ext.cli import ExitCode, cli
-from pec_ext.sandbox import Sandbox, SandboxServer, record_only
+from pec_ext.sandbox import SandboxServer, record_only
 from tests.support.cli import ADDRESS, APPLICANT, SECRET_TOKEN, flags
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 
 
@@ -27,11 +28,12 @@ def run(*args: str, env: dict[str, str] | None = None) -> Result:
 
 @pytest.fixture
 def server() -> Iterator[SandboxServer]:
-    with Sandbox(callback_sender=record_only) as sandbox, SandboxServer(sandbox) as srv:
+    with sandbox_on_day(callback_sender=record_only) as sandbox, SandboxServer(sandbox) as srv:
         yield srv
 
 
 def test_sandbox_serve_answers_http_then_terminates() -> None:
+    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     process = subprocess.Popen(
         [sys.executable, "-m", "pec_ext.cli", "sandbox", "serve", "--port", "0", "--balance", "42"],
         stdout=subprocess.PIPE,

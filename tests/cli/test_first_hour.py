@@ -109,6 +109,7 @@ def test_the_embedded_sandbox_options_are_in_the_help() -> None:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[dict[str, str]]:
     """``pec sandbox serve`` in its own process; yields the variables its output says to export."""
+    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     process = subprocess.Popen(
         [sys.executable, "-m", "pec_ext.cli", "sandbox", "serve", "--port", "0", "--balance", "50"],
         stdout=subprocess.PIPE,

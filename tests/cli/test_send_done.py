@@ -103,6 +103,7 @@ class Ticker:
 
 @pytest.fixture
 def served() -> Iterator[tuple[str, str, str]]:
+    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     process, url = start([sys.executable, "-m", "pec_ext.cli", "sandbox", "serve", "--port", "0"])
     try:
         username, password = activate_box(url)

@@ -16,7 +16,8 @@ import pytest
 
 from pec_ext import AsyncPecClient, NotFoundError, PecClient, TransportError, ValidationError
 from pec_ext._engine.stack import Stack
-from pec_ext.sandbox import SANDBOX_BASE_URL, Sandbox
+from pec_ext.sandbox import SANDBOX_BASE_URL
+from tests.support.dates import sandbox_on_day
 
 LIBRARIES = ("httpx", "httpx2")
 KINDS = ("sync", "async")
@@ -48,7 +49,7 @@ async def test_the_users_client_sees_its_own_librarys_objects(name, kind):
         seen.append(thing)
 
     hooks = {"request": [hook], "response": [hook]}
-    sb = Sandbox()
+    sb = sandbox_on_day()
     if kind == "sync":
         http = http_library.Client(transport=sb.transport(name), event_hooks=hooks)
         client: Any = sb.client(http_client=http)
@@ -89,11 +90,11 @@ async def test_the_libraries_transport_errors_become_ours(name, kind):
 @pytest.mark.parametrize("name", LIBRARIES)
 def test_a_name_chooses_the_library_of_the_client_made_here(name, monkeypatch):
     monkeypatch.delenv("OPENAPI_PEC_HTTP", raising=False)
-    with Sandbox() as sb, sb.client(http=name) as client:
+    with sandbox_on_day() as sb, sb.client(http=name) as client:
         assert type(response_type_of(client).http_response) is library(name).Response
     other = "httpx" if name == "httpx2" else "httpx2"
     monkeypatch.setenv("OPENAPI_PEC_HTTP", name)
-    with Sandbox() as sb:
+    with sandbox_on_day() as sb:
         with sb.client() as client:
             assert type(response_type_of(client).http_response) is library(name).Response
         with sb.client(http=other) as client:  # the argument wins over the variable
@@ -103,7 +104,7 @@ def test_a_name_chooses_the_library_of_the_client_made_here(name, monkeypatch):
 def test_without_a_name_httpx2_when_installed(monkeypatch):
     monkeypatch.delenv("OPENAPI_PEC_HTTP", raising=False)
     expected = "httpx2" if importlib.util.find_spec("httpx2") is not None else "httpx"
-    with Sandbox() as sb, sb.client() as client:
+    with sandbox_on_day() as sb, sb.client() as client:
         assert type(response_type_of(client).http_response).__module__.split(".")[0] == expected
 
 
@@ -134,7 +135,7 @@ def test_a_client_of_neither_library_or_of_the_wrong_kind_is_refused(name):
 @pytest.mark.parametrize("name", LIBRARIES)
 def test_the_accounts_pec_client_runs_on_the_accounts_library(name):
     with (
-        Sandbox() as sb,
+        sandbox_on_day() as sb,
         sb.account_client(http=name) as account,
         account.pec_client(["list_mailboxes"]) as pec,
     ):

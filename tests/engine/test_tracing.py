@@ -13,8 +13,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from pec_ext import AsyncPecClient, PecClient
-from pec_ext.sandbox import Sandbox
 from tests.support.applicants import register_body
+from tests.support.dates import sandbox_on_day
 
 SECRET = "otel-token-5e7f-SECRET"
 INSTRUMENTORS = {"httpx": HTTPXClientInstrumentor, "httpx2": HTTPX2ClientInstrumentor}
@@ -49,7 +49,7 @@ def test_sync_client_one_span_per_request_and_no_token(spans, library):
     provider, exporter = spans
     http_library = importlib.import_module(library)
 
-    with Sandbox() as sb:
+    with sandbox_on_day() as sb:
         http = http_library.Client(transport=sb.transport(library))
         INSTRUMENTORS[library]().instrument_client(http, tracer_provider=provider)
         url = "https://test.pec.openapi.it"
@@ -69,7 +69,7 @@ async def test_async_client_one_span_per_request_and_no_token(spans, library):
     provider, exporter = spans
     http_library = importlib.import_module(library)
 
-    with Sandbox() as sb:
+    with sandbox_on_day() as sb:
         http = http_library.AsyncClient(transport=sb.transport(library))
         INSTRUMENTORS[library]().instrument_client(http, tracer_provider=provider)
         async with AsyncPecClient(SECRET, base_url="https://test.pec.openapi.it", http_client=http) as pec:

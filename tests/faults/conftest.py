@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pec_ext.sandbox import Sandbox
+from tests.support.dates import sandbox_on_day
 from tests.support.fault_server import FaultServer
 from tests.support.fault_stats import TESTS, report
 from tests.support.faults import MODES, Driver
@@ -21,7 +21,7 @@ from tests.support.faults import MODES, Driver
 
 @pytest.fixture
 def server() -> Iterator[FaultServer]:
-    with FaultServer(Sandbox(balance=100_000.0)) as srv:
+    with FaultServer(sandbox_on_day(balance=100_000.0)) as srv:
         yield srv
 
 

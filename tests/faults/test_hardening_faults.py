@@ -25,8 +25,9 @@ from pec_ext.callbacks.receiver import CallbackReceiver
 from pec_ext.callbacks.store import MemoryTransitionStore
 from pec_ext.journal.base import Journal
 from pec_ext.journal.sqlite import SqliteJournalStore
-from pec_ext.sandbox import Sandbox, record_only
+from pec_ext.sandbox import record_only
 from tests.faults.test_faults import BOX, evasa_box
+from tests.support.dates import sandbox_on_day
 from tests.support.fault_server import Action, FaultServer
 from tests.support.fault_stats import add, record
 from tests.support.faults import TOKEN, Driver, box_body
@@ -165,7 +166,7 @@ def test_a_day_long_retry_after_pauses_the_fleet_for_a_minute_at_most(
 
 def test_a_flood_of_forged_callbacks(caplog: pytest.LogCaptureFixture) -> None:
     secret = "fault-callback-secret-0123456789"
-    with Sandbox(balance=500.0, callback_sender=record_only) as sb:
+    with sandbox_on_day(balance=500.0, callback_sender=record_only) as sb:
         with sb.client(token=TOKEN) as pec:
             callback = sign_callback(secret, {"url": "https://hooks.example/pec", "method": "JSON"})
             box = pec.register_mailbox(**box_body("flood@testcert.legalmail.it"), callback=callback)

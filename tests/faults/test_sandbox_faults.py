@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pec_ext import ServiceUnavailableError
-from pec_ext.sandbox import Sandbox
+from tests.support.dates import sandbox_on_day
 from tests.support.fault_server import FaultServer
 from tests.support.fault_stats import add, record
 from tests.support.faults import TOKEN, Driver, box_body
@@ -30,7 +30,7 @@ def test_unsavable_paid_call_is_refused_not_charged(tmp_path: Path, mode: str) -
     """The file is locked past the busy timeout: 503, nothing applied; the retry is charged once."""
     db = tmp_path / "s.sqlite"
     address = f"locked.{mode}@testcert.legalmail.it"
-    with FaultServer(Sandbox(balance=100.0, db_path=db, db_busy_timeout=0.2)) as server:
+    with FaultServer(sandbox_on_day(balance=100.0, db_path=db, db_busy_timeout=0.2)) as server:
         api = Driver(mode, server.url, max_retries=0)
         other = sqlite3.connect(db, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
@@ -63,6 +63,7 @@ def test_unsavable_paid_call_is_refused_not_charged(tmp_path: Path, mode: str) -
 @contextmanager
 def sandbox_process(db: Path) -> Iterator[str]:
     env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'generated'}", "PATH": "/usr/bin:/bin"}
+    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     proc = subprocess.Popen(
         [sys.executable, "-m", "pec_ext.sandbox", "--port", "0", "--db", str(db), "--balance", "100"],
         stdout=subprocess.PIPE,

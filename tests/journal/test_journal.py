@@ -13,7 +13,7 @@ from pec_ext._pec.client import PecClient
 from pec_ext._pec.intents import add_space, register, renew
 from pec_ext.journal.base import Journal, JournalStore, State, canonical_json, fingerprint
 from pec_ext.sandbox import ManualClock, Sandbox
-from tests.support.dates import DAY, EPOCH
+from tests.support.dates import DAY, EPOCH, sandbox_on_day
 from tests.support.fleet import PDF, box_body
 
 
@@ -262,7 +262,7 @@ def test_journal_settings_are_checked(store: JournalStore) -> None:
     with pytest.raises(ValidationError):
         Journal(store, lease=100, retention=10)
     with pytest.raises(ValidationError) as bad:
-        Sandbox().client(journal=Journal(store)).renew_mailbox("x", idempotency_key="")
+        sandbox_on_day().client(journal=Journal(store)).renew_mailbox("x", idempotency_key="")
     assert bad.value.field == "idempotency_key"
 
 

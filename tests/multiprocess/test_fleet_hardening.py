@@ -34,6 +34,7 @@ from pec_ext.journal.redis import RedisJournalStore
 from pec_ext.journal.sqlite import SqliteJournalStore
 from pec_ext.sandbox import Sandbox
 from tests.support.celery_workers import pool_children, queue_is_drained, start_worker, wait_for_pools
+from tests.support.dates import sandbox_on_day
 from tests.support.fleet import PDF, box_body, env, kill, ledger, provision, redis_server, sandbox_server
 
 RENEWAL = "GET /pec/{id}/rinnovo"
@@ -93,7 +94,7 @@ def test_a_limiter_wait_past_the_deadline_does_not_send_and_cannot_double_charge
 
 
 def test_the_async_limiter_refuses_a_wait_past_the_deadline_before_sending(fresh_redis: str) -> None:
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     limiter = FleetLimiter(redis.Redis.from_url(fresh_redis), account="acme", rate=0.2, burst=1)
     store = SqliteJournalStore(":memory:")
@@ -112,7 +113,7 @@ def test_the_async_limiter_refuses_a_wait_past_the_deadline_before_sending(fresh
 
 
 def test_a_journal_lease_shorter_than_the_clients_calls_is_refused_before_any_request() -> None:
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     store = SqliteJournalStore(":memory:")
     with pytest.raises(ValidationError) as refused:
@@ -188,7 +189,7 @@ class CountingRedis(redis.Redis):
 
 
 def test_a_journaled_call_makes_two_round_trips_to_redis(fresh_redis: str) -> None:
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     other_id = evasa_box(sandbox, "due@testcert.legalmail.it")
     client = CountingRedis.from_url(fresh_redis)
@@ -208,7 +209,7 @@ def test_a_journaled_call_makes_two_round_trips_to_redis(fresh_redis: str) -> No
 
 def test_sqlite_commits_the_outcome_without_waiting_for_the_disk(tmp_path: Path) -> None:
     """One durable commit per call: the ``done`` write is made at synchronous=NORMAL."""
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     store = SqliteJournalStore(tmp_path / "journal.sqlite")
     seen: list[str] = []
@@ -280,7 +281,7 @@ def test_a_renewal_task_redelivered_after_journal_loss_is_not_paid_again(
 
 
 def test_a_store_lost_after_the_call_raises_applied_not_recorded(tmp_path: Path) -> None:
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     with redis_server(tmp_path) as url:
         client = redis.Redis.from_url(url, socket_timeout=2)
@@ -303,7 +304,7 @@ def test_a_store_lost_after_the_call_raises_applied_not_recorded(tmp_path: Path)
 
 
 def test_a_locked_sqlite_store_after_the_call_raises_applied_not_recorded(tmp_path: Path) -> None:
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     path = tmp_path / "journal.sqlite"
     store = SqliteJournalStore(path, busy_timeout=0.2)
@@ -416,7 +417,7 @@ def test_record_done_is_checked() -> None:
 
 
 def test_a_store_down_before_the_call_raises_a_typed_error_and_sends_nothing(tmp_path: Path) -> None:
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     with redis_server(tmp_path) as url:
         client = redis.Redis.from_url(url, socket_timeout=2)
@@ -432,7 +433,7 @@ def test_a_store_down_before_the_call_raises_a_typed_error_and_sends_nothing(tmp
 
 
 def test_file_like_documents_are_fingerprinted_by_content(store: JournalStore) -> None:
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     other = PDF.replace(b"Documento", b"Documentx") if b"Documento" in PDF else PDF + b"\n%x\n"
     with sandbox.client() as pec:
         box = pec.register_mailbox(**box_body("file@testcert.legalmail.it"))

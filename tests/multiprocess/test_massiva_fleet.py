@@ -174,6 +174,8 @@ def test_celery_task_sends_once_when_delivered_twice(tmp_path: Path, fresh_redis
     broker_url = fresh_redis[: -len("/0")] + "/1"
     redis.Redis.from_url(broker_url).flushdb()
     with server_process(["-m", "pec_ext.sandbox", "--db", str(db), "--port", "0"]) as url:
+        # real clock: a server process, and the sandbox's command line has no option for a fixed start
+        # (it takes a database's later clock, e.g. provision()'s, when it loads one)
         username, password = activate(url)
         environment = {
             **env(),

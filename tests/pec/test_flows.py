@@ -16,6 +16,7 @@ from pec_ext import (
 )
 from pec_ext._pec.client import BASE_URLS
 from pec_ext.sandbox import Sandbox
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 
 AMBIGUOUS = [
@@ -267,7 +268,7 @@ def charges(sb: Sandbox, operation: str) -> int:
 
 @pytest.mark.parametrize("failure", [httpx.ReadTimeout, httpx.RemoteProtocolError])
 def test_sandbox_no_double_registration(data, conformance, failure):
-    sb = Sandbox(balance=100.0)
+    sb = sandbox_on_day(balance=100.0)
     inner = data.ConformingTransport(sb.transport(), conformance)
     transport = CommitThenDrop(inner, {("POST", "/pec")}, failure)
     with PecClient("sandbox-token", base_url=BASE_URLS["sandbox"], transport=transport) as pec:
@@ -293,7 +294,7 @@ def test_sandbox_registration_lost_before_the_server(data, conformance):
                 raise httpx.WriteTimeout("lost on the way")
             return self.inner.handle_request(request)
 
-    sb = Sandbox(balance=100.0)
+    sb = sandbox_on_day(balance=100.0)
     transport = LoseRequest(data.ConformingTransport(sb.transport(), conformance))
     client = PecClient("sandbox-token", base_url=BASE_URLS["sandbox"] + "/", transport=transport)
     with client as pec, pytest.raises(OutcomeUnknownError) as caught:
@@ -305,7 +306,7 @@ def test_sandbox_registration_lost_before_the_server(data, conformance):
 
 
 def test_sandbox_every_mutation_applied_once_despite_dropped_answers(data, conformance):
-    sb = Sandbox(balance=500.0)
+    sb = sandbox_on_day(balance=500.0)
     inner = data.ConformingTransport(sb.transport(), conformance)
     drop = {("PATCH", "attivazione"), ("PATCH", "trasformazione"), ("POST", "multiutenza")}
     transport = CommitThenDrop(inner, drop, httpx.ReadTimeout)
@@ -331,7 +332,7 @@ def test_sandbox_every_mutation_applied_once_despite_dropped_answers(data, confo
 
 
 def test_sandbox_upload_applied_once(data, conformance):
-    sb = Sandbox(balance=100.0)
+    sb = sandbox_on_day(balance=100.0)
     transport = CommitThenDrop(
         data.ConformingTransport(sb.transport(), conformance), set(), httpx.RemoteProtocolError
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from pec_ext.sandbox import Sandbox
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 from tests.support.sandbox import box_body, comm_body, p7m_doc, pdf_doc
 
@@ -16,7 +17,7 @@ def test_form_and_json_callbacks_reach_the_sender() -> None:
         received.append(request)
         return httpx.Response(204)
 
-    sb = Sandbox(callback_sender=sender)
+    sb = sandbox_on_day(callback_sender=sender)
     http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
     form_cb = {"url": "https://hooks.example/box", "field": "pec", "data": {"order": 1}}
     box_id = http.post("/pec", json=box_body(callback=form_cb)).json()["data"]["id"]
@@ -58,7 +59,7 @@ def test_a_failing_callback_never_breaks_the_transition() -> None:
     def sender(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    sb = Sandbox(callback_sender=sender, callback_backoff=0)
+    sb = sandbox_on_day(callback_sender=sender, callback_backoff=0)
     http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
     box_id = http.post("/pec", json=box_body(callback={"url": "https://down.example/"})).json()["data"]["id"]
     response = http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
@@ -97,7 +98,7 @@ def test_a_receiver_failing_twice_is_retried_with_a_doubling_backoff() -> None:
     def sender(request: httpx.Request) -> httpx.Response:
         return httpx.Response(next(answers))
 
-    sb = Sandbox(callback_sender=sender, callback_backoff=0.05)
+    sb = sandbox_on_day(callback_sender=sender, callback_backoff=0.05)
     http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
     box_id = _box_with_callback(http, "https://hooks.example/")
     http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
@@ -119,7 +120,7 @@ def test_a_4xx_answer_is_final_and_not_retried() -> None:
         calls.append(request)
         return httpx.Response(403)
 
-    sb = Sandbox(callback_sender=sender, callback_backoff=0)
+    sb = sandbox_on_day(callback_sender=sender, callback_backoff=0)
     http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
     box_id = _box_with_callback(http, "https://hooks.example/")
     http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
@@ -130,7 +131,7 @@ def test_a_4xx_answer_is_final_and_not_retried() -> None:
 
 def test_the_delivery_log_is_readable_through_the_admin_path() -> None:
     answers = iter([500, 200])
-    sb = Sandbox(callback_sender=lambda request: httpx.Response(next(answers)), callback_backoff=0)
+    sb = sandbox_on_day(callback_sender=lambda request: httpx.Response(next(answers)), callback_backoff=0)
     http = httpx.Client(transport=sb.transport(), base_url="https://x", headers={"Authorization": "Bearer t"})
     box_id = _box_with_callback(http, "https://hooks.example/cb")
     http.patch(f"/pec/{box_id}/attivazione", json={"documenti": pdf_doc()})
@@ -156,7 +157,7 @@ def test_over_http_a_slow_receiver_never_holds_up_the_api_answer() -> None:
         release.wait(10)
         return httpx.Response(200)
 
-    with SandboxServer(Sandbox(callback_sender=slow_sender)) as server:
+    with SandboxServer(sandbox_on_day(callback_sender=slow_sender)) as server:
         http = httpx.Client(base_url=server.url, headers={"Authorization": "Bearer t"})
         box_id = _box_with_callback(http, "https://hooks.example/")
         started = time.perf_counter()

@@ -17,6 +17,7 @@ import pytest
 
 from pec_ext.sandbox import Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.app import Request, Response
+from tests.support.dates import sandbox_clock, sandbox_on_day
 from tests.support.http_stack import httpx
 
 CAP = 16
@@ -40,7 +41,9 @@ def test_trickling_clients_keep_the_threads_bounded_and_a_normal_request_is_serv
     trickling: list[socket.socket],
 ) -> None:
     before = _connection_threads()
-    with SandboxServer(Sandbox(callback_sender=record_only), max_connections=CAP, read_timeout=30) as srv:
+    with SandboxServer(
+        sandbox_on_day(callback_sender=record_only), max_connections=CAP, read_timeout=30
+    ) as srv:
         peak = 0
         for n in range(TRICKLERS):
             sock = socket.create_connection((srv.host, srv.port), timeout=10)
@@ -67,7 +70,7 @@ class _HeldSandbox(Sandbox):
     """Holds every PEC request until released: connections that are being answered."""
 
     def __init__(self) -> None:
-        super().__init__(callback_sender=record_only)
+        super().__init__(callback_sender=record_only, clock=sandbox_clock())
         self.entered = threading.Semaphore(0)
         self.release = threading.Event()
 
@@ -107,4 +110,4 @@ def test_when_every_connection_is_being_answered_a_newcomer_gets_503() -> None:
 
 def test_the_cap_is_validated() -> None:
     with pytest.raises(ValueError, match="max_connections"):
-        SandboxServer(Sandbox(callback_sender=record_only), max_connections=0)
+        SandboxServer(sandbox_on_day(callback_sender=record_only), max_connections=0)

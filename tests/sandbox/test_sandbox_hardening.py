@@ -26,6 +26,7 @@ import pytest
 from pec_ext.sandbox import ManualClock, Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.__main__ import build_parser
 from pec_ext.sandbox.persistence import CorruptStateError
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 from tests.support.sandbox import box_body, pdf_doc
 
@@ -48,7 +49,9 @@ def assert_envelope(response: httpx.Response, status: int) -> dict[str, object]:
 
 @pytest.fixture
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer(Sandbox(callback_sender=record_only), read_timeout=2.0, max_body=64 * 1024) as srv:
+    with SandboxServer(
+        sandbox_on_day(callback_sender=record_only), read_timeout=2.0, max_body=64 * 1024
+    ) as srv:
         yield srv
 
 
@@ -101,6 +104,7 @@ def raw_envelope(answer: tuple[int, dict[str, str], bytes], status: int) -> str:
 @contextmanager
 def sandbox_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'generated'}", "PATH": "/usr/bin:/bin"}
+    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     proc = subprocess.Popen(
         [sys.executable, "-m", "pec_ext.sandbox", "--port", "0", *args],
         stdout=subprocess.PIPE,
@@ -141,7 +145,7 @@ def test_advance_accepts_only_finite_non_negative_seconds(server: SandboxServer,
 
 
 def test_python_api_refuses_a_non_finite_advance() -> None:
-    sb = Sandbox(callback_sender=record_only)
+    sb = sandbox_on_day(callback_sender=record_only)
     for bad in (math.nan, math.inf, -1.0):
         with pytest.raises(ValueError, match="seconds must be a finite number >= 0"):
             sb.advance(bad)
@@ -151,11 +155,11 @@ def test_python_api_refuses_a_non_finite_advance() -> None:
 
 def test_a_non_finite_clock_on_disk_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite"
-    Sandbox(db_path=db, callback_sender=record_only).close()
+    sandbox_on_day(db_path=db, callback_sender=record_only).close()
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE meta SET value = 'Infinity' WHERE key = 'now'")
     with pytest.raises(CorruptStateError, match="non-finite sandbox clock"):
-        Sandbox(db_path=db, callback_sender=record_only)
+        sandbox_on_day(db_path=db, callback_sender=record_only)
     env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'generated'}", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         [sys.executable, "-m", "pec_ext.sandbox", "--port", "0", "--db", str(db)],
@@ -304,7 +308,7 @@ def test_renewal_with_an_empty_anni_is_refused_and_free(server: SandboxServer) -
 
 
 def test_silent_connections_are_closed_after_the_read_timeout() -> None:
-    with SandboxServer(Sandbox(callback_sender=record_only), read_timeout=0.3) as srv:
+    with SandboxServer(sandbox_on_day(callback_sender=record_only), read_timeout=0.3) as srv:
         slow = [socket.create_connection((srv.host, srv.port), timeout=10) for _ in range(60)]
         try:
             for n, sock in enumerate(slow):
@@ -326,7 +330,7 @@ def test_silent_connections_are_closed_after_the_read_timeout() -> None:
 )
 def test_a_dribbling_client_is_cut_off_at_the_deadline(head: bytes) -> None:
     """One byte every 0.1 s never trips a 0.5 s socket timeout; the request deadline still does."""
-    with SandboxServer(Sandbox(callback_sender=record_only), read_timeout=0.5) as srv:
+    with SandboxServer(sandbox_on_day(callback_sender=record_only), read_timeout=0.5) as srv:
         with socket.create_connection((srv.host, srv.port), timeout=5) as sock:
             sock.sendall(head)
             start = time.monotonic()

@@ -6,6 +6,7 @@ import pytest
 
 from pec_ext.sandbox import DEFAULT_PRICES, ManualClock, Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.oauth import scope_id
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 from tests.support.sandbox import box_body
 
@@ -30,7 +31,7 @@ def create(http: httpx.Client, scopes: list[str], **extra: object) -> dict[str, 
 
 @pytest.fixture
 def sb() -> Sandbox:
-    return Sandbox(balance=50, strict_tokens=True, callback_sender=record_only)
+    return sandbox_on_day(balance=50, strict_tokens=True, callback_sender=record_only)
 
 
 def test_a_created_token_works_on_the_pec_side_within_its_scopes(sb: Sandbox) -> None:
@@ -59,7 +60,7 @@ def test_unknown_expired_and_deleted_tokens_get_401(sb: Sandbox) -> None:
     assert http.delete(f"/tokens/{gone['token']}").json()["message"] == "Deleted"
     assert pec(sb, str(gone["token"])).get("/pec").status_code == 401
     # a deleted token is refused even by a sandbox that lets unknown tokens through
-    lenient = Sandbox(callback_sender=record_only)
+    lenient = sandbox_on_day(callback_sender=record_only)
     kept = create(account(lenient), READ)
     account(lenient).delete(f"/tokens/{kept['token']}")
     assert pec(lenient, str(kept["token"])).get("/pec").status_code == 401
@@ -79,7 +80,7 @@ def test_the_wallet_is_the_pec_sides_wallet(sb: Sandbox) -> None:
 
 
 def test_scopes_are_the_pec_apis_and_their_prices_the_sandboxs_table() -> None:
-    sb = Sandbox(prices={"register.GOLD": 30.0}, callback_sender=record_only)
+    sb = sandbox_on_day(prices={"register.GOLD": 30.0}, callback_sender=record_only)
     http = account(sb)
     scopes = {s["scope"]: s for s in http.get("/scopes").json()["data"]}
     assert "GET:pec.openapi.it/verifica_pec" in scopes
@@ -149,11 +150,11 @@ def test_token_lookups(sb: Sandbox) -> None:
 
 
 def test_basic_auth_any_credentials_by_default_or_the_configured_account() -> None:
-    anyone = Sandbox(callback_sender=record_only)
+    anyone = sandbox_on_day(callback_sender=record_only)
     assert account(anyone, ("x@y.it", "k")).get("/wallet").status_code == 200
     no_auth = httpx.Client(transport=anyone.transport(), base_url=BASE + "/oauth").get("/wallet")
     assert no_auth.status_code == 401
-    strict = Sandbox(account=("me@example.com", "secret"), callback_sender=record_only)
+    strict = sandbox_on_day(account=("me@example.com", "secret"), callback_sender=record_only)
     assert account(strict, ("me@example.com", "wrong")).get("/wallet").status_code == 401
     assert account(strict, ("me@example.com", "secret")).get("/wallet").status_code == 200
 
@@ -169,16 +170,16 @@ def test_the_oauth_host_is_routed_to_the_account_service_too(sb: Sandbox) -> Non
 
 def test_tokens_survive_a_restart_with_the_same_database(tmp_path) -> None:
     db = tmp_path / "state.sqlite"
-    first = Sandbox(db_path=db, strict_tokens=True, callback_sender=record_only)
+    first = sandbox_on_day(db_path=db, strict_tokens=True, callback_sender=record_only)
     token = create(account(first), READ, ttl=3600)
     first.close()
-    second = Sandbox(db_path=db, strict_tokens=True, callback_sender=record_only)
+    second = sandbox_on_day(db_path=db, strict_tokens=True, callback_sender=record_only)
     assert pec(second, str(token["token"])).get("/pec").status_code == 404
     second.close()
 
 
 def test_over_http_one_server_serves_both() -> None:
-    sb = Sandbox(balance=10, strict_tokens=True, callback_sender=record_only)
+    sb = sandbox_on_day(balance=10, strict_tokens=True, callback_sender=record_only)
     with SandboxServer(sb) as server:
         created = httpx.post(server.url + "/oauth/tokens", auth=("a@b.it", "k"), json={"scopes": READ})
         token = created.json()["token"]
@@ -290,7 +291,7 @@ def test_statistics_and_subscriptions_survive_a_restart(tmp_path) -> None:
 
 
 def test_over_http_the_client_address_is_counted() -> None:
-    sb = Sandbox(callback_sender=record_only)
+    sb = sandbox_on_day(callback_sender=record_only)
     with SandboxServer(sb) as server:
         # from another loopback address than the in-process default: the socket's peer is counted
         with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.3")) as http:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pec_ext.sandbox import Sandbox, SandboxServer, record_only
+from pec_ext.sandbox import SandboxServer, record_only
 from pec_ext.sandbox.__main__ import build_parser
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 from tests.support.sandbox import assert_ok, box_body, pdf_doc
 
@@ -19,7 +20,7 @@ HEADERS = {"Authorization": "Bearer t"}
 
 @pytest.fixture
 def server() -> SandboxServer:
-    with SandboxServer(Sandbox(callback_sender=record_only)) as srv:
+    with SandboxServer(sandbox_on_day(callback_sender=record_only)) as srv:
         yield srv  # type: ignore[misc]
 
 
@@ -78,6 +79,7 @@ def test_parser_defaults_to_loopback() -> None:
 def test_python_m_serves_and_prints_its_url(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     env = {"PYTHONPATH": f"{root}{':' + str(root / 'generated')}", "PATH": "/usr/bin:/bin"}
+    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     proc = subprocess.Popen(
         [
             sys.executable,

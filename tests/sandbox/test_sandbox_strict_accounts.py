@@ -17,12 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from pec_ext.sandbox import Sandbox, record_only
+from pec_ext.sandbox import record_only
 from pec_ext.sandbox.__main__ import build_parser
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 from tests.support.sandbox import box_body
 
 ROOT = Path(__file__).resolve().parents[2]
+# real clock: a server process, and the sandbox's command line has no option for a fixed start
 SERVERS = {
     "python -m pec_ext.sandbox": ["-m", "pec_ext.sandbox"],
     "pec sandbox serve": ["-m", "pec_ext.cli", "sandbox", "serve"],
@@ -147,11 +149,13 @@ def test_the_account_option_is_validated_without_echoing_the_key(capsys: pytest.
 
 
 def test_the_python_api_s_strict_accounts() -> None:
-    with Sandbox(strict_accounts=True, strict_tokens=True, callback_sender=record_only) as sb:
+    with sandbox_on_day(strict_accounts=True, strict_tokens=True, callback_sender=record_only) as sb:
         http = httpx.Client(transport=sb.transport(), base_url="https://sandbox.pec.invalid/oauth")
         assert http.post("/tokens", json={"scopes": [READ]}, auth=("a@example.com", "k")).status_code == 401
     with (
-        Sandbox(account=("a@example.com", "k"), account_scopes=[READ], callback_sender=record_only) as sb,
+        sandbox_on_day(
+            account=("a@example.com", "k"), account_scopes=[READ], callback_sender=record_only
+        ) as sb,
         sb.account_client() as account,
     ):
         assert account.create_token([READ], warn=False).scopes == (READ,)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pec_ext.sandbox import DEFAULT_PRICES, Sandbox, record_only
+from tests.support.dates import sandbox_on_day
 from tests.support.http_stack import httpx
 from tests.support.sandbox import assert_error, box_body, comm_body, pdf_doc
 
@@ -22,7 +23,7 @@ def evasa_box(sb: Sandbox, http: httpx.Client, address: str = "w@testcert.legalm
 
 
 def test_register_charges_the_price_of_the_type() -> None:
-    sb = Sandbox(balance=20, prices={"register.GOLD": 12.5}, callback_sender=record_only)
+    sb = sandbox_on_day(balance=20, prices={"register.GOLD": 12.5}, callback_sender=record_only)
     http = client(sb)
     assert http.post("/pec", json=box_body(tipo="GOLD")).status_code == 200
     assert sb.balance == 7.5
@@ -50,7 +51,7 @@ def test_register_charges_the_price_of_the_type() -> None:
     ],
 )
 def test_insufficient_credit_charges_nothing(method: str, path: str, body: object, code: int) -> None:
-    sb = Sandbox(balance=100, callback_sender=record_only)
+    sb = sandbox_on_day(balance=100, callback_sender=record_only)
     http = client(sb)
     box_id = evasa_box(sb, http)
     sb.balance = 0.03
@@ -62,7 +63,7 @@ def test_insufficient_credit_charges_nothing(method: str, path: str, body: objec
 
 
 def test_wallet_runs_out_midway() -> None:
-    sb = Sandbox(balance=DEFAULT_PRICES["register.STANDARD"] * 2 + 1, callback_sender=record_only)
+    sb = sandbox_on_day(balance=DEFAULT_PRICES["register.STANDARD"] * 2 + 1, callback_sender=record_only)
     http = client(sb)
     for n in range(2):
         assert http.post("/pec", json=box_body(f"b{n}@testcert.legalmail.it", "STANDARD")).status_code == 200
@@ -73,7 +74,7 @@ def test_wallet_runs_out_midway() -> None:
 
 
 def test_space_is_paid_per_unit() -> None:
-    sb = Sandbox(balance=100, prices={"space.spazio_disco": 1.5}, callback_sender=record_only)
+    sb = sandbox_on_day(balance=100, prices={"space.spazio_disco": 1.5}, callback_sender=record_only)
     http = client(sb)
     box_id = evasa_box(sb, http)
     before = sb.balance
@@ -82,7 +83,7 @@ def test_space_is_paid_per_unit() -> None:
 
 
 def test_renewal_is_paid_per_year() -> None:
-    sb = Sandbox(balance=100, callback_sender=record_only)
+    sb = sandbox_on_day(balance=100, callback_sender=record_only)
     http = client(sb)
     box_id = evasa_box(sb, http)
     before = sb.balance
@@ -91,7 +92,7 @@ def test_renewal_is_paid_per_year() -> None:
 
 
 def test_missing_token_is_401() -> None:
-    sb = Sandbox(callback_sender=record_only)
+    sb = sandbox_on_day(callback_sender=record_only)
     for http in (client(sb, None), client(sb, "")):
         response = http.get("/pec")
         assert response.status_code == 401
@@ -103,14 +104,14 @@ def test_missing_token_is_401() -> None:
 
 
 def test_form_download_without_token_is_json_401() -> None:
-    sb = Sandbox(callback_sender=record_only)
+    sb = sandbox_on_day(callback_sender=record_only)
     response = client(sb, None).get("/pec/0123456789abcdef01234567/modulo_attivazione")
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/json"
 
 
 def test_any_token_holds_every_scope_by_default() -> None:
-    sb = Sandbox(callback_sender=record_only)
+    sb = sandbox_on_day(callback_sender=record_only)
     http = client(sb, "whatever")
     assert http.post("/pec", json=box_body()).status_code == 200
     assert http.get("/pec").status_code == 200
@@ -118,7 +119,7 @@ def test_any_token_holds_every_scope_by_default() -> None:
 
 
 def test_restricted_token_gets_403_outside_its_scopes() -> None:
-    sb = Sandbox(tokens={"ro": ["GET:pec.openapi.it/pec"]}, callback_sender=record_only)
+    sb = sandbox_on_day(tokens={"ro": ["GET:pec.openapi.it/pec"]}, callback_sender=record_only)
     sb.add_token("rw", ["GET:test.pec.openapi.it/pec", "POST:test.pec.openapi.it/pec"])
     assert client(sb, "rw").post("/pec", json=box_body()).status_code == 200
     ro = client(sb, "ro")
@@ -137,7 +138,7 @@ def test_restricted_token_gets_403_outside_its_scopes() -> None:
 
 
 def test_strict_tokens_reject_unknown_ones() -> None:
-    sb = Sandbox(
+    sb = sandbox_on_day(
         tokens={"known": ["GET:pec.openapi.it/pec"]}, strict_tokens=True, callback_sender=record_only
     )
     assert client(sb, "stranger").get("/pec").status_code == 401

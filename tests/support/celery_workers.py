@@ -12,16 +12,20 @@ import pytest
 from tests.support.fleet import PYTHON
 
 HERE = Path(__file__).resolve().parent
+# The Redis list where tests.support.lease_app records each run of a task.
+LEASE_APP_RUNS = "lease-test:runs"
 
 
-def start_worker(index: int, environment: dict[str, str]) -> subprocess.Popen[Any]:
+def start_worker(
+    index: int, environment: dict[str, str], app: str = "tests.support.chaos_app"
+) -> subprocess.Popen[Any]:
     return subprocess.Popen(
         [
             PYTHON,
             "-m",
             "celery",
             "-A",
-            "tests.support.chaos_app",
+            app,
             "worker",
             "-P",
             "prefork",

@@ -1,7 +1,8 @@
 """The one fixed day the suite runs on, so that no test depends on the day it is run.
 
 ``PEC_TEST_DATE`` (an ISO date) moves it: ``nox -s dates`` runs the tests marked ``dates`` on
-leap days, month and year ends. A sandbox is made on it with ``ManualClock(EPOCH)``; a test
+leap days, month and year ends. A sandbox is made on it by ``sandbox_on_day()`` (a
+``ManualClock(EPOCH)``, from ``sandbox_clock()``); a test
 marked ``dates`` runs with the system clock travelled to ``EPOCH`` (tests/conftest.py), and
 ``travel()`` moves it elsewhere.
 """
@@ -12,10 +13,12 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import time_machine
 
 from pec_ext._engine.clock import ITALY
+from pec_ext.sandbox import ManualClock, Sandbox
 
 DATE_ENV = "PEC_TEST_DATE"
 DEFAULT_DAY = dt.date(2027, 5, 14)
@@ -43,6 +46,20 @@ EPOCH: float = START.timestamp()
 def at(day: dt.date, hour: int = 10) -> float:
     """``day`` at ``hour`` Italian time, as Unix seconds (for ``sandbox.clock.set``)."""
     return dt.datetime.combine(day, dt.time(hour, 0), ITALY).timestamp()
+
+
+def sandbox_clock(start: float | None = None) -> ManualClock:
+    """A sandbox clock standing at ``start`` (default ``EPOCH``): it moves only when told to."""
+    return ManualClock(EPOCH if start is None else start)
+
+
+def sandbox_on_day(**options: Any) -> Sandbox:
+    """``Sandbox(**options)`` on the suite's day: its clock is ``sandbox_clock()`` unless given.
+
+    A sandbox made without a clock starts on today's real time; a test makes its sandboxes here.
+    """
+    options.setdefault("clock", sandbox_clock())
+    return Sandbox(**options)
 
 
 @contextmanager

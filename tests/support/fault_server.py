@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pec_ext.sandbox import Sandbox
 from pec_ext.sandbox import app as sandbox_app
+from tests.support.dates import sandbox_on_day
 
 READ_TIMEOUT = 5.0
 MAX_HEADER_LINES = 100
@@ -78,7 +79,7 @@ class Received:
 
 class FaultServer:
     def __init__(self, sandbox: Sandbox | None = None) -> None:
-        self.sandbox = sandbox if sandbox is not None else Sandbox(balance=10_000.0)
+        self.sandbox = sandbox if sandbox is not None else sandbox_on_day(balance=10_000.0)
         self.received: list[Received] = []
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from pec_ext.sandbox import Sandbox
 from pec_ext.sandbox.pdf import render
 from tests.support.applicants import register_body
+from tests.support.dates import sandbox_on_day
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -126,6 +126,7 @@ def server_process(args: list[str]) -> Iterator[str]:
 
 def sandbox_server(db: Path, *, balance: float = 1_000_000.0) -> contextlib.AbstractContextManager[str]:
     """``python -m pec_ext.sandbox --db``: the sandbox over HTTP, its state in SQLite."""
+    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     return server_process(
         ["-m", "pec_ext.sandbox", "--db", str(db), "--balance", str(balance), "--port", "0"]
     )
@@ -139,7 +140,7 @@ def slow_proxy(upstream: str, hold: float = 30.0) -> contextlib.AbstractContextM
 
 def provision(db: Path, count: int, *, balance: float = 1_000_000.0, prefix: str = "box") -> list[str]:
     """A sandbox database with ``count`` processed (evasa) boxes; their ids."""
-    with Sandbox(balance=balance, db_path=db) as sandbox, sandbox.client() as pec:
+    with sandbox_on_day(balance=balance, db_path=db) as sandbox, sandbox.client() as pec:
         ids = []
         for i in range(count):
             box = pec.register_mailbox(**box_body(f"{prefix}{i}@testcert.legalmail.it"))
