@@ -332,7 +332,7 @@ def test_a_store_lost_behind_the_call_returns_the_result_and_the_key_reconciles(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The default records ``done`` behind the call: its loss is logged and reconciled, not raised."""
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     path = tmp_path / "journal.sqlite"
     store = SqliteJournalStore(path, busy_timeout=0.2)
@@ -361,7 +361,7 @@ def test_a_store_lost_behind_the_call_returns_the_result_and_the_key_reconciles(
 
 
 def test_closing_the_client_waits_for_the_records_behind_its_calls(tmp_path: Path) -> None:
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     store = SqliteJournalStore(tmp_path / "journal.sqlite")
     released = threading.Event()
@@ -386,7 +386,7 @@ def test_closing_the_client_waits_for_the_records_behind_its_calls(tmp_path: Pat
 
 def test_the_same_key_again_in_the_process_waits_for_its_own_record(tmp_path: Path) -> None:
     """A second call with the key finds the first one's result, not a lease to wait out."""
-    sandbox = Sandbox(balance=10_000)
+    sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     store = SqliteJournalStore(tmp_path / "journal.sqlite")
     released = threading.Event()
