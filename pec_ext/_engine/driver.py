@@ -325,22 +325,6 @@ class _Base:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
 
-def _journal_flush(options: Options) -> Callable[[], None] | None:
-    """Wait for the records the journal writes behind calls, when it has any."""
-    flush = getattr(options.journal, "flush", None)
-    if not callable(flush):
-        return None
-
-    def wait() -> None:
-        try:
-            flush()
-        except TimeoutError as exc:
-            # Not an error of the call: an entry left ``sending`` is reconciled by its next caller.
-            logger.warning("closing the client: %s", exc)
-
-    return wait
-
-
 class SyncDriver(_Base):
     """Runs flows with blocking I/O, through ``Client.send``."""
 
@@ -353,11 +337,7 @@ class SyncDriver(_Base):
         self.close()
 
     def close(self) -> None:
-        """Wait for the journal's records of this client's calls; close the HTTP client this object
-        made (one given with ``http_client=`` stays open, and so does the journal)."""
-        flush = _journal_flush(self._options)
-        if flush is not None:
-            flush()
+        """Close the HTTP client this object made; one given with ``http_client=`` stays open."""
         if self._owns_http:
             self._http.close()
 
@@ -489,11 +469,7 @@ class AsyncDriver(_Base):
         await self.close()
 
     async def close(self) -> None:
-        """Wait for the journal's records of this client's calls; close the HTTP client this object
-        made (one given with ``http_client=`` stays open, and so does the journal)."""
-        flush = _journal_flush(self._options)
-        if flush is not None:
-            await asyncio.to_thread(flush)
+        """Close the HTTP client this object made; one given with ``http_client=`` stays open."""
         if self._owns_http:
             await self._http.aclose()
 

@@ -44,7 +44,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import logging
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,8 +63,6 @@ from pec_ext.massiva.client import MassivaClient
 
 if TYPE_CHECKING:
     from pec_api.models.casella import Casella
-
-logger = logging.getLogger("pec_ext.integrations.celery")
 
 # A renewal moves the expiry a year on; a window this short cannot select a renewed box again.
 MAX_RENEW_WINDOW_DAYS = 300
@@ -183,11 +180,9 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
     def journaled(self, action: Callable[[PecClient], Any]) -> dict[str, Any]:
         """Run ``action``; when another worker holds the key, retry after its lease."""
         try:
-            result = encode_box(action(self.pec))
+            return encode_box(action(self.pec))
         except IdempotencyKeyBusyError as busy:
             self.retry_after_lease(busy, self.pec.options.journal)
-        _recorded_before_ack(self.pec.options.journal)
-        return result
 
     def retry_after_lease(self, busy: IdempotencyKeyBusyError, journal: Journal | None) -> NoReturn:
         """Retry this task once the lease that made the key ``busy`` has run out (see
@@ -197,17 +192,6 @@ class PecTask(Task):  # type: ignore[misc]  # celery is untyped
         # The lease is kept on the journal's clock, shared by the workers; not on this one's.
         countdown = retry_countdown(busy.lease_until, journal.clock())
         raise self.retry(exc=busy, countdown=countdown) from busy
-
-
-def _recorded_before_ack(journal: object) -> None:
-    """Wait for the journal's records of the task's call: the task is acknowledged once it
-    returns, and the journal should say ``done`` whenever the broker says the task is over."""
-    if isinstance(journal, Journal):
-        try:
-            journal.flush()
-        except TimeoutError:
-            # The call was applied; a record still pending is reconciled by the key's next caller.
-            logger.warning("the journal's record is still pending after the task", exc_info=True)
 
 
 def _recorded(pec: PecClient, key: str) -> bool:
@@ -321,7 +305,6 @@ def send(
         )
     except IdempotencyKeyBusyError as busy:
         self.retry_after_lease(busy, self.massiva.options.journal)
-    _recorded_before_ack(self.massiva.options.journal)
     return sending.to_json()
 
 

@@ -9,12 +9,10 @@ idempotency key goes through these steps:
    pre-state and the state ``sending`` in the same write: the one durable write of the call,
    and nothing is sent before it is durable;
 3. **send**, then record the outcome (the result, to return the same typed value later) as
-   ``done``. The call does not wait for that write (``record_done="background"``, the default):
-   a thread writes it behind the call (:mod:`pec_ext.journal.recorder`), without waiting for the
-   disk either. A ``done`` lost in a crash or a power cut leaves ``sending``, which the next
-   caller reconciles from the state, as after any crash. ``record_done="before_return"`` writes
-   it before the call returns, and raises :class:`~pec_ext.errors.AppliedNotRecordedError`
-   (carrying the result) when the store fails then.
+   ``done`` before returning it. That write does not wait for the disk: a ``done`` lost in a
+   power cut leaves ``sending``, which the next caller reconciles from the state, as after a crash.
+   A store that fails then raises :class:`~pec_ext.errors.AppliedNotRecordedError`, carrying the
+   result.
 
 A later call with the same key, from any process sharing the store, never sends again:
 
@@ -63,7 +61,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum, StrEnum
-from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pec_ext._engine.steps import Blocking, Flow, check_idempotency_key
 from pec_ext.errors import (
@@ -74,7 +72,6 @@ from pec_ext.errors import (
     PecError,
     ValidationError,
 )
-from pec_ext.journal.recorder import recorder_for
 
 logger = logging.getLogger("pec_ext.journal.base")
 
@@ -89,8 +86,6 @@ PURGE_EVERY = 1000
 # an entry never expires before its lease ends plus this much.
 LEASE_MARGIN_SECONDS = 1.0
 EXPIRY_MARGIN_SECONDS = 10.0
-RECORD_DONE_MODES = ("background", "before_return")
-RecordDone = Literal["background", "before_return"]
 
 
 class State(StrEnum):
@@ -233,10 +228,7 @@ class Journal:
         retention: float = DEFAULT_RETENTION_SECONDS,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        record_done: RecordDone = "background",
     ) -> None:
-        if record_done not in RECORD_DONE_MODES:
-            raise ValidationError("record_done", record_done, " or ".join(map(repr, RECORD_DONE_MODES)))
         for name, value in (("lease", lease), ("wait", wait), ("poll", poll), ("retention", retention)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
                 raise ValidationError(name, value, "a number of seconds >= 0")
@@ -254,9 +246,6 @@ class Journal:
         # Wall-clock time and real sleep: leases are shared with other processes and machines.
         self.clock = clock
         self.sleep = sleep
-        self.record_done = record_done
-        # Shared by every journal over this store object: a process reads its own writes.
-        self._recorder = recorder_for(store)
         self._host = socket.gethostname()
         self._calls = 0
 
@@ -268,20 +257,8 @@ class Journal:
         """Delete the entries past their retention; how many."""
         return self.store.purge(self.clock())
 
-    def flush(self, timeout: float | None = None) -> int:
-        """Wait until every ``done`` written behind a call is in the store; how many were lost.
-
-        A lost record leaves its entry ``sending`` (the next caller with the key reconciles it);
-        each is also logged at ERROR. Raises :class:`TimeoutError` past ``timeout`` seconds
-        (default: the journal's ``wait``). Closing a client or the journal flushes.
-        """
-        return self._recorder.flush(self.wait if timeout is None else timeout)
-
     def close(self) -> None:
-        try:
-            self.flush()
-        finally:
-            self.store.close()
+        self.store.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -386,9 +363,6 @@ class Journal:
         """Read the pre-state, then claim the key and record it ``sending`` in one durable write."""
         deadline = self.clock() + self.wait
         delay = self.poll
-        if self._recorder.is_pending(key):
-            # This process's own ``done`` for the key, still being written behind an earlier call.
-            yield Blocking(self._recorder.wait_for, (key, self.wait))
         while True:
             prestate = yield from self._read_prestate(key, intent)
             if isinstance(prestate, _Recorded):
@@ -482,12 +456,7 @@ class Journal:
         return result
 
     def _complete(self, key: str, owner: str, intent: Intent, result: Any) -> Flow[None]:
-        # Encoded now: the caller may change the result (and what it shares) once it has it.
         encoded = canonical_json(intent.encode(result))
-        if self.record_done == "background":
-            operation = intent.operation
-            self._recorder.submit(key, lambda: self._record_done(key, owner, encoded, result, operation))
-            return
         yield Blocking(self._record_done, (key, owner, encoded, result, intent.operation))
 
     def _record_done(self, key: str, owner: str, encoded: str, result: Any, operation: str) -> None:

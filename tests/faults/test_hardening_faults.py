@@ -52,9 +52,8 @@ def hooked(mode: str, hook: Any) -> httpx.Client | httpx.AsyncClient:
 
 
 def test_journal_store_lost_after_a_paid_answer(server: FaultServer, mode: str, tmp_path: Path) -> None:
-    """The renewal was applied; the store fails before ``done`` (written before returning): a typed
-    error carrying the result, and the same key later reconciles from the box instead of paying
-    again. Written behind the call (the default), the loss is logged: see test_fleet_hardening."""
+    """The renewal was applied; the store fails before ``done``: a typed error carrying the result,
+    and the same key later reconciles from the box instead of paying again."""
     box_id = evasa_box(server, f"storelost.{mode}@testcert.legalmail.it")
     path = tmp_path / "journal.sqlite"
     store = SqliteJournalStore(path, busy_timeout=0.2)
@@ -64,8 +63,7 @@ def test_journal_store_lost_after_a_paid_answer(server: FaultServer, mode: str, 
         if response.request.url.path.endswith("/rinnovo"):
             blocker.execute("BEGIN EXCLUSIVE")
 
-    journal = Journal(store, record_done="before_return")
-    api = Driver(mode, server.url, journal=journal, http_client=hooked(mode, lock_store))
+    api = Driver(mode, server.url, journal=Journal(store), http_client=hooked(mode, lock_store))
     lost = api.call("renew_mailbox", box_id, 1, idempotency_key="renew:storelost")
     blocker.execute("ROLLBACK")
     assert isinstance(lost, AppliedNotRecordedError), lost

@@ -47,12 +47,6 @@ def journaled(sandbox: Sandbox, store: JournalStore, **options: Any) -> PecClien
     return sandbox.client(journal=Journal(store, **options))
 
 
-def recorded(store: JournalStore, key: str) -> Any:
-    """The store's entry for ``key`` once the records written behind the calls are in."""
-    Journal(store).flush()  # one recorder per store object: any journal over it waits for it
-    return store.get(key)
-
-
 def dead_claimer(
     store: JournalStore, key: str, intent: Any, *, state: State, prestate: Any, now: float
 ) -> None:
@@ -72,7 +66,7 @@ def test_same_key_returns_the_recorded_result_and_sends_once(sandbox: Sandbox, s
     assert again == first
     assert type(again.stato).__name__ == "StatoCasella"  # the same typed value, enums included
     assert charges(sandbox, "POST /pec") == 1
-    entry = recorded(store, "register:uno")
+    entry = store.get("register:uno")
     assert entry is not None
     assert entry.state is State.DONE
     assert entry.result["id"] == first.id
@@ -121,7 +115,7 @@ def test_a_dead_renewal_that_was_applied_is_recorded_not_resent(
     box = journaled(sandbox, store, clock=clock).renew_mailbox(box_id, 1, idempotency_key="renew:1")
     assert box.data_scadenza != before.data_scadenza
     assert charges(sandbox, "GET /pec/{id}/rinnovo") == 1
-    entry = recorded(store, "renew:1")
+    entry = store.get("renew:1")
     assert entry is not None
     assert entry.state is State.DONE
     assert entry.attempts == 2
@@ -176,7 +170,7 @@ def test_add_space_is_judged_by_its_increment(sandbox: Sandbox, store: JournalSt
     with pytest.raises(OutcomeUnknownError):
         journaled(sandbox, store, clock=clock).add_space(box_id, idempotency_key="space:b", disco=1024)
     assert charges(sandbox, "PATCH /pec/{id}/modifica") == 2
-    entry = recorded(store, "space:b")
+    entry = store.get("space:b")
     assert entry is not None
     assert entry.state is State.UNCERTAIN
 

@@ -194,13 +194,10 @@ def test_a_journaled_call_makes_two_round_trips_to_redis(fresh_redis: str) -> No
     other_id = evasa_box(sandbox, "due@testcert.legalmail.it")
     client = CountingRedis.from_url(fresh_redis)
     client.sent = []
-    journal = Journal(RedisJournalStore(client))
-    pec = sandbox.client(journal=journal)
+    pec = sandbox.client(journal=Journal(RedisJournalStore(client)))
     pec.renew_mailbox(other_id, 1, idempotency_key="renew:warm")  # loads the scripts
-    journal.flush()
     client.sent.clear()
     pec.renew_mailbox(box_id, 1, idempotency_key="renew:counted")
-    journal.flush()
     assert client.sent == ["SET", "EVALSHA"]  # claim with the pre-state; done
     entry = RedisJournalStore(client).get("renew:counted")
     assert entry is not None
@@ -220,9 +217,7 @@ def test_sqlite_commits_the_outcome_without_waiting_for_the_disk(tmp_path: Path)
         return original(sql, args, durable=durable)
 
     store._write = observed  # type: ignore[method-assign]
-    journal = Journal(store)
-    sandbox.client(journal=journal).renew_mailbox(box_id, 1, idempotency_key="renew:fsync")
-    journal.flush()
+    sandbox.client(journal=Journal(store)).renew_mailbox(box_id, 1, idempotency_key="renew:fsync")
     # the claim (its own transaction) is the only durable write: the purge and `done` are lazy
     assert seen == ["lazy DELETE", "lazy UPDATE"]
     entry = store.get("renew:fsync")
@@ -292,8 +287,7 @@ def test_a_store_lost_after_the_call_raises_applied_not_recorded(tmp_path: Path)
                     redis.Redis.from_url(url).shutdown(nosave=True)
 
         http = httpx.Client(transport=sandbox.transport(), event_hooks={"response": [stop_redis]})
-        journal = Journal(RedisJournalStore(client), record_done="before_return")
-        pec = sandbox.client(http_client=http, journal=journal)
+        pec = sandbox.client(http_client=http, journal=Journal(RedisJournalStore(client)))
         with pytest.raises(AppliedNotRecordedError) as lost:
             pec.renew_mailbox(box_id, 1, idempotency_key="renew:lost")
     assert isinstance(lost.value.cause, redis.ConnectionError)
@@ -315,7 +309,7 @@ def test_a_locked_sqlite_store_after_the_call_raises_applied_not_recorded(tmp_pa
             blocker.execute("BEGIN EXCLUSIVE")
 
     http = httpx.Client(transport=sandbox.transport(), event_hooks={"response": [lock_store]})
-    pec = sandbox.client(http_client=http, journal=Journal(store, record_done="before_return"))
+    pec = sandbox.client(http_client=http, journal=Journal(store))
     with pytest.raises(AppliedNotRecordedError) as lost:
         pec.renew_mailbox(box_id, 1, idempotency_key="renew:locked")
     blocker.execute("ROLLBACK")
@@ -326,94 +320,6 @@ def test_a_locked_sqlite_store_after_the_call_raises_applied_not_recorded(tmp_pa
     again = sandbox.client(journal=later).renew_mailbox(box_id, 1, idempotency_key="renew:locked")
     assert again.data_scadenza == lost.value.result.data_scadenza
     assert sum(1 for e in sandbox.ledger if e["operation"] == RENEWAL) == 1
-
-
-def test_a_store_lost_behind_the_call_returns_the_result_and_the_key_reconciles(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The default records ``done`` behind the call: its loss is logged and reconciled, not raised."""
-    sandbox = sandbox_on_day(balance=10_000)
-    box_id = evasa_box(sandbox)
-    path = tmp_path / "journal.sqlite"
-    store = SqliteJournalStore(path, busy_timeout=0.2)
-    blocker = sqlite3.connect(path, isolation_level=None)
-
-    def lock_store(response: httpx.Response) -> None:
-        if response.request.url.path.endswith("/rinnovo"):
-            blocker.execute("BEGIN EXCLUSIVE")
-
-    http = httpx.Client(transport=sandbox.transport(), event_hooks={"response": [lock_store]})
-    journal = Journal(store)
-    box = sandbox.client(http_client=http, journal=journal).renew_mailbox(
-        box_id, 1, idempotency_key="renew:behind"
-    )
-    assert box.id == box_id
-    assert journal.flush() == 1  # the one record, lost while the store was locked
-    blocker.execute("ROLLBACK")
-    assert "renew:behind" in caplog.text
-    entry = store.get("renew:behind")
-    assert entry is not None
-    assert entry.state is State.SENDING  # what a crash leaves: its next caller reconciles it
-    later = Journal(store, clock=lambda: time.time() + 400)
-    again = sandbox.client(journal=later).renew_mailbox(box_id, 1, idempotency_key="renew:behind")
-    assert again.data_scadenza == box.data_scadenza
-    assert sum(1 for e in sandbox.ledger if e["operation"] == RENEWAL) == 1
-
-
-def test_closing_the_client_waits_for_the_records_behind_its_calls(tmp_path: Path) -> None:
-    sandbox = sandbox_on_day(balance=10_000)
-    box_id = evasa_box(sandbox)
-    store = SqliteJournalStore(tmp_path / "journal.sqlite")
-    released = threading.Event()
-    original = store.update
-
-    def slow_update(*args: Any, **kwargs: Any) -> bool:
-        assert released.wait(10)
-        return original(*args, **kwargs)
-
-    store.update = slow_update  # type: ignore[method-assign]
-    pec = sandbox.client(journal=Journal(store))
-    pec.renew_mailbox(box_id, 1, idempotency_key="renew:closing")
-    entry = store.get("renew:closing")
-    assert entry is not None
-    assert entry.state is State.SENDING  # returned before its record was written
-    threading.Timer(0.2, released.set).start()
-    pec.close()
-    entry = store.get("renew:closing")
-    assert entry is not None
-    assert entry.state is State.DONE
-
-
-def test_the_same_key_again_in_the_process_waits_for_its_own_record(tmp_path: Path) -> None:
-    """A second call with the key finds the first one's result, not a lease to wait out."""
-    sandbox = sandbox_on_day(balance=10_000)
-    box_id = evasa_box(sandbox)
-    store = SqliteJournalStore(tmp_path / "journal.sqlite")
-    released = threading.Event()
-    original = store.update
-
-    def slow_update(*args: Any, **kwargs: Any) -> bool:
-        assert released.wait(10)
-        return original(*args, **kwargs)
-
-    store.update = slow_update  # type: ignore[method-assign]
-    first = sandbox.client(journal=Journal(store)).renew_mailbox(box_id, 1, idempotency_key="renew:twice")
-    threading.Timer(0.2, released.set).start()
-    # another journal over the same store, poll far longer than the record takes: no polling
-    began = time.monotonic()
-    again = sandbox.client(journal=Journal(store, poll=30)).renew_mailbox(
-        box_id, 1, idempotency_key="renew:twice"
-    )
-    assert time.monotonic() - began < 10
-    assert again == first
-    assert sum(1 for e in sandbox.ledger if e["operation"] == RENEWAL) == 1
-
-
-def test_record_done_is_checked() -> None:
-    with pytest.raises(ValidationError) as refused:
-        Journal(SqliteJournalStore(":memory:"), record_done="later")  # type: ignore[arg-type]
-    assert "record_done" in str(refused.value)
-    assert "'background' or 'before_return'" in str(refused.value)
 
 
 def test_a_store_down_before_the_call_raises_a_typed_error_and_sends_nothing(tmp_path: Path) -> None:
