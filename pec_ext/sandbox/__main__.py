@@ -1,4 +1,4 @@
-"""``python -m pec_ext.sandbox --port 8765 [--db state.sqlite] [--token T=SCOPE]``: the sandbox over HTTP.
+"""``python -m pec_ext.sandbox --port 8765 [--db state.sqlite] [--start DATE] [--token T=SCOPE]``: over HTTP.
 
 ``pec sandbox serve`` hands its arguments to :func:`main`: one definition of the options for both.
 """
@@ -10,10 +10,13 @@ import ipaddress
 import re
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 
-from .core import DEFAULT_TOKEN, Sandbox
+from .clock import ManualClock
+from .core import DEFAULT_TOKEN, LATEST_CLOCK, Sandbox
 from .persistence import CorruptStateError
 from .server import DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT, SandboxServer
+from .state import ROME
 
 PROG = "python -m pec_ext.sandbox"
 
@@ -30,6 +33,20 @@ def build_parser(
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one)")
     parser.add_argument("--db", default=None, help="SQLite file keeping the state across restarts")
+    parser.add_argument(
+        "--start",
+        type=start_time,
+        default=None,
+        metavar="DATE[THH:MM[:SS][OFFSET]]",
+        help=(
+            "where the sandbox's clock starts, as an ISO 8601 date or date-time (2028-02-29, "
+            "2028-02-29T10:00, 2028-02-29T10:00+01:00); a date is its 00:00 and a time without an "
+            "offset is Italian time (Europe/Rome), the sandbox's calendar. The clock stands there and "
+            "moves only with POST /_sandbox/advance, as it does from the real time without --start "
+            "(the default). With --db, a file whose clock is later than START keeps its own: the "
+            "sandbox's time never goes back; an earlier one moves on to START"
+        ),
+    )
     parser.add_argument("--balance", type=float, default=100.0, help="initial wallet balance, EUR")
     parser.add_argument(
         "--processing-delay",
@@ -135,6 +152,28 @@ def token_grant(text: str) -> tuple[str, tuple[str, ...]]:
     return token.strip(), scopes
 
 
+START_FORMAT = "an ISO 8601 date or date-time, e.g. 2028-02-29 or 2028-02-29T10:00+01:00"
+
+
+def start_time(text: str) -> float:
+    """``--start``'s date or date-time -> Unix seconds; an argparse ``type``, so errors name the option.
+
+    A date is its 00:00, and a time without an offset is Italian: the sandbox's dates are Rome's.
+    """
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {START_FORMAT}, got {text!r}") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=ROME)
+    seconds = when.timestamp()
+    if not 0 <= seconds < LATEST_CLOCK:
+        raise argparse.ArgumentTypeError(
+            f"expected a time from 1970-01-01 to 9999-12-30 ({START_FORMAT}), got {text!r}"
+        )
+    return seconds
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -190,6 +229,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
             strict_accounts=bool(args.tokens),
             callback_attempts=args.callback_attempts,
             callback_backoff=args.callback_backoff,
+            # without --start: the real time, once, at start-up
+            clock=ManualClock(args.start),
         )
     except CorruptStateError as exc:
         print(f"error: {exc}", file=sys.stderr)
