@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.dates import server_on_day_args
+
 CLIENT = textwrap.dedent(
     """
     import sys
@@ -31,9 +33,8 @@ CLIENT = textwrap.dedent(
 
 @pytest.fixture
 def server_url() -> Iterator[str]:
-    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     process = subprocess.Popen(
-        [sys.executable, "-m", "pec_ext.sandbox", "--port", "0"],
+        [sys.executable, "-m", "pec_ext.sandbox", "--port", "0", *server_on_day_args()],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from pec_ext.cli import ExitCode, cli
 from pec_ext.sandbox import SandboxServer, record_only
 from tests.support.cli import ADDRESS, APPLICANT, SECRET_TOKEN, flags
-from tests.support.dates import sandbox_on_day
+from tests.support.dates import sandbox_on_day, server_on_day_args
 from tests.support.http_stack import httpx
 
 
@@ -33,9 +33,19 @@ def server() -> Iterator[SandboxServer]:
 
 
 def test_sandbox_serve_answers_http_then_terminates() -> None:
-    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     process = subprocess.Popen(
-        [sys.executable, "-m", "pec_ext.cli", "sandbox", "serve", "--port", "0", "--balance", "42"],
+        [
+            sys.executable,
+            "-m",
+            "pec_ext.cli",
+            "sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--balance",
+            "42",
+            *server_on_day_args(),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

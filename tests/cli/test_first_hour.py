@@ -20,6 +20,7 @@ from pec_ext.enums import MEANINGS, SOTTOTIPI_BY_TIPO_CLIENTE
 from pec_ext.sandbox import Sandbox
 from pec_ext.validation.bodies import REGISTER_DATES, REGISTER_ENUMS, REGISTER_FIELDS, REGISTER_REQUIRED
 from tests.support.cli import ADDRESS, APPLICANT, COMPANY, Pec, flags
+from tests.support.dates import server_on_day_args
 
 TOKEN_HINTS = ("OPENAPI_PEC_TOKEN is not set", "--embedded", "pec sandbox serve")
 
@@ -109,9 +110,19 @@ def test_the_embedded_sandbox_options_are_in_the_help() -> None:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[dict[str, str]]:
     """``pec sandbox serve`` in its own process; yields the variables its output says to export."""
-    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     process = subprocess.Popen(
-        [sys.executable, "-m", "pec_ext.cli", "sandbox", "serve", "--port", "0", "--balance", "50"],
+        [
+            sys.executable,
+            "-m",
+            "pec_ext.cli",
+            "sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--balance",
+            "50",
+            *server_on_day_args(),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -28,6 +28,7 @@ import pytest
 from pec_ext.cli import ExitCode
 from pec_ext.sandbox.pdf import render
 from tests.support.cli import APPLICANT
+from tests.support.dates import server_on_day_args
 from tests.support.http_stack import httpx
 
 SENDER = "invii@testcert.legalmail.it"
@@ -103,8 +104,9 @@ class Ticker:
 
 @pytest.fixture
 def served() -> Iterator[tuple[str, str, str]]:
-    # real clock: a server process, and the sandbox's command line has no option for a fixed start
-    process, url = start([sys.executable, "-m", "pec_ext.cli", "sandbox", "serve", "--port", "0"])
+    process, url = start(
+        [sys.executable, "-m", "pec_ext.cli", "sandbox", "serve", "--port", "0", *server_on_day_args()]
+    )
     try:
         username, password = activate_box(url)
         yield url, username, password

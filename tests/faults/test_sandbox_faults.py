@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pec_ext import ServiceUnavailableError
-from tests.support.dates import sandbox_on_day
+from tests.support.dates import sandbox_on_day, server_on_day_args
 from tests.support.fault_server import FaultServer
 from tests.support.fault_stats import add, record
 from tests.support.faults import TOKEN, Driver, box_body
@@ -63,9 +63,19 @@ def test_unsavable_paid_call_is_refused_not_charged(tmp_path: Path, mode: str) -
 @contextmanager
 def sandbox_process(db: Path) -> Iterator[str]:
     env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'generated'}", "PATH": "/usr/bin:/bin"}
-    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pec_ext.sandbox", "--port", "0", "--db", str(db), "--balance", "100"],
+        [
+            sys.executable,
+            "-m",
+            "pec_ext.sandbox",
+            "--port",
+            "0",
+            "--db",
+            str(db),
+            "--balance",
+            "100",
+            *server_on_day_args(),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env=env,

@@ -25,6 +25,7 @@ from pec_ext.integrations.ratelimit import FleetLimiter
 from pec_ext.massiva import MassivaClient
 from pec_ext.sandbox import ManualClock, Sandbox, record_only
 from tests.support.celery_workers import pool_children, queue_is_drained, start_worker, wait_for_pools
+from tests.support.dates import server_on_day_args
 from tests.support.fleet import PDF, PYTHON, ROOT, box_body, env, kill, server_process
 from tests.support.http_stack import httpx
 
@@ -173,9 +174,9 @@ def test_celery_task_sends_once_when_delivered_twice(tmp_path: Path, fresh_redis
     db = tmp_path / "sandbox.sqlite"
     broker_url = fresh_redis[: -len("/0")] + "/1"
     redis.Redis.from_url(broker_url).flushdb()
-    with server_process(["-m", "pec_ext.sandbox", "--db", str(db), "--port", "0"]) as url:
-        # real clock: a server process, and the sandbox's command line has no option for a fixed start
-        # (it takes a database's later clock, e.g. provision()'s, when it loads one)
+    with server_process(
+        ["-m", "pec_ext.sandbox", "--db", str(db), "--port", "0", *server_on_day_args()]
+    ) as url:
         username, password = activate(url)
         environment = {
             **env(),

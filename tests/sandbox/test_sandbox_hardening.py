@@ -26,7 +26,7 @@ import pytest
 from pec_ext.sandbox import ManualClock, Sandbox, SandboxServer, record_only
 from pec_ext.sandbox.__main__ import build_parser
 from pec_ext.sandbox.persistence import CorruptStateError
-from tests.support.dates import sandbox_on_day
+from tests.support.dates import sandbox_on_day, server_on_day_args
 from tests.support.http_stack import httpx
 from tests.support.sandbox import box_body, pdf_doc
 
@@ -104,9 +104,8 @@ def raw_envelope(answer: tuple[int, dict[str, str], bytes], status: int) -> str:
 @contextmanager
 def sandbox_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'generated'}", "PATH": "/usr/bin:/bin"}
-    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pec_ext.sandbox", "--port", "0", *args],
+        [sys.executable, "-m", "pec_ext.sandbox", "--port", "0", *server_on_day_args(), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -162,7 +161,7 @@ def test_a_non_finite_clock_on_disk_is_refused(tmp_path: Path) -> None:
         sandbox_on_day(db_path=db, callback_sender=record_only)
     env = {"PYTHONPATH": f"{ROOT}:{ROOT / 'generated'}", "PATH": "/usr/bin:/bin"}
     done = subprocess.run(
-        [sys.executable, "-m", "pec_ext.sandbox", "--port", "0", "--db", str(db)],
+        [sys.executable, "-m", "pec_ext.sandbox", "--port", "0", "--db", str(db), *server_on_day_args()],
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2

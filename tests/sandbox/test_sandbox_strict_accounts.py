@@ -19,15 +19,14 @@ import pytest
 
 from pec_ext.sandbox import record_only
 from pec_ext.sandbox.__main__ import build_parser
-from tests.support.dates import sandbox_on_day
+from tests.support.dates import sandbox_on_day, server_on_day_args
 from tests.support.http_stack import httpx
 from tests.support.sandbox import box_body
 
 ROOT = Path(__file__).resolve().parents[2]
-# real clock: a server process, and the sandbox's command line has no option for a fixed start
 SERVERS = {
-    "python -m pec_ext.sandbox": ["-m", "pec_ext.sandbox"],
-    "pec sandbox serve": ["-m", "pec_ext.cli", "sandbox", "serve"],
+    "python -m pec_ext.sandbox": ["-m", "pec_ext.sandbox", *server_on_day_args()],
+    "pec sandbox serve": ["-m", "pec_ext.cli", "sandbox", "serve", *server_on_day_args()],
 }
 READ = "GET:pec.openapi.it/pec"
 WRITE = "POST:pec.openapi.it/pec"

@@ -1,9 +1,10 @@
 """Every sandbox the tests make stands on the suite's fixed day, never on today.
 
 A ``Sandbox`` made without a clock starts on the real time, and so does a sandbox server started
-as a process of its own: the tests make theirs with ``tests.support.dates.sandbox_on_day`` (or
-pass a ``clock=``). This scans the tests' source; a server process is allowed only where this
-file's list says why.
+as a process of its own without ``--start``: the tests make theirs with
+``tests.support.dates.sandbox_on_day`` (or pass a ``clock=``) and pass the server process
+``*server_on_day_args()``. This scans the tests' source; a server process without ``--start`` is
+allowed only where this file's list says why.
 """
 
 from __future__ import annotations
@@ -14,18 +15,10 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1]
 
-# The sandbox's command line has no fixed start: these start it as a process of its own.
+# A server process starts on the suite's day with ``tests.support.dates.server_on_day_args()`` (or
+# an explicit ``--start``); these start one without, on the real time, for the reason given.
 SERVER_PROCESSES_ALLOWED = {
-    "account/test_token_cache_processes.py": "token caches shared by processes, over a real server",
-    "cli/test_cli_http.py": "`pec sandbox serve` itself, answering then terminating",
-    "cli/test_first_hour.py": "the README's first hour, `pec sandbox serve` as a user runs it",
-    "cli/test_send_done.py": "`pec send` against `pec sandbox serve`, as a user runs them",
-    "faults/test_sandbox_faults.py": "a server process killed while it writes its database",
-    "multiprocess/test_massiva_fleet.py": "Celery workers in other processes send through it",
-    "sandbox/test_sandbox_hardening.py": "the server process's own start-up checks and limits",
-    "sandbox/test_sandbox_server.py": "`python -m pec_ext.sandbox` serves and prints its URL",
-    "sandbox/test_sandbox_strict_accounts.py": "both commands' strict-token mode, as started",
-    "support/fleet.py": "the fleet's workers are processes; their sandbox is one too",
+    "sandbox/test_sandbox_server.py": "without --start the clock is the real time: the default itself",
 }
 
 # The server classes that make a sandbox of their own (on the real time) when given none.
@@ -45,15 +38,22 @@ def _has_clock(call: ast.Call) -> bool:
     return any(k.arg in ("clock", None) for k in call.keywords)
 
 
-def _starts_a_server_process(node: ast.List | ast.Tuple) -> bool:
+def _starts_a_server_process_on_today(node: ast.List | ast.Tuple) -> bool:
     words = [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
     pairs = set(itertools.pairwise(words))
-    return ("-m", "pec_ext.sandbox") in pairs or ("sandbox", "serve") in pairs
+    server = ("-m", "pec_ext.sandbox") in pairs or ("sandbox", "serve") in pairs
+    on_day = "--start" in words or any(
+        isinstance(e, ast.Starred)
+        and isinstance(e.value, ast.Call)
+        and _name(e.value.func) == "server_on_day_args"
+        for e in node.elts
+    )
+    return server and not on_day
 
 
 def on_real_time(source: str) -> tuple[list[int], list[int]]:
     """The lines of ``source`` that make a sandbox on the real time, and those that start a server
-    process (whose clock is the real time too)."""
+    process without ``--start`` (whose clock is the real time too)."""
     tree = ast.parse(source)
     subclasses = {
         node.name
@@ -73,7 +73,7 @@ def on_real_time(source: str) -> tuple[list[int], list[int]]:
             defaulted = callee in SERVERS and not node.args and all(k.arg != "sandbox" for k in node.keywords)
             if unclocked or defaulted:
                 made.append(node.lineno)
-        elif isinstance(node, ast.List | ast.Tuple) and _starts_a_server_process(node):
+        elif isinstance(node, ast.List | ast.Tuple) and _starts_a_server_process_on_today(node):
             processes.append(node.lineno)
     return sorted(made), sorted(processes)
 
@@ -95,8 +95,11 @@ e = Sandbox(**options)
 f = SandboxServer(d)
 g = ["-m", "pec_ext.sandbox", "--port", "0"]
 h = ("-m", "pec_ext.cli", "sandbox", "serve")
+i = ["-m", "pec_ext.sandbox", "--port", "0", *server_on_day_args()]
+j = ("-m", "pec_ext.cli", "sandbox", "serve", "--start", "2028-02-29")
+k = ["-m", "pec_ext.sandbox", *other_args()]
 """
-    assert on_real_time(source) == ([7, 9, 10, 11], [15, 16])
+    assert on_real_time(source) == ([7, 9, 10, 11], [15, 16, 19])
 
 
 def test_no_test_makes_a_sandbox_on_the_real_time() -> None:
@@ -112,6 +115,8 @@ def test_no_test_makes_a_sandbox_on_the_real_time() -> None:
             processes.add(relative)
     assert made == [], "make it with tests.support.dates.sandbox_on_day(), or pass clock="
     unexplained = sorted(processes - SERVER_PROCESSES_ALLOWED.keys())
-    assert unexplained == [], "a server process runs on today: say why in SERVER_PROCESSES_ALLOWED"
+    assert unexplained == [], (
+        "pass the server process *server_on_day_args(), or say why not in SERVER_PROCESSES_ALLOWED"
+    )
     stale = sorted(SERVER_PROCESSES_ALLOWED.keys() - processes)
     assert stale == [], "these no longer start a server process: take them off the list"

@@ -48,6 +48,11 @@ def at(day: dt.date, hour: int = 10) -> float:
     return dt.datetime.combine(day, dt.time(hour, 0), ITALY).timestamp()
 
 
+def server_on_day_args() -> list[str]:
+    """The sandbox server process's arguments that start its clock at ``START``, as ``sandbox_clock()``."""
+    return ["--start", START.isoformat()]
+
+
 def sandbox_clock(start: float | None = None) -> ManualClock:
     """A sandbox clock standing at ``start`` (default ``EPOCH``): it moves only when told to."""
     return ManualClock(EPOCH if start is None else start)

@@ -22,7 +22,7 @@ import pytest
 
 from pec_ext.sandbox.pdf import render
 from tests.support.applicants import register_body
-from tests.support.dates import sandbox_on_day
+from tests.support.dates import sandbox_on_day, server_on_day_args
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -126,9 +126,18 @@ def server_process(args: list[str]) -> Iterator[str]:
 
 def sandbox_server(db: Path, *, balance: float = 1_000_000.0) -> contextlib.AbstractContextManager[str]:
     """``python -m pec_ext.sandbox --db``: the sandbox over HTTP, its state in SQLite."""
-    # real clock: a server process, and the sandbox's command line has no option for a fixed start
     return server_process(
-        ["-m", "pec_ext.sandbox", "--db", str(db), "--balance", str(balance), "--port", "0"]
+        [
+            "-m",
+            "pec_ext.sandbox",
+            "--db",
+            str(db),
+            "--balance",
+            str(balance),
+            "--port",
+            "0",
+            *server_on_day_args(),
+        ]
     )
 
 
