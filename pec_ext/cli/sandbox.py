@@ -25,7 +25,7 @@ def sandbox_group() -> None:
 def sandbox_serve(server_args: tuple[str, ...]) -> None:
     """Run the sandbox over HTTP (loopback by default) until interrupted.
 
-    Same options as `python -m pec_ext.sandbox` (--port, --db, --token, --account, --read-timeout,
+    Same options as `python -m pec_ext.sandbox` (--port, --db, --start, --token, --account, --read-timeout,
     --max-connections, --callback-attempts...): see `pec sandbox serve --help`.
     """
     # the simulator is imported when it runs: the production command line need not load it
