@@ -155,22 +155,13 @@ class SqliteJournalStore:
         expires_at = max(expires_at, lease_until + EXPIRY_MARGIN_SECONDS)
         state = State(state)
         fresh = (key, fingerprint, operation, owner, state.value, lease_until, now, expires_at, prestate)
+        # The row a new claim writes, as _SELECT reads it: what is returned, with no second read.
+        written = (*fresh[:6], 1, now, expires_at, prestate, None)
         with self._lock:
             conn = self._connection()
             # A new key (the common case): one statement, its own durable transaction.
             if conn.execute(_INSERT_NEW, fresh).rowcount == 1:
-                return Entry(
-                    key=key,
-                    fingerprint=fingerprint,
-                    operation=operation,
-                    owner=owner,
-                    state=state,
-                    lease_until=lease_until,
-                    attempts=1,
-                    created_at=now,
-                    expires_at=expires_at,
-                    prestate=None if prestate is None else json.loads(prestate),
-                )
+                return _entry(written)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 row = conn.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
@@ -178,18 +169,7 @@ class SqliteJournalStore:
                     conn.execute(_INSERT, fresh)
                     conn.execute("COMMIT")
                     # What was just written: no second read inside the one durable transaction.
-                    return Entry(
-                        key=key,
-                        fingerprint=fingerprint,
-                        operation=operation,
-                        owner=owner,
-                        state=state,
-                        lease_until=lease_until,
-                        attempts=1,
-                        created_at=now,
-                        expires_at=expires_at,
-                        prestate=None if prestate is None else json.loads(prestate),
-                    )
+                    return _entry(written)
                 entry = _entry(row)
                 free = entry.state is not State.DONE and entry.lease_until <= now
                 if entry.fingerprint != fingerprint or not free:
