@@ -146,18 +146,62 @@ def throughput(quick: bool) -> dict[str, Any]:
 # -- the journal's cost per call ---------------------------------------------------------------------
 
 
+def _bare_durable_write(directory: Path, stack: contextlib.ExitStack) -> Callable[[], None]:
+    """One 4 KiB page written over a preallocated file, then ``fdatasync``: the cheapest durable
+    write this disk allows (no SQLite, no growing file), the least a journal's claim can cost."""
+    fd = os.open(directory / "bare-durable.bin", os.O_RDWR | os.O_CREAT)
+    stack.callback(os.close, fd)
+    pages = 256
+    os.write(fd, bytes(4096 * pages))
+    os.fsync(fd)
+    page = b"j" * 4096
+    offsets = iter(range(10_000_000))
+
+    def write() -> None:
+        os.pwrite(fd, page, 4096 * (next(offsets) % pages))
+        os.fdatasync(fd)
+
+    return write
+
+
+def _bare_round_trips(redis_url: str, count: int, stack: contextlib.ExitStack) -> Callable[[], None]:
+    """``count`` bare round trips to Redis (a ``SET NX PX`` of an entry-sized document, then
+    ``SET XX``): the least a Redis journal making that many can cost."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    stack.callback(client.close)
+    document = "x" * 400
+    keys = iter(range(10_000_000))
+
+    def round_trips() -> None:
+        key = f"bare:{next(keys)}"
+        client.set(key, document, nx=True, px=600_000)
+        if count > 1:
+            client.set(key, document, xx=True, px=600_000)
+
+    return round_trips
+
+
 def journal_cost(quick: bool) -> dict[str, Any]:
     """Per renewal: none; the floor a journaled call cannot avoid (a pre-state read + the call);
-    journaled with SQLite and with Redis. Interleaved runs, so each ratio pairs neighbours."""
+    journaled with SQLite and with Redis; and the floor with only the bare I/O a journal makes
+    (one fdatasync; one or two Redis round trips) between the read and the call, the least any
+    journal can cost on this machine. Interleaved runs, so each ratio pairs neighbours."""
     from pec_ext import PecClient
     from pec_ext.journal.base import Journal
     from pec_ext.journal.redis import RedisJournalStore
     from pec_ext.journal.sqlite import SqliteJournalStore
 
-    calls, runs = (20, 3) if quick else (60, 7)
-    with tempfile.TemporaryDirectory() as tmp, redis_process() as redis_url:
+    calls, runs = (20, 3) if quick else (60, 9)
+    with tempfile.TemporaryDirectory() as tmp, redis_process() as redis_url, contextlib.ExitStack() as stack:
         db = Path(tmp) / "sandbox.sqlite"
         (box_id,) = sandbox_with_boxes(db, 1)
+        bare = {
+            "bare fdatasync": _bare_durable_write(Path(tmp), stack),
+            "bare 1 redis round trip": _bare_round_trips(redis_url, 1, stack),
+            "bare 2 redis round trips": _bare_round_trips(redis_url, 2, stack),
+        }
         with server_process(["-m", "pec_ext.sandbox", "--port", "0", "--db", str(db)]) as url:
             sqlite_journal = Journal(SqliteJournalStore(Path(tmp) / "journal.sqlite"))
             redis_journal = Journal(RedisJournalStore.from_url(redis_url))
@@ -165,7 +209,12 @@ def journal_cost(quick: bool) -> dict[str, Any]:
             with PecClient(token=TOKEN, base_url=url) as pec:
                 pec.get_mailbox(box_id)
 
-                def per_call(journal: Journal | None, *, read_first: bool = False) -> Callable[[], float]:
+                def per_call(
+                    journal: Journal | None,
+                    *,
+                    read_first: bool = False,
+                    between: Callable[[], None] | None = None,
+                ) -> Callable[[], float]:
                     client = pec if journal is None else pec.with_options(journal=journal)
 
                     def measure() -> float:
@@ -173,6 +222,8 @@ def journal_cost(quick: bool) -> dict[str, Any]:
                         for _ in range(calls):
                             if read_first:
                                 client.get_mailbox(box_id)  # what the journal reads as its pre-state
+                            if between is not None:
+                                between()
                             # A new key each time: every call is claimed, sent and recorded.
                             key = None if journal is None else f"renew:{box_id}:{next(counter)}"
                             client.renew_mailbox(box_id, idempotency_key=key)
@@ -187,14 +238,16 @@ def journal_cost(quick: bool) -> dict[str, Any]:
                         "floor": per_call(None, read_first=True),
                         "sqlite": per_call(sqlite_journal),
                         "redis": per_call(redis_journal),
+                        **{name: per_call(None, read_first=True, between=io) for name, io in bare.items()},
                     },
                 )
             sqlite_journal.close()
             redis_journal.close()
+    over_floor = ("sqlite", "redis", *bare)
     return {
         "calls": calls,
         "runs": runs,
         "ms": {name: median(values) * 1000 for name, values in seconds.items()},
         "ratio": {name: paired_ratio(seconds[name], seconds["none"]) for name in ("sqlite", "redis")},
-        "over_floor": {name: paired_ratio(seconds[name], seconds["floor"]) for name in ("sqlite", "redis")},
+        "over_floor": {name: paired_ratio(seconds[name], seconds["floor"]) for name in over_floor},
     }

@@ -9,8 +9,9 @@ idempotency key goes through these steps:
    pre-state and the state ``sending`` in the same write: the one durable write of the call,
    and nothing is sent before it is durable;
 3. **send**, then record the outcome (the result, to return the same typed value later) as
-   ``done`` before returning it. That write does not wait for the disk: a ``done`` lost in a
-   power cut leaves ``sending``, which the next caller reconciles from the state, as after a crash.
+   ``done`` before returning it. That write waits neither for the disk nor (Redis) for an answer:
+   a ``done`` lost in a power cut leaves ``sending``, which the next caller reconciles from the
+   state, as after a crash.
    A store that fails then raises :class:`~pec_ext.errors.AppliedNotRecordedError`, carrying the
    result.
 
@@ -127,7 +128,9 @@ class JournalStore(Protocol):
 
     ``update``: only when ``owner`` still holds the entry (compare-and-set), set its state and
     lease, and its pre-state / result when given (JSON text; None keeps them). True when it did.
-    ``durable=False``: the write need not reach the disk before returning.
+    ``durable=False``: the write need not reach the disk before returning, nor be confirmed: a
+    store may send it and read the answer at its next call (then True means sent, and a refusal
+    is logged when read), provided every later call of the store sees the write made.
 
     Whatever sets a lease keeps the entry at least until ``lease_until`` +
     :data:`EXPIRY_MARGIN_SECONDS` (and at least until ``expires_at`` when given): an entry never

@@ -3,10 +3,13 @@
 Each entry is one JSON document under its key. A new key is claimed with ``SET NX PX``: one
 native command, atomic, and the entry's expiry set in the same step. A key already present, a
 takeover of an expired lease and every later record are Lua scripts, each one atomic step on the
-server and one round trip; a journaled call makes two (the claim with its pre-state, and
-``done``). Every record after the claim is a compare-and-set on the owner: a caller whose lease
-was taken over cannot overwrite the new owner's record. Entries carry a Redis expiry at the end of
-their retention, so Redis purges them itself.
+server and one round trip. A journaled call waits for one answer: its claim with the pre-state.
+``done`` is sent at once (other callers see it as soon as Redis has it) but its answer is read at
+the store's next call, as it is only ever read: a ``done`` lost on the way leaves ``sending``,
+which the next caller reconciles, as after a crash. Every record after the claim is a
+compare-and-set on the owner: a caller whose lease was taken over cannot overwrite the new
+owner's record (its refused ``done`` is logged when its answer is read). Entries carry a Redis
+expiry at the end of their retention, so Redis purges them itself.
 
 Times come from the callers' clocks: keep the machines' clocks in sync (NTP); the lease (minutes)
 dwarfs ordinary skew. They are kept as decimal text, so that no float is rounded on the way.
@@ -15,13 +18,19 @@ dwarfs ordinary skew. They are kept as decimal text, so that no float is rounded
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
+import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pec_ext.journal.base import EXPIRY_MARGIN_SECONDS, Entry, State
 
 if TYPE_CHECKING:
     import redis
+
+logger = logging.getLogger("pec_ext.journal.redis")
 
 DEFAULT_PREFIX = "pec:journal:"
 
@@ -124,8 +133,21 @@ def _entry(key: str, document: str | bytes) -> Entry:
     )
 
 
+@dataclass(frozen=True)
+class _Unanswered:
+    """A write sent without waiting: the connection holding its answer, out of the pool until read."""
+
+    connection: Any
+    key: str
+    pid: int
+
+
 class RedisJournalStore:
-    """A :class:`~pec_ext.journal.base.JournalStore` in Redis; ``prefix`` separates accounts or apps."""
+    """A :class:`~pec_ext.journal.base.JournalStore` in Redis; ``prefix`` separates accounts or apps.
+
+    ``client``: a ``redis.Redis`` (its connection pool carries the writes not waited for); any
+    other client (a cluster's) waits for every answer.
+    """
 
     def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX) -> None:
         self.redis = client
@@ -133,6 +155,12 @@ class RedisJournalStore:
         self._claim = client.register_script(_CLAIM)
         self._update = client.register_script(_UPDATE)
         self._release = client.register_script(_RELEASE)
+        pool = getattr(client, "connection_pool", None)
+        self._pool = pool if callable(getattr(pool, "get_connection", None)) else None
+        # At most one write waits for its answer to be read; every call reads it first, so the
+        # store's writes reach Redis in the order they were made.
+        self._lock = threading.Lock()
+        self._unanswered: _Unanswered | None = None
 
     @classmethod
     def from_url(cls, url: str, *, prefix: str = DEFAULT_PREFIX) -> RedisJournalStore:
@@ -152,6 +180,7 @@ class RedisJournalStore:
         prestate: str | None = None,
         state: State = State.CLAIMED,
     ) -> Entry:
+        self._read_unanswered()
         state = State(state)
         until = max(expires_at, lease_until + EXPIRY_MARGIN_SECONDS)
         document: dict[str, Any] = {
@@ -196,21 +225,77 @@ class RedisJournalStore:
         *,
         durable: bool = True,
     ) -> bool:
-        # Redis acknowledges a write once it holds it (in memory, and in its append-only file as
-        # its own ``appendfsync`` says): ``durable`` asks nothing more of it.
+        # Redis holds a write once it answers (in memory, and in its append-only file as its own
+        # ``appendfsync`` says). ``durable=False``: sent now, its answer read at the next call.
         args = [owner, State(state).value, _seconds(lease_until), prestate or "", result or ""]
         args.append(_seconds(EXPIRY_MARGIN_SECONDS))
+        if not durable and self._pool is not None and self._send_unanswered(key, _UPDATE, args):
+            return True
+        self._read_unanswered()
         return bool(self._update(keys=[self.prefix + key], args=args))
 
+    def _send_unanswered(self, key: str, script: str, args: list[str]) -> bool:
+        """Send without waiting for the answer; False when it could not be sent."""
+        assert self._pool is not None
+        with self._lock:
+            self._read_unanswered_locked()
+            try:
+                connection = self._pool.get_connection()
+            except Exception:
+                return False  # the waited-for write retries and reports as the client is set to
+            try:
+                # EVAL, not EVALSHA: an answer read later cannot ask for the script to be loaded.
+                connection.send_command("EVAL", script, 1, self.prefix + key, *args)
+            except Exception:
+                connection.disconnect()
+                self._pool.release(connection)
+                return False
+            self._unanswered = _Unanswered(connection, key, os.getpid())
+            return True
+
+    def _read_unanswered(self) -> None:
+        if self._unanswered is not None:
+            with self._lock:
+                self._read_unanswered_locked()
+
+    def _read_unanswered_locked(self) -> None:
+        pending, self._unanswered = self._unanswered, None
+        if pending is None or pending.pid != os.getpid():
+            # A forked child leaves the answer to the process that sent the write.
+            return
+        assert self._pool is not None
+        try:
+            answer = pending.connection.read_response()
+        except Exception as exc:
+            logger.warning(
+                "%s: Redis did not confirm the outcome's record (%s: %s); if it was lost, the next "
+                "caller with this key reconciles it from the account's state",
+                pending.key,
+                type(exc).__name__,
+                exc,
+            )
+            return
+        finally:
+            self._pool.release(pending.connection)
+        if not answer:
+            logger.warning(
+                "%s: the outcome was not recorded: this caller's lease ran out and another caller "
+                "holds the key (make the lease longer than the longest call)",
+                pending.key,
+            )
+
     def release(self, key: str, owner: str) -> bool:
+        self._read_unanswered()
         return bool(self._release(keys=[self.prefix + key], args=[owner]))
 
     def get(self, key: str) -> Entry | None:
+        self._read_unanswered()
         document = self.redis.get(self.prefix + key)
         return None if document is None else _entry(key, document)
 
     def entries(self) -> list[Entry]:
         """Every entry under the prefix (for reports and tests)."""
+        self._read_unanswered()
         found = []
         for name in self.redis.scan_iter(match=self.prefix + "*", count=500):
             text = name.decode() if isinstance(name, bytes) else str(name)
@@ -224,4 +309,5 @@ class RedisJournalStore:
         return 0
 
     def close(self) -> None:
+        self._read_unanswered()
         self.redis.close()

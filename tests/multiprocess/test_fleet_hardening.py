@@ -36,6 +36,7 @@ from pec_ext.sandbox import Sandbox
 from tests.support.celery_workers import pool_children, queue_is_drained, start_worker, wait_for_pools
 from tests.support.dates import sandbox_on_day
 from tests.support.fleet import PDF, box_body, env, kill, ledger, provision, redis_server, sandbox_server
+from tests.support.redis_wire import RedisWire
 
 RENEWAL = "GET /pec/{id}/rinnovo"
 # Redis expires keys on its own (real) clock: entries of these tests live far in the future.
@@ -178,28 +179,24 @@ def test_the_claim_records_the_prestate_and_sending_at_once(store: JournalStore)
     assert (again.owner, again.state, again.prestate, again.attempts) == ("other", State.SENDING, {"x": 1}, 2)
 
 
-class CountingRedis(redis.Redis):
-    """A client that counts the commands it sends: one round trip each."""
-
-    sent: list[str]
-
-    def execute_command(self, *args: Any, **options: Any) -> Any:
-        self.sent.append(str(args[0]))
-        return super().execute_command(*args, **options)
-
-
-def test_a_journaled_call_makes_two_round_trips_to_redis(fresh_redis: str) -> None:
+def test_a_journaled_call_waits_for_one_answer_from_redis(fresh_redis: str) -> None:
     sandbox = sandbox_on_day(balance=10_000)
     box_id = evasa_box(sandbox)
     other_id = evasa_box(sandbox, "due@testcert.legalmail.it")
-    client = CountingRedis.from_url(fresh_redis)
-    client.sent = []
-    pec = sandbox.client(journal=Journal(RedisJournalStore(client)))
-    pec.renew_mailbox(other_id, 1, idempotency_key="renew:warm")  # loads the scripts
-    client.sent.clear()
+    wire = RedisWire()
+    store = RedisJournalStore(redis.Redis(connection_pool=wire.pool(fresh_redis)))
+    pec = sandbox.client(journal=Journal(store))
+    pec.renew_mailbox(other_id, 1, idempotency_key="renew:warm")
+    store.get("renew:warm")  # reads the warm-up's last answer
+    wire.clear()
     pec.renew_mailbox(box_id, 1, idempotency_key="renew:counted")
-    assert client.sent == ["SET", "EVALSHA"]  # claim with the pre-state; done
-    entry = RedisJournalStore(client).get("renew:counted")
+    # the claim with the pre-state, waited for; done, sent and not waited for
+    assert (wire.sent, wire.answers) == (["SET", "EVAL"], 1)
+    seen = RedisJournalStore(redis.Redis.from_url(fresh_redis)).get("renew:counted")
+    assert seen is not None
+    assert seen.state is State.DONE  # another client sees done at once
+    entry = store.get("renew:counted")  # done's answer is read first, then the GET's
+    assert (wire.sent[2:], wire.answers) == (["GET"], 3)
     assert entry is not None
     assert entry.state is State.DONE
 
