@@ -736,8 +736,8 @@ def bench_fleet(p: Params) -> list[Row]:
                 "one fsync); done on a second connection at synchronous=NORMAL; the bare fdatasync alone "
                 f"measured {cost['over_floor']['bare fdatasync']:.2f}x in this run"
                 if name == "sqlite"
-                else "one answer waited for (the claim with its pre-state: SET NX PX); done: a Lua script sent "
-                "without waiting, its answer read at the next call; two "
+                else "one answer waited for (the claim with its pre-state: SET NX PX); done: a Lua script "
+                "sent without waiting, its answer read at the next call; two "
                 f"bare round trips alone measured {cost['over_floor']['bare 2 redis round trips']:.2f}x "
                 "in this run"
             ),
@@ -845,7 +845,10 @@ NOTES = [
     "  needs), which no journal can avoid: the target compares it with that floor (the read plus the",
     "  renewal, no journal). The journal then writes its record twice: the claim with the pre-state",
     "  (the one durable write before the request) and `done` (not waited for on disk: a lost `done`",
-    "  is reconciled like a crash). Redis: two round trips. Writing `done` from a thread behind the",
+    "  is reconciled like a crash). Redis: one answer waited for (`done` is sent, its answer read at",
+    "  the next call). The lower-bound rows make the same I/O bare between the read and the renewal,",
+    "  with no journal; on this VM they swing from 1.01x to 1.16x between runs. Writing `done` from a",
+    "  thread behind the",
     "  call was tried and measured slower (1.30x against 1.24x for SQLite, 1.28x against 1.24x for",
     "  Redis, same run): the thread and the caller contend for the GIL around every request.",
 ]
