@@ -5,7 +5,7 @@ native command, atomic, and the entry's expiry set in the same step. A key alrea
 takeover of an expired lease and every later record are Lua scripts, each one atomic step on the
 server and one round trip. A journaled call waits for one answer: its claim with the pre-state.
 ``done`` is sent at once (other callers see it as soon as Redis has it) but its answer is read at
-the store's next call, as it is only ever read: a ``done`` lost on the way leaves ``sending``,
+the store's next call: a ``done`` lost on the way leaves ``sending``,
 which the next caller reconciles, as after a crash. Every record after the claim is a
 compare-and-set on the owner: a caller whose lease was taken over cannot overwrite the new
 owner's record (its refused ``done`` is logged when its answer is read). Entries carry a Redis
