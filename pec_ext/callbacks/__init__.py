@@ -1,10 +1,19 @@
 """The receiving side of the API's callbacks: tokens, parsing, a transition store, the receiver and
-its ASGI/WSGI apps."""
+its ASGI/WSGI apps.
+
+The tokens are loaded at once (every client that sends a ``callback`` signs it); the receiver, its
+stores and its reply on first use, so that ``import pec_ext`` does not pay for them.
+"""
+
+import importlib
+from typing import TYPE_CHECKING
 
 from pec_ext.callbacks.events import CallbackEvent, RecordKind, make_token, parse, sign_callback, verify_token
-from pec_ext.callbacks.receiver import CallbackReceiver
-from pec_ext.callbacks.reply import CallbackReply
-from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore, TransitionStore
+
+if TYPE_CHECKING:
+    from pec_ext.callbacks.receiver import CallbackReceiver
+    from pec_ext.callbacks.reply import CallbackReply
+    from pec_ext.callbacks.store import MemoryTransitionStore, SqliteTransitionStore, TransitionStore
 
 __all__ = [
     "CallbackEvent",
@@ -19,3 +28,18 @@ __all__ = [
     "sign_callback",
     "verify_token",
 ]
+
+_LAZY = {
+    "CallbackReceiver": "pec_ext.callbacks.receiver",
+    "CallbackReply": "pec_ext.callbacks.reply",
+    "MemoryTransitionStore": "pec_ext.callbacks.store",
+    "SqliteTransitionStore": "pec_ext.callbacks.store",
+    "TransitionStore": "pec_ext.callbacks.store",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pec_ext.callbacks' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,13 +1,19 @@
 """The journal: a paid effect happens once per idempotency key, across processes and machines.
 
 ``Journal`` and its store protocol are in :mod:`pec_ext.journal.base`; the stores beside it:
-:mod:`~pec_ext.journal.sqlite` (one machine) and :mod:`~pec_ext.journal.redis` (a fleet).
+:mod:`~pec_ext.journal.sqlite` (one machine) and :mod:`~pec_ext.journal.redis` (a fleet), loaded
+on first use, so that a client that journals nothing does not pay for them.
 """
 
+import importlib
+from typing import TYPE_CHECKING
+
 from pec_ext.journal.base import Entry, Journal, JournalStore, State
-from pec_ext.journal.redis import RedisJournalStore
-from pec_ext.journal.sqlite import SqliteJournalStore
-from pec_ext.journal.stores import open_store
+
+if TYPE_CHECKING:
+    from pec_ext.journal.redis import RedisJournalStore
+    from pec_ext.journal.sqlite import SqliteJournalStore
+    from pec_ext.journal.stores import open_store
 
 __all__ = [
     "Entry",
@@ -18,3 +24,16 @@ __all__ = [
     "State",
     "open_store",
 ]
+
+_LAZY = {
+    "RedisJournalStore": "pec_ext.journal.redis",
+    "SqliteJournalStore": "pec_ext.journal.sqlite",
+    "open_store": "pec_ext.journal.stores",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pec_ext.journal' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
