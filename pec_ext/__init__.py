@@ -5,10 +5,11 @@
 ...     pec.is_available("mario.rossi@testcert.legalmail.it")
 """
 
-import importlib
+from typing import TYPE_CHECKING
 
 from pec_ext._engine.clock import Clock
 from pec_ext._engine.driver import RawResponse
+from pec_ext._lazy import lazy_exports
 from pec_ext._pec.client import AsyncPecClient, PecClient
 
 from .errors import (
@@ -38,6 +39,12 @@ from .errors import (
     WaitError,
     WaitTimeoutError,
 )
+
+if TYPE_CHECKING:
+    from pec_ext.account.client import AccountClient, AsyncAccountClient
+    from pec_ext.callbacks.receiver import CallbackReceiver
+    from pec_ext.journal.base import Journal
+    from pec_ext.massiva.client import AsyncMassivaClient, MassivaClient
 
 __version__ = "0.1.0"
 
@@ -92,8 +99,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pec_ext' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -5,9 +5,9 @@ The tokens are loaded at once (every client that sends a ``callback`` signs it);
 stores and its reply on first use, so that ``import pec_ext`` does not pay for them.
 """
 
-import importlib
 from typing import TYPE_CHECKING
 
+from pec_ext._lazy import lazy_exports
 from pec_ext.callbacks.events import CallbackEvent, RecordKind, make_token, parse, sign_callback, verify_token
 
 if TYPE_CHECKING:
@@ -38,8 +38,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pec_ext.callbacks' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -5,9 +5,9 @@
 on first use, so that a client that journals nothing does not pay for them.
 """
 
-import importlib
 from typing import TYPE_CHECKING
 
+from pec_ext._lazy import lazy_exports
 from pec_ext.journal.base import Entry, Journal, JournalStore, State
 
 if TYPE_CHECKING:
@@ -32,8 +32,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pec_ext.journal' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _LAZY)

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 # Documents (pypdf, Pillow, asn1crypto, cryptography), the fleet (redis, celery), the CLI (rich, click).
 NOT_ON_IMPORT = ("redis", "celery", "pypdf", "PIL", "cryptography", "asn1crypto", "rich", "click")
 
@@ -58,3 +60,10 @@ def test_every_name_the_lazy_packages_export_resolves():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_an_unknown_name_is_still_an_attribute_error():
+    import pec_ext.callbacks
+
+    with pytest.raises(AttributeError, match=r"'pec_ext\.callbacks' has no attribute 'Receiver'"):
+        pec_ext.callbacks.Receiver  # noqa: B018
