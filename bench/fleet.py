@@ -7,6 +7,8 @@ real ``redis-server`` on 127.0.0.1 started here and stopped by its PID.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import multiprocessing
 import os
 import shutil
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from benchlib import TOKEN, box_body, interleaved, median, paired_ratio, server_process
+from benchlib import TOKEN, box_body, interleaved, interleaved_calls, median, paired_ratio, server_process
 
 # A clean process per worker: the parent may hold sockets and threads a fork would copy.
 SPAWN = multiprocessing.get_context("forkserver")
@@ -183,11 +185,54 @@ def _bare_round_trips(redis_url: str, count: int, stack: contextlib.ExitStack) -
     return round_trips
 
 
+class _MemoryStore:
+    """A journal store in a dict, with no I/O: what the journal's own work costs per call.
+
+    Enough of :class:`~pec_ext.journal.base.JournalStore` for new keys, which is all it serves."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Any] = {}
+
+    def claim(self, key: str, fingerprint: str, operation: str, owner: str, now: float,
+              lease_until: float, expires_at: float, prestate: str | None = None,
+              state: Any = None) -> Any:  # fmt: skip
+        from pec_ext.journal.base import Entry
+
+        if key in self.entries:
+            raise RuntimeError(f"{key}: the bench uses a new key per call")
+        self.entries[key] = Entry(
+            key, fingerprint, operation, owner, state, lease_until, 1, now, expires_at,
+            None if prestate is None else json.loads(prestate),
+        )  # fmt: skip
+        return self.entries[key]
+
+    def update(self, key: str, owner: str, state: Any, lease_until: float, prestate: str | None = None,
+               result: str | None = None, *, durable: bool = True) -> bool:  # fmt: skip
+        entry = self.entries[key]
+        self.entries[key] = dataclasses.replace(
+            entry, state=state, lease_until=lease_until, result=None if result is None else json.loads(result)
+        )
+        return bool(entry.owner == owner)
+
+    def release(self, key: str, owner: str) -> bool:
+        return self.entries.pop(key, None) is not None
+
+    def get(self, key: str) -> Any:
+        return self.entries.get(key)
+
+    def purge(self, now: float) -> int:
+        return 0
+
+    def close(self) -> None:
+        self.entries.clear()
+
+
 def journal_cost(quick: bool) -> dict[str, Any]:
     """Per renewal: none; the floor a journaled call cannot avoid (a pre-state read + the call);
-    journaled with SQLite and with Redis; and the floor with only the bare I/O a journal makes
-    (one fdatasync; one or two Redis round trips) between the read and the call, the least any
-    journal can cost on this machine. Interleaved runs, so each ratio pairs neighbours."""
+    journaled with SQLite, with Redis and with a store in memory (the journal's own work); and the
+    floor with only the bare I/O a journal makes (one fdatasync; one or two Redis round trips)
+    between the read and the call, the least any journal can cost on this machine. The subjects
+    take turns call by call, so each ratio pairs calls made within milliseconds of each other."""
     from pec_ext import PecClient
     from pec_ext.journal.base import Journal
     from pec_ext.journal.redis import RedisJournalStore
@@ -205,6 +250,7 @@ def journal_cost(quick: bool) -> dict[str, Any]:
         with server_process(["-m", "pec_ext.sandbox", "--port", "0", "--db", str(db)]) as url:
             sqlite_journal = Journal(SqliteJournalStore(Path(tmp) / "journal.sqlite"))
             redis_journal = Journal(RedisJournalStore.from_url(redis_url))
+            memory_journal = Journal(_MemoryStore())
             counter = iter(range(10_000_000))
             with PecClient(token=TOKEN, base_url=url) as pec:
                 pec.get_mailbox(box_id)
@@ -214,36 +260,34 @@ def journal_cost(quick: bool) -> dict[str, Any]:
                     *,
                     read_first: bool = False,
                     between: Callable[[], None] | None = None,
-                ) -> Callable[[], float]:
+                ) -> Callable[[], None]:
                     client = pec if journal is None else pec.with_options(journal=journal)
 
-                    def measure() -> float:
-                        began = time.perf_counter()
-                        for _ in range(calls):
-                            if read_first:
-                                client.get_mailbox(box_id)  # what the journal reads as its pre-state
-                            if between is not None:
-                                between()
-                            # A new key each time: every call is claimed, sent and recorded.
-                            key = None if journal is None else f"renew:{box_id}:{next(counter)}"
-                            client.renew_mailbox(box_id, idempotency_key=key)
-                        return (time.perf_counter() - began) / calls
+                    def call() -> None:
+                        if read_first:
+                            client.get_mailbox(box_id)  # what the journal reads as its pre-state
+                        if between is not None:
+                            between()
+                        # A new key each time: every call is claimed, sent and recorded.
+                        key = None if journal is None else f"renew:{box_id}:{next(counter)}"
+                        client.renew_mailbox(box_id, idempotency_key=key)
 
-                    return measure
+                    return call
 
-                seconds = interleaved(
-                    runs,
-                    {
-                        "none": per_call(None),
-                        "floor": per_call(None, read_first=True),
-                        "sqlite": per_call(sqlite_journal),
-                        "redis": per_call(redis_journal),
-                        **{name: per_call(None, read_first=True, between=io) for name, io in bare.items()},
-                    },
-                )
+                subjects = {
+                    "none": per_call(None),
+                    "floor": per_call(None, read_first=True),
+                    "sqlite": per_call(sqlite_journal),
+                    "redis": per_call(redis_journal),
+                    "memory": per_call(memory_journal),
+                    **{name: per_call(None, read_first=True, between=io) for name, io in bare.items()},
+                }
+                for call in list(subjects.values()) * 3:  # first connections, scripts, the first purge
+                    call()
+                seconds = interleaved_calls(runs, calls, subjects)
             sqlite_journal.close()
             redis_journal.close()
-    over_floor = ("sqlite", "redis", *bare)
+    over_floor = ("sqlite", "redis", "memory", *bare)
     return {
         "calls": calls,
         "runs": runs,
