@@ -887,7 +887,7 @@ NOTES = [
     "  hundredths. Three report rows split the cost: the journal over a store in memory (its own",
     "  work: fingerprint, owner, encoding the pre-state and the result), and the bare I/O a store",
     "  must wait for (one fdatasync; one or two Redis round trips) made between the read and the",
-    "  renewal with no journal. In three runs of this method: the journal's own work 1.06x to 1.10x,",
+    "  renewal with no journal. In four runs of this method: the journal's own work 1.06x to 1.10x,",
     "  a bare fdatasync 1.14x to 1.18x, one bare Redis round trip 1.08x to 1.13x. The work and one",
     "  waited write together already pass 1.10x here. Writing `done` from a thread behind the call was",
     "  tried and measured slower (1.30x",
