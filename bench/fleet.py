@@ -296,6 +296,7 @@ def journal_cost(quick: bool) -> dict[str, Any]:
                 seconds = interleaved_calls(runs, calls, subjects)
             sqlite_journal.close()
             redis_journal.close()
+            memory_journal.close()
     over_floor = ("sqlite", "redis", "memory", *bare)
     return {
         "calls": calls,
