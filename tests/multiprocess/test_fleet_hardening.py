@@ -7,7 +7,6 @@ components: redis-server, Celery workers, the sandbox over HTTP, all on 127.0.0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import os
 import signal
@@ -35,7 +34,17 @@ from pec_ext.journal.sqlite import SqliteJournalStore
 from pec_ext.sandbox import Sandbox
 from tests.support.celery_workers import pool_children, queue_is_drained, start_worker, wait_for_pools
 from tests.support.dates import sandbox_on_day
-from tests.support.fleet import PDF, box_body, env, kill, ledger, provision, redis_server, sandbox_server
+from tests.support.fleet import (
+    PDF,
+    box_body,
+    env,
+    kill,
+    ledger,
+    provision,
+    redis_server,
+    sandbox_server,
+    shutdown_redis,
+)
 from tests.support.redis_wire import RedisWire
 
 RENEWAL = "GET /pec/{id}/rinnovo"
@@ -280,8 +289,7 @@ def test_a_store_lost_after_the_call_raises_applied_not_recorded(tmp_path: Path)
 
         def stop_redis(response: httpx.Response) -> None:
             if response.request.url.path.endswith("/rinnovo"):
-                with contextlib.suppress(redis.ConnectionError):
-                    redis.Redis.from_url(url).shutdown(nosave=True)
+                shutdown_redis(url, client)
 
         http = httpx.Client(transport=sandbox.transport(), event_hooks={"response": [stop_redis]})
         pec = sandbox.client(http_client=http, journal=Journal(RedisJournalStore(client)))
@@ -325,7 +333,7 @@ def test_a_store_down_before_the_call_raises_a_typed_error_and_sends_nothing(tmp
     with redis_server(tmp_path) as url:
         client = redis.Redis.from_url(url, socket_timeout=2)
         store = RedisJournalStore(client)
-        client.shutdown(nosave=True)
+        shutdown_redis(url)
         with pytest.raises(JournalUnavailableError, match="nothing was sent") as down:
             sandbox.client(journal=Journal(store)).renew_mailbox(box_id, 1, idempotency_key="renew:down")
     assert not isinstance(down.value, AppliedNotRecordedError)

@@ -95,6 +95,40 @@ def redis_server(workdir: Path) -> Iterator[str]:
         kill(proc, signal.SIGTERM)
 
 
+def shutdown_redis(url: str, *clients: Any, timeout: float = 10.0) -> None:
+    """``SHUTDOWN NOSAVE`` the Redis at ``url``; return once it has exited and ``clients`` know it.
+
+    The answer to SHUTDOWN is the end of the asking connection; the server's other connections end
+    as its process exits, and on a loaded machine their end can reach this side a moment later
+    still (loopback delivers it from a kernel thread). A command through each of ``clients`` fails
+    and drops its pooled connection, so that their next command fails at once rather than racing
+    the close."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    pid = int(client.info("server")["process_id"])
+    with contextlib.suppress(redis.ConnectionError):
+        client.shutdown(nosave=True)
+    deadline = time.monotonic() + timeout
+    while _running(pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"redis-server {pid} did not exit")
+        time.sleep(0.005)
+    for user in clients:
+        with contextlib.suppress(redis.ConnectionError, redis.TimeoutError):
+            user.ping()
+            raise RuntimeError(f"{url} still answers after its shutdown")
+
+
+def _running(pid: int) -> bool:
+    # A child not yet reaped stays a zombie ("Z"): it has exited, and its sockets are closed.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 @contextlib.contextmanager
 def server_process(args: list[str]) -> Iterator[str]:
     """A Python server in a process of its own that prints ``... listening on URL``; its URL."""
