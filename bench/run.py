@@ -876,7 +876,7 @@ NOTES = [
     "  process, one lock around its state, on the same 2 cores as the workers. More workers help only",
     "  while that server has CPU left; against the real API, whose latency is tens of milliseconds,",
     "  the workers wait on the network and scale until the account's rate limit.",
-    "- **Journal cost** is per call, against the loopback sandbox (a renewal of 1 to 2 ms here).",
+    "- **Journal cost** is per call, against the loopback sandbox (a renewal of about 2 ms here).",
     "  A journaled renewal also reads the box first (the pre-state its reconciliation needs), which",
     "  no journal can avoid: the target compares it with that floor (the read plus the renewal, no",
     "  journal). The journal then writes its record twice: the claim with the pre-state (the one",
@@ -889,10 +889,9 @@ NOTES = [
     "  must wait for (one fdatasync; one or two Redis round trips) made between the read and the",
     "  renewal with no journal. In four runs of this method: the journal's own work 1.06x to 1.10x,",
     "  a bare fdatasync 1.14x to 1.18x, one bare Redis round trip 1.08x to 1.13x. The work and one",
-    "  waited write together already pass 1.10x here. Writing `done` from a thread behind the call was",
-    "  tried and measured slower (1.30x",
-    "  against 1.24x for SQLite, 1.28x against 1.24x for Redis, same run): the thread and the caller",
-    "  contend for the GIL around every request.",
+    "  waited write together already pass 1.10x here. Writing `done` from a thread behind the call",
+    "  was tried and measured slower (1.30x against 1.24x for SQLite, 1.28x against 1.24x for Redis,",
+    "  same run): the thread and the caller contend for the GIL around every request.",
 ]
 
 
